@@ -1,0 +1,3 @@
+from expandcontract.cli import main
+
+main()

@@ -1,0 +1,105 @@
+"""What every command shares: global options (accepted before or after COMMAND), the lazily loaded
+config and database, `--format`, and turning our exceptions into one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from expandcontract.config import Config, load_config
+from expandcontract.errors import ExpandContractError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class AppContext:
+    database_url: str | None = None
+    config_path: Path | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def database_url_resolved(self, *, start_embedded: bool = True) -> str:
+        from expandcontract.db.resolve import resolve_database
+
+        return resolve_database(self.database_url, self.config(), start_embedded=start_embedded).url
+
+
+def _store(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            obj = ctx.find_root().ensure_object(AppContext)
+            setattr(obj, name, value)
+        return value
+
+    return callback
+
+
+def global_options(fn: F) -> F:
+    """`--database-url` and `--config`, valid on the group and on every command."""
+    fn = click.option(
+        "--database-url",
+        "database_url",
+        default=None,
+        expose_value=False,
+        callback=_store("database_url"),
+        help="PostgreSQL URL (else DATABASE_URL, else the config, else the embedded server).",
+    )(fn)
+    fn = click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_store("config_path"),
+        help="Config file (default: nearest pyproject.toml with [tool.expandcontract]).",
+    )(fn)
+    return fn
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(choices or ("text", "json"))), default="text",
+        show_default=True, help="Output format; json prints exactly one document on stdout.",
+    )
+
+
+def app(ctx: click.Context | None = None) -> AppContext:
+    ctx = ctx or click.get_current_context()
+    return ctx.find_root().ensure_object(AppContext)
+
+
+def handle_errors(fn: F) -> F:
+    """Our exceptions -> `error: <one line>` on stderr and the exception's exit code; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ExpandContractError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def command(**settings: Any) -> Callable[[F], click.Command]:
+    """`@command()` = click.command + global options + error handling."""
+
+    def decorate(fn: F) -> click.Command:
+        return click.command(**settings)(global_options(handle_errors(fn)))
+
+    return decorate

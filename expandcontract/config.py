@@ -1,0 +1,190 @@
+"""`[tool.expandcontract]` (pyproject.toml) or expandcontract.toml -> frozen dataclasses.
+
+Unknown keys are an error (exit 2) naming the key, the file and the keys that are valid there, because a
+misspelt `lock_timout_ms` that is silently ignored is how a migration ends up running without a lock
+timeout. Each section is one dataclass; adding a key means adding a field with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from expandcontract.errors import ConfigError
+
+CONFIG_FILENAMES = ("pyproject.toml", "expandcontract.toml")
+
+
+@dataclass(frozen=True)
+class DDLConfig:
+    """How the runner takes locks for DDL (DESIGN.md, "Running phases safely")."""
+
+    lock_timeout_ms: int = 100
+    statement_timeout_ms: int = 0  # 0: no statement_timeout (CONCURRENTLY builds can take hours)
+    retries: int = 30
+    retry_budget_s: float = 60.0
+    retry_base_ms: int = 50
+    retry_max_ms: int = 2000
+    holder_wait_s: float = 10.0  # wait this long for long lock holders to finish before trying
+    long_holder_ms: int = 200  # a lock held longer than this counts as "long"
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    pg_version: int = 17
+    transaction: str = "per-file"
+    schema: str | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackfillConfig:
+    batch_time_ms: int = 100
+    initial_batch_size: int = 1000
+    min_batch_size: int = 10
+    max_batch_size: int = 100_000
+    sleep_ms: int = 0
+    max_replica_lag_s: float = 10.0
+    max_waiting_sessions: int = 0
+    max_transaction_age_s: float = 3600.0
+    health_check_sql: str | None = None
+    health_check: str | None = None  # "module:function"
+    signal_timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    kind: str | None = None  # Deployment | Service | Rollout | Canary
+    name: str | None = None
+    namespace: str = "default"
+    kubeconfig: str | None = None
+    context: str | None = None
+    colour_key: str | None = None
+    colours: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path = field(default_factory=Path.cwd)
+    source: Path | None = None
+    alembic_config: str = "alembic.ini"
+    database_url: str | None = None
+    data_dir: str = ".expandcontract"
+    require_gate: bool = False
+    ddl: DDLConfig = field(default_factory=DDLConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
+    backfill: BackfillConfig = field(default_factory=BackfillConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+
+    @property
+    def alembic_ini(self) -> Path:
+        return (self.root / self.alembic_config).resolve()
+
+    @property
+    def data_path(self) -> Path:
+        return (self.root / self.data_dir).resolve()
+
+    @property
+    def has_rollout_target(self) -> bool:
+        return bool(self.rollout.kind and self.rollout.name)
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.expandcontract] table, or expandcontract.toml."""
+    for directory in (start, *start.parents):
+        ec = directory / "expandcontract.toml"
+        if ec.is_file():
+            return ec
+        pp = directory / "pyproject.toml"
+        if pp.is_file() and "expandcontract" in _read_toml(pp).get("tool", {}):
+            return pp
+    return None
+
+
+def load_config(path: Path | None = None, start: Path | None = None) -> Config:
+    """Load the config from `path`, or find it from `start` (default: cwd). No file -> defaults."""
+    if path is None:
+        path = find_config_file((start or Path.cwd()).resolve())
+        if path is None:
+            return Config(root=(start or Path.cwd()).resolve())
+    elif not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing file to --config")
+    path = path.resolve()
+    data = _read_toml(path)
+    if path.name == "expandcontract.toml":
+        table = data.get("tool", {}).get("expandcontract", data)
+    else:
+        table = data.get("tool", {}).get("expandcontract")
+        if table is None:
+            raise ConfigError(f"{path} has no [tool.expandcontract] table; run `expandcontract init`")
+    return _build(Config, table, f"{path} [tool.expandcontract]", {"root": path.parent, "source": path})
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc}); fix the syntax") from None
+
+
+_FIXED = {"root", "source"}
+
+
+def _build(cls: type[Any], table: Any, where: str, extra: dict[str, Any] | None = None) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in _FIXED]
+    kwargs: dict[str, Any] = dict(extra or {})
+    for key, value in table.items():
+        if key not in names:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}; valid keys are: {', '.join(sorted(names))}"
+            )
+        kwargs[key] = _coerce(hints[key], value, f"{where} {key}")
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, f"{where}")  # type: ignore[arg-type]
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(inner, value, where)
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, got {value!r}")
+        return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{where} must be a table of strings, got {value!r}")
+        return dict(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported value {value!r}")  # pragma: no cover - schema bug

@@ -1,0 +1,1 @@
+"""Database URLs, connections and the embedded PostgreSQL server."""

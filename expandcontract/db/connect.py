@@ -1,0 +1,43 @@
+"""Opening connections with one clear error when the server cannot be reached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from expandcontract.db.url import mask, validate, where
+from expandcontract.errors import DatabaseUnreachable
+
+APPLICATION_NAME = "expandcontract"
+
+
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A psycopg connection, or DatabaseUnreachable naming the host/port (password masked)."""
+    kwargs.setdefault("application_name", APPLICATION_NAME)
+    try:
+        return psycopg.connect(validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise unreachable(url, exc) from None
+
+
+def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    reason = reason.replace("connection failed: ", "")
+    return DatabaseUnreachable(
+        f"cannot connect to PostgreSQL at {where(url)} ({reason}); URL {mask(url)}. "
+        "Check that the server is running and the URL (--database-url, DATABASE_URL or "
+        "database_url in the config) is right"
+    )
+
+
+def make_engine(url: str, **kwargs: Any) -> Any:
+    """A SQLAlchemy engine over psycopg 3 (imported lazily: the lint path must not import SQLAlchemy)."""
+    import sqlalchemy as sa
+
+    from expandcontract.db.url import sqlalchemy_url
+
+    connect_args = kwargs.pop("connect_args", {})
+    connect_args.setdefault("application_name", APPLICATION_NAME)
+    connect_args.setdefault("connect_timeout", 10)
+    return sa.create_engine(sqlalchemy_url(url), connect_args=connect_args, **kwargs)

@@ -1,0 +1,296 @@
+"""The project as the revision files describe it: lanes, revisions, changes. No database.
+
+A phase revision is an ordinary Alembic revision with `ec_change` and `ec_phase` at module level. Each
+lane (expand, migrate, contract) is its own base with one branch label; lanes link only through
+`depends_on`. A revision's lane is the branch label of its lane's base.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from expandcontract.config import Config
+from expandcontract.errors import ProjectError
+from expandcontract.phases import LANES
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import Script, ScriptDirectory
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+REVERSIBLE_VALUES = (True, False, "lossy")
+
+
+@dataclass(frozen=True)
+class Revision:
+    id: str
+    lane: str | None  # None: not in any lane (a project that was not set up with `init`)
+    path: Path
+    message: str
+    down_revisions: tuple[str, ...]
+    depends_on: tuple[str, ...]  # resolved revision ids
+    change: str | None
+    phase: str | None
+    reversible: bool | str = True
+    reason: str | None = None
+    safety_assured: dict[str, str] = field(default_factory=dict)
+    module: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def short(self) -> str:
+        return self.id[:12]
+
+
+@dataclass
+class Change:
+    slug: str
+    expand: Revision | None = None
+    migrate: Revision | None = None
+    contract: Revision | None = None
+
+    def revision(self, phase: str) -> Revision | None:
+        rev: Revision | None = getattr(self, phase)
+        return rev
+
+    def revisions(self) -> list[Revision]:
+        return [r for r in (self.expand, self.migrate, self.contract) if r is not None]
+
+
+@dataclass
+class Project:
+    config: Config
+    alembic_cfg: AlembicConfig
+    script: ScriptDirectory
+    revisions: dict[str, Revision]
+    lanes: dict[str, list[Revision]]  # base -> head order
+    changes: dict[str, Change]  # in expand-lane order
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
+
+    def lane_head(self, lane: str) -> Revision | None:
+        revs = self.lanes.get(lane) or []
+        return revs[-1] if revs else None
+
+    def lane_dir(self, lane: str) -> Path:
+        """Where new revisions of `lane` go: the lane head's directory, else versions/<lane>/."""
+        head = self.lane_head(lane)
+        if head is not None:
+            return head.path.parent
+        return Path(self.script.dir) / "versions" / lane
+
+    def change(self, slug: str) -> Change:
+        if slug not in self.changes:
+            known = ", ".join(self.changes) or "none yet"
+            raise ProjectError(
+                f"unknown change {slug!r} (known: {known}); create it with "
+                f"`expandcontract new MESSAGE --change {slug}`"
+            )
+        return self.changes[slug]
+
+    def ancestors(self, heads: Iterable[str]) -> set[str]:
+        """Every revision implied by `heads`: down revisions and dependencies, transitively."""
+        seen: set[str] = set()
+        stack = list(heads)
+        while stack:
+            rid = stack.pop()
+            if rid in seen or rid not in self.revisions:
+                continue
+            seen.add(rid)
+            rev = self.revisions[rid]
+            stack.extend(rev.down_revisions)
+            stack.extend(rev.depends_on)
+        return seen
+
+    def ordered(self) -> Iterator[Revision]:
+        """All revisions, lane by lane, base to head."""
+        for lane in LANES:
+            yield from self.lanes.get(lane, [])
+        for rev in self.revisions.values():
+            if rev.lane is None:
+                yield rev
+
+
+def load_alembic_config(config: Config) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
+    ini = config.alembic_ini
+    if not ini.is_file():
+        raise ProjectError(
+            f"no Alembic config at {ini}; run `expandcontract init` here, or set alembic_config in "
+            "[tool.expandcontract]"
+        )
+    return AlembicConfig(str(ini))
+
+
+def load_project(config: Config, *, validate: bool = True) -> Project:
+    """Read every revision file. Raises ProjectError (exit 2) naming the file and the fix."""
+    from alembic import util as alembic_util
+    from alembic.script import ScriptDirectory
+
+    acfg = load_alembic_config(config)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            script = ScriptDirectory.from_config(acfg)
+            scripts = list(script.walk_revisions())
+    except SyntaxError as exc:
+        raise ProjectError(
+            f"{exc.filename}:{exc.lineno}: syntax error in revision file ({exc.msg}); fix the file"
+        ) from None
+    except alembic_util.CommandError as exc:
+        raise ProjectError(f"Alembic cannot read the revisions: {exc}") from None
+    except ImportError as exc:
+        raise ProjectError(f"a revision file failed to import: {exc}; fix the import") from None
+    project = _build(config, acfg, script, scripts)
+    if validate:
+        problems = project_problems(project)
+        if problems:
+            raise ProjectError(problems[0])
+    return project
+
+
+def _label_of_base(script: ScriptDirectory, sc: Script, cache: dict[str, str | None]) -> str | None:
+    chain: list[str] = []
+    cur: Script | None = sc
+    label: str | None = None
+    while cur is not None:
+        if cur.revision in cache:
+            label = cache[cur.revision]
+            break
+        chain.append(cur.revision)
+        downs = cur._versioned_down_revisions
+        if not downs:
+            labels = [lb for lb in cur.branch_labels if lb in LANES]
+            label = labels[0] if labels else None
+            break
+        cur = script.get_revision(downs[0])
+    for rid in chain:
+        cache[rid] = label
+    return label
+
+
+def _build(config: Config, acfg: AlembicConfig, script: ScriptDirectory, scripts: list[Script]) -> Project:
+    cache: dict[str, str | None] = {}
+    revisions: dict[str, Revision] = {}
+    for sc in reversed(scripts):  # base first
+        module = sc.module
+        deps = tuple(
+            script.revision_map.get_revision(d).revision  # type: ignore[union-attr]
+            for d in (sc._resolved_dependencies or ())
+        )
+        revisions[sc.revision] = Revision(
+            id=sc.revision,
+            lane=_label_of_base(script, sc, cache),
+            path=Path(sc.path),
+            message=(sc.doc or "").strip(),
+            down_revisions=tuple(sc._versioned_down_revisions),
+            depends_on=deps,
+            change=getattr(module, "ec_change", None),
+            phase=getattr(module, "ec_phase", None),
+            reversible=getattr(module, "ec_reversible", True),
+            reason=getattr(module, "ec_reason", None),
+            safety_assured=dict(getattr(module, "ec_safety_assured", {}) or {}),
+            module=module,
+        )
+    lanes: dict[str, list[Revision]] = {lane: [] for lane in LANES}
+    # walk each lane from its base following down_revision links (linear when valid)
+    children: dict[str, list[str]] = {}
+    for rev in revisions.values():
+        for d in rev.down_revisions:
+            children.setdefault(d, []).append(rev.id)
+    for lane in LANES:
+        bases = [r for r in revisions.values() if r.lane == lane and not r.down_revisions]
+        order: list[Revision] = []
+        stack = [b.id for b in bases]
+        seen: set[str] = set()
+        while stack:
+            rid = stack.pop(0)
+            if rid in seen:
+                continue
+            seen.add(rid)
+            order.append(revisions[rid])
+            stack.extend(children.get(rid, []))
+        lanes[lane] = order
+    changes: dict[str, Change] = {}
+    for lane in LANES:
+        for rev in lanes[lane]:
+            if rev.change and rev.phase in LANES:
+                ch = changes.setdefault(rev.change, Change(rev.change))
+                if ch.revision(rev.phase) is None:
+                    setattr(ch, rev.phase, rev)
+    return Project(config, acfg, script, revisions, lanes, changes)
+
+
+def lane_heads(project: Project) -> dict[str, list[str]]:
+    """Heads per lane as Alembic sees them (more than one is an error)."""
+    heads: dict[str, list[str]] = {lane: [] for lane in LANES}
+    has_child = {d for r in project.revisions.values() for d in r.down_revisions}
+    for rev in project.revisions.values():
+        if rev.lane and rev.id not in has_child:
+            heads[rev.lane].append(rev.id)
+    return heads
+
+
+def project_problems(project: Project) -> list[str]:
+    """Structural problems that make running phases unsafe, each one line with its fix."""
+    problems: list[str] = []
+    for lane, heads in lane_heads(project).items():
+        if len(heads) > 1:
+            names = " and ".join(f"{h} ({project.revisions[h].path.name})" for h in sorted(heads))
+            problems.append(
+                f"the {lane} lane has {len(heads)} heads: {names}; make the newer one revise the older "
+                f"(set its down_revision), or run `alembic merge -m merge {' '.join(sorted(heads))}`"
+            )
+    seen_phase: dict[tuple[str, str], Revision] = {}
+    for rev in project.ordered():
+        if rev.phase is None and rev.change is None:
+            continue
+        where = f"{rev.path}"
+        if rev.phase not in LANES:
+            problems.append(f"{where}: ec_phase = {rev.phase!r} must be 'expand', 'migrate' or 'contract'")
+            continue
+        if rev.change is None or not isinstance(rev.change, str) or not SLUG.match(rev.change):
+            problems.append(f"{where}: ec_change = {rev.change!r} must be a slug like 'users-email-verified'")
+            continue
+        if rev.lane != rev.phase:
+            problems.append(
+                f"{where}: ec_phase = {rev.phase!r} but the file is in the {rev.lane or 'unlabelled'} lane; "
+                f"move it to versions/{rev.phase}/ and make it revise that lane's head, or fix ec_phase"
+            )
+        if rev.reversible not in REVERSIBLE_VALUES:
+            problems.append(f"{where}: ec_reversible = {rev.reversible!r} must be True, False or 'lossy'")
+        key = (rev.change, rev.phase)
+        if key in seen_phase:
+            problems.append(
+                f"{where}: change {rev.change!r} already has a {rev.phase} revision "
+                f"({seen_phase[key].path.name}); one revision per phase per change"
+            )
+        seen_phase[key] = rev
+    for ch in project.changes.values():
+        if ch.contract is not None:
+            if ch.expand is None:
+                problems.append(
+                    f"{ch.contract.path}: contract of change {ch.slug!r} has no expand revision; "
+                    f"add one with `expandcontract new MESSAGE --change {ch.slug} --phase expand`"
+                )
+            else:
+                needed = {r.id for r in (ch.expand, ch.migrate) if r is not None}
+                missing = needed - project.ancestors([ch.contract.id])
+                if missing:
+                    problems.append(
+                        f"{ch.contract.path}: contract of change {ch.slug!r} does not depend on "
+                        f"{', '.join(sorted(missing))}; set depends_on = {tuple(sorted(needed))!r}"
+                    )
+        if ch.migrate is not None and ch.expand is not None and ch.expand.id not in project.ancestors([ch.migrate.id]):
+            problems.append(
+                f"{ch.migrate.path}: migrate of change {ch.slug!r} does not depend on its expand "
+                f"{ch.expand.id}; set depends_on = {ch.expand.id!r}"
+            )
+    return problems

