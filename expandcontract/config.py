@@ -146,9 +146,7 @@ def _build(cls: type[Any], table: Any, where: str, extra: dict[str, Any] | None 
     kwargs: dict[str, Any] = dict(extra or {})
     for key, value in table.items():
         if key not in names:
-            raise ConfigError(
-                f"{where}: unknown key {key!r}; valid keys are: {', '.join(sorted(names))}"
-            )
+            raise ConfigError(f"{where}: unknown key {key!r}; valid keys are: {', '.join(sorted(names))}")
         kwargs[key] = _coerce(hints[key], value, f"{where} {key}")
     return cls(**kwargs)
 

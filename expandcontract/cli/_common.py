@@ -69,8 +69,12 @@ def global_options(fn: F) -> F:
 
 def format_option(*choices: str) -> Callable[[F], F]:
     return click.option(
-        "--format", "fmt", type=click.Choice(list(choices or ("text", "json"))), default="text",
-        show_default=True, help="Output format; json prints exactly one document on stdout.",
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices or ("text", "json"))),
+        default="text",
+        show_default=True,
+        help="Output format; json prints exactly one document on stdout.",
     )
 
 

@@ -31,6 +31,8 @@ def resolve_database(cli_url: str | None, config: Config, *, start_embedded: boo
         return ResolvedDatabase(st.url, "embedded")
     if not start_embedded:
         return ResolvedDatabase("", "embedded")
-    print(f"starting the embedded PostgreSQL in {st.pgdata} (stop it with `expandcontract db stop`)",
-          file=sys.stderr)
+    print(
+        f"starting the embedded PostgreSQL in {st.pgdata} (stop it with `expandcontract db stop`)",
+        file=sys.stderr,
+    )
     return ResolvedDatabase(embedded.start(config.data_path), "embedded")

@@ -288,7 +288,11 @@ def project_problems(project: Project) -> list[str]:
                         f"{ch.contract.path}: contract of change {ch.slug!r} does not depend on "
                         f"{', '.join(sorted(missing))}; set depends_on = {tuple(sorted(needed))!r}"
                     )
-        if ch.migrate is not None and ch.expand is not None and ch.expand.id not in project.ancestors([ch.migrate.id]):
+        if (
+            ch.migrate is not None
+            and ch.expand is not None
+            and ch.expand.id not in project.ancestors([ch.migrate.id])
+        ):
             problems.append(
                 f"{ch.migrate.path}: migrate of change {ch.slug!r} does not depend on its expand "
                 f"{ch.expand.id}; set depends_on = {ch.expand.id!r}"

@@ -1,0 +1,107 @@
+"""The body of a project's `migrations/env.py`, so that file stays about ten lines.
+
+Online: each revision runs in its own transaction (`transaction_per_migration=True`), any transaction
+SQLAlchemy autobegun on the connection is committed before `context.configure()` (otherwise Alembic
+treats it as external and `autocommit_block` fails), and `on_version_apply` records phase state inside
+each step's transaction. When our runner drives Alembic it hands its connection and hooks in through
+`config.attributes`; plain `alembic upgrade expand@head` gets the same behaviour with a connection of
+its own. Offline (`alembic upgrade --sql`): plain SQL output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ATTR_CONNECTION = "connection"
+ATTR_RUN_ID = "expandcontract.run_id"
+ATTR_ON_STEP = "expandcontract.on_step"
+
+
+def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None:
+    from alembic import context
+
+    if context.is_offline_mode():
+        context.configure(
+            url=_url(context.config),
+            target_metadata=target_metadata,
+            literal_binds=True,
+            transaction_per_migration=True,
+            dialect_opts={"paramstyle": "named"},
+            **configure_kwargs,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    conn = context.config.attributes.get(ATTR_CONNECTION)
+    if conn is not None:
+        _run_online(conn, target_metadata, configure_kwargs)
+        return
+    from expandcontract.db.connect import make_engine
+
+    engine = make_engine(_url(context.config))
+    try:
+        with engine.connect() as conn:
+            _run_online(conn, target_metadata, configure_kwargs)
+    finally:
+        engine.dispose()
+
+
+def _url(acfg: Any) -> str:
+    explicit = acfg.get_main_option("sqlalchemy.url")
+    if explicit:
+        return str(explicit)
+    from pathlib import Path
+
+    from expandcontract.config import load_config
+    from expandcontract.db.resolve import resolve_database
+
+    start = Path(acfg.config_file_name).resolve().parent if acfg.config_file_name else None
+    return resolve_database(None, load_config(start=start)).url
+
+
+def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any]) -> None:
+    from alembic import context
+    from sqlalchemy import text
+
+    from expandcontract.phases.state import ensure_schema_sql, record_step
+
+    acfg = context.config
+    if conn.in_transaction():
+        conn.commit()
+    conn.execute(text(ensure_schema_sql()))
+    conn.commit()
+    run_id = acfg.attributes.get(ATTR_RUN_ID)
+    on_step = acfg.attributes.get(ATTR_ON_STEP)
+    meta: dict[str, tuple[str | None, str | None]] = {}
+
+    def on_version_apply(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+        if not meta:
+            script = context.script
+            for sc in script.walk_revisions():
+                meta[sc.revision] = (
+                    getattr(sc.module, "ec_change", None),
+                    getattr(sc.module, "ec_phase", None),
+                )
+        record_step(
+            ctx.connection,
+            revision_ids=tuple(step.up_revision_ids) if step.is_upgrade else (),
+            down_ids=tuple(step.up_revision_ids) if not step.is_upgrade else (),
+            is_upgrade=bool(step.is_upgrade),
+            meta=meta,
+            run_id=run_id,
+        )
+        if on_step is not None:
+            on_step(ctx, step)
+
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        transaction_per_migration=True,
+        on_version_apply=on_version_apply,
+        **configure_kwargs,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    if conn.in_transaction():
+        conn.commit()

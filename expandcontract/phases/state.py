@@ -1,0 +1,99 @@
+"""Our own tables, in schema `expandcontract`: per-revision phase state and the audit log of runs.
+
+`revision_state` rows are written by Alembic's `on_version_apply` hook inside each migration's own
+transaction (insert on upgrade, delete on downgrade, cascades included), so they never disagree with
+`alembic_version`. `runs` is the audit log: who ran which phase, when, which revisions, gate evidence
+and the outcome.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from typing import Any
+
+SCHEMA = "expandcontract"
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE IF NOT EXISTS {SCHEMA}.revision_state (
+    revision    text PRIMARY KEY,
+    change      text,
+    phase       text,
+    applied_at  timestamptz NOT NULL DEFAULT now(),
+    applied_by  text NOT NULL DEFAULT current_user,
+    run_id      bigint
+);
+CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
+    id           bigserial PRIMARY KEY,
+    command      text NOT NULL,
+    phase        text,
+    change       text,
+    started_at   timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at  timestamptz,
+    os_user      text,
+    host         text,
+    db_user      text NOT NULL DEFAULT current_user,
+    revisions    text[] NOT NULL DEFAULT '{{}}',
+    gate         jsonb,
+    skip_gate_reason text,
+    outcome      text NOT NULL DEFAULT 'running',
+    error        text,
+    failed_revision text,
+    events       jsonb NOT NULL DEFAULT '[]'
+);
+"""
+
+# Keyed by the advisory lock's first int: "ec" in ASCII, so other apps' locks are unlikely to collide.
+ADVISORY_LOCK_KEY = 0x6563_0001
+
+
+def ensure_schema_sql() -> str:
+    return DDL
+
+
+def who() -> tuple[str, str]:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return user, socket.gethostname()
+
+
+def record_step(
+    conn: Any,
+    *,
+    revision_ids: tuple[str, ...],
+    down_ids: tuple[str, ...],
+    is_upgrade: bool,
+    meta: dict[str, tuple[str | None, str | None]],
+    run_id: int | None,
+) -> None:
+    """Apply one Alembic step to revision_state on `conn` (a SQLAlchemy connection in the step's
+    transaction)."""
+    from sqlalchemy import text
+
+    if is_upgrade:
+        for rid in revision_ids:
+            change, phase = meta.get(rid, (None, None))
+            conn.execute(
+                text(
+                    f"INSERT INTO {SCHEMA}.revision_state (revision, change, phase, run_id) "
+                    "VALUES (:r, :c, :p, :run) ON CONFLICT (revision) DO UPDATE SET "
+                    "applied_at = now(), run_id = EXCLUDED.run_id"
+                ),
+                {"r": rid, "c": change, "p": phase, "run": run_id},
+            )
+    else:
+        for rid in down_ids:
+            conn.execute(text(f"DELETE FROM {SCHEMA}.revision_state WHERE revision = :r"), {"r": rid})
+
+
+def add_event(conn: Any, run_id: int, event: dict[str, Any]) -> None:
+    from sqlalchemy import text
+
+    conn.execute(
+        text(f"UPDATE {SCHEMA}.runs SET events = events || CAST(:e AS jsonb) WHERE id = :id"),
+        {"e": json.dumps([event]), "id": run_id},
+    )
