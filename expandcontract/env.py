@@ -15,6 +15,7 @@ from typing import Any
 ATTR_CONNECTION = "connection"
 ATTR_RUN_ID = "expandcontract.run_id"
 ATTR_ON_STEP = "expandcontract.on_step"
+ATTR_BEFORE_MIGRATIONS = "expandcontract.before_migrations"
 
 
 def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None:
@@ -71,6 +72,9 @@ def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any
         conn.commit()
     conn.execute(text(ensure_schema_sql()))
     conn.commit()
+    before = acfg.attributes.get(ATTR_BEFORE_MIGRATIONS)
+    if before is not None:
+        before()
     run_id = acfg.attributes.get(ATTR_RUN_ID)
     on_step = acfg.attributes.get(ATTR_ON_STEP)
     meta: dict[str, tuple[str | None, str | None]] = {}

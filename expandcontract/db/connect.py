@@ -26,7 +26,9 @@ def connect(
 
 
 def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
-    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip() and "sqlalche.me" not in ln]
+    reason = lines[-1] if lines else type(orig).__name__
     reason = reason.replace("connection failed: ", "")
     return DatabaseUnreachable(
         f"cannot connect to PostgreSQL at {where(url)} ({reason}); URL {mask(url)}. "

@@ -248,6 +248,16 @@ def project_problems(project: Project) -> list[str]:
                 f"the {lane} lane has {len(heads)} heads: {names}; make the newer one revise the older "
                 f"(set its down_revision), or run `alembic merge -m merge {' '.join(sorted(heads))}`"
             )
+    for rev in project.revisions.values():
+        for dep in rev.depends_on:
+            others = [d for d in (*rev.down_revisions, *rev.depends_on) if d != dep]
+            if dep in project.ancestors(others):
+                keep = tuple(d for d in rev.depends_on if d != dep)
+                problems.append(
+                    f"{rev.path}: depends_on names {dep}, which its other dependencies already imply; "
+                    f"Alembic's version bookkeeping fails on such a revision: set depends_on = "
+                    f"{keep[0] if len(keep) == 1 else keep!r}"
+                )
     seen_phase: dict[tuple[str, str], Revision] = {}
     for rev in project.ordered():
         if rev.phase is None and rev.change is None:

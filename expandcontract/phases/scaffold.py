@@ -208,7 +208,9 @@ def new(config: Config, message: str, change: str, phases: tuple[str, ...] = LAN
         if phase == "migrate" and "expand" in prior:
             depends = [prior["expand"]]
         if phase == "contract":
-            depends = [prior[p] for p in ("expand", "migrate") if p in prior]
+            # only the latest earlier phase: a redundant dependency (the expand, already implied by the
+            # migrate) makes Alembic's version bookkeeping fail with a KeyError on upgrade
+            depends = [prior["migrate"]] if "migrate" in prior else [prior[p] for p in ("expand",) if p in prior]
         acfg.attributes["ec_change"] = change
         acfg.attributes["ec_phase"] = phase
         with warnings.catch_warnings():
@@ -219,7 +221,7 @@ def new(config: Config, message: str, change: str, phases: tuple[str, ...] = LAN
                 head=head.id if head else "base",
                 branch_label=None if head else phase,
                 version_path=str(lane_dir),
-                depends_on=depends or None,
+                depends_on=depends or None,  # type: ignore[arg-type]
             )
         assert script is not None and not isinstance(script, list)
         prior[phase] = script.revision

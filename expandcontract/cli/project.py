@@ -1,0 +1,69 @@
+"""`init`, `new` and `heads`: the project's files, no database."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from expandcontract.cli._common import app, command, format_option
+from expandcontract.phases import LANES
+
+
+@command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Create alembic.ini, migrations/ with the three lanes and [tool.expandcontract] in DIRECTORY
+    (default: here). In an existing Alembic project its linear history becomes the expand lane."""
+    from expandcontract.phases.scaffold import init as do_init
+
+    result = do_init(directory)
+    for path in result.created:
+        click.echo(f"created {path}")
+    if result.adopted_base:
+        click.echo(f"adopted the existing history as the expand lane (branch label on {result.adopted_base})")
+    click.echo("next: expandcontract new \"add email_verified to users\" --change users-email-verified")
+
+
+@command()
+@click.argument("message")
+@click.option("--change", "change", required=True, help="Slug of the change, e.g. users-email-verified.")
+@click.option("--phase", "phases", multiple=True, type=click.Choice(list(LANES)),
+              help="Phase(s) to add (default: all three). --phase contract adds a contract later.")
+@format_option("text", "json")
+def new(message: str, change: str, phases: tuple[str, ...], fmt: str) -> None:
+    """Scaffold the linked revisions of a change: expand, migrate and contract."""
+    from expandcontract.phases.scaffold import new as do_new
+
+    with contextlib.redirect_stdout(sys.stderr):  # Alembic prints "Generating ..." on stdout
+        made = do_new(app().config(), message, change, phases or LANES)
+    if fmt == "json":
+        click.echo(json.dumps({"change": change, "revisions": [
+            {"phase": m.phase, "revision": m.revision, "path": str(m.path)} for m in made]}))
+        return
+    for m in made:
+        click.echo(f"{m.phase:<9} {m.revision}  {m.path}")
+
+
+@command()
+@click.option("--stamp", is_flag=True, help="Print only the value for the expandcontract.io/schema annotation.")
+@format_option("text", "json")
+def heads(stamp: bool, fmt: str) -> None:
+    """Lane heads from the revision files (no database)."""
+    from expandcontract.phases.project import load_project
+    from expandcontract.phases.stamp import make_stamp
+
+    project = load_project(app().config())
+    if stamp:
+        click.echo(make_stamp(project))
+        return
+    data = {lane: (h.id if (h := project.lane_head(lane)) else None) for lane in LANES}
+    if fmt == "json":
+        click.echo(json.dumps({"heads": data, "stamp": make_stamp(project)}))
+        return
+    for lane in LANES:
+        head = project.lane_head(lane)
+        click.echo(f"{lane:<9} {head.id + '  ' + head.path.name if head else '(empty)'}")

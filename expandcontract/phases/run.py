@@ -1,0 +1,139 @@
+"""`run`, `plan` and `downgrade` as functions: plan (pure) + runner (database) + gate + audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from expandcontract.errors import ExpandContractError, GateBlocked, GateDenied, GateUnknown
+from expandcontract.phases.gating import Decider, GatePolicy
+from expandcontract.phases.planner import DowngradePlan, Plan, plan_downgrade, plan_upgrade
+from expandcontract.phases.project import Project, Revision
+from expandcontract.phases.runner import Runner, StepOutcome
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class RunReport:
+    plan: Plan
+    run_id: int | None
+    applied: list[StepOutcome] = field(default_factory=list)
+    stopped_by_gate: str | None = None
+    gate: dict[str, Any] | None = None
+    dry_run: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "phase": self.plan.phase,
+            "change": self.plan.change,
+            "dry_run": self.dry_run,
+            "run_id": self.run_id,
+            "planned": [
+                {"revision": s.revision.id, "change": s.revision.change, "phase": s.revision.phase,
+                 "lane": s.revision.lane, "why": s.why, "path": str(s.revision.path)}
+                for s in self.plan.steps
+            ],
+            "applied": [{"revision": o.revision, "attempts": o.attempts, "seconds": round(o.seconds, 3)}
+                        for o in self.applied],
+            "notes": self.plan.notes,
+            "stopped_by_gate": self.stopped_by_gate,
+            "gate": self.gate,
+        }
+
+
+def make_plan(project: Project, url: str, phase: str, change: str | None, notify: Notify) -> Plan:
+    runner = Runner(project, url, notify)
+    return plan_upgrade(project, runner.applied(), phase, change)
+
+
+def run_phase(project: Project, url: str, phase: str, change: str | None, *, notify: Notify,
+              dry_run: bool = False, skip_gate_reason: str | None = None, decider: Decider | None = None,
+              lock_wait_s: float = 30.0) -> RunReport:
+    gate = GatePolicy.for_run(project, phase, skip_gate_reason, decider)
+    if gate.mode == "skip-unconfigured" and phase in ("migrate", "contract"):
+        notify(f"warning: no rollout target configured: the {phase} gate is skipped "
+               "(set [tool.expandcontract.rollout], or require_gate = true to refuse)")
+    elif gate.mode == "skip-requested":
+        notify(f"warning: gate skipped on request: {skip_gate_reason}")
+    runner = Runner(project, url, notify, lock_wait_s=lock_wait_s)
+    plan = plan_upgrade(project, runner.applied(), phase, change)
+    if dry_run or not plan.steps:
+        return RunReport(plan, None, dry_run=dry_run)
+    first_changes = _gated_changes(plan.revisions, phase)
+    evidence: dict[str, Any] | None = None
+    for ch in first_changes[:1]:
+        evidence = gate.check(phase, ch)  # fail fast before taking the lock
+    with runner.locked():
+        plan = plan_upgrade(project, runner.applied(), phase, change)  # re-plan under the lock
+        run_id = runner.start_audit("run", phase, change, [r.id for r in plan.revisions], evidence,
+                                    skip_gate_reason)
+        report = RunReport(plan, run_id, gate=evidence)
+        checked: set[str] = set()
+
+        def before_step(rev: Revision) -> None:
+            # contract: re-check right before each revision's (destructive) DDL; migrate: once per change
+            if rev.lane != phase or rev.change is None:
+                return
+            if phase == "migrate" and rev.change in checked:
+                return
+            checked.add(rev.change)
+            ev = gate.check(phase, rev.change)
+            if ev is not None:
+                runner.audit_event(run_id, {"revision": rev.id, "event": "gate", "decision": ev.get("decision")})
+
+        try:
+            outcomes = runner.upgrade_steps(plan, run_id, before_step=before_step)
+        except (GateBlocked, GateUnknown, GateDenied) as exc:
+            ev = getattr(exc, "evidence", None)
+            runner.finish_audit(run_id, "stopped-by-gate", error=str(exc), gate=ev)
+            raise
+        except ExpandContractError as exc:
+            failed = _failed_revision(str(exc), plan)
+            runner.finish_audit(run_id, "failed", error=str(exc), failed_revision=failed)
+            raise
+        except BaseException as exc:
+            runner.finish_audit(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        report.applied = outcomes
+        runner.finish_audit(run_id, "succeeded")
+        return report
+
+
+def _gated_changes(revs: list[Revision], phase: str) -> list[str]:
+    out: list[str] = []
+    for r in revs:
+        if r.lane == phase and r.change and r.change not in out:
+            out.append(r.change)
+    return out
+
+
+def _failed_revision(message: str, plan: Plan) -> str | None:
+    for r in plan.revisions:
+        if r.id in message:
+            return r.id
+    return None
+
+
+def downgrade_plan(project: Project, url: str, change: str, phase: str, notify: Notify) -> DowngradePlan:
+    runner = Runner(project, url, notify)
+    return plan_downgrade(project, runner.applied(), change, phase)
+
+
+def run_downgrade(project: Project, url: str, change: str, phase: str, *, notify: Notify,
+                  confirm: Callable[[DowngradePlan], bool], lock_wait_s: float = 30.0) -> DowngradePlan | None:
+    runner = Runner(project, url, notify, lock_wait_s=lock_wait_s)
+    plan = plan_downgrade(project, runner.applied(), change, phase)
+    if not confirm(plan):
+        return None
+    with runner.locked():
+        plan = plan_downgrade(project, runner.applied(), change, phase)
+        run_id = runner.start_audit("downgrade", phase, change, [r.id for r in plan.removed], None, None)
+        try:
+            runner.downgrade(plan, run_id)
+        except BaseException as exc:
+            runner.finish_audit(run_id, "failed", error=str(exc), failed_revision=plan.revision.id)
+            raise
+        runner.finish_audit(run_id, "succeeded")
+    return plan

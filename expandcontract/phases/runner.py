@@ -1,0 +1,287 @@
+"""Runs phases against the database, one runner at a time, safely.
+
+- One runner at a time: a session-level advisory lock held on its own autocommit connection (a
+  transaction-level lock would be released by the per-migration commits).
+- Each revision is one Alembic step in its own transaction, driven through one reused ScriptDirectory.
+- DDL waits out long lock holders, then runs under a short lock_timeout; a lock timeout rolls the
+  revision back and it is retried with jittered backoff within a budget (see locks.py).
+- Every run is written to the audit table `expandcontract.runs`; per-revision state rows are written by
+  the env.py hook inside each step's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from expandcontract.db.connect import connect, make_engine
+from expandcontract.env import (
+    ATTR_BEFORE_MIGRATIONS,
+    ATTR_CONNECTION,
+    ATTR_ON_STEP,
+    ATTR_RUN_ID,
+)
+from expandcontract.errors import LockBudgetExhausted, PhaseFailed
+from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
+from expandcontract.phases.planner import DowngradePlan, Plan
+from expandcontract.phases.project import Project, Revision
+from expandcontract.phases.state import ADVISORY_LOCK_KEY, SCHEMA, ensure_schema_sql, who
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class StepOutcome:
+    revision: str
+    attempts: int
+    seconds: float
+
+
+@dataclass
+class RunRecord:
+    run_id: int
+    applied: list[StepOutcome] = field(default_factory=list)
+
+
+class RunnerBusy(PhaseFailed):
+    pass
+
+
+def _one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first[:400]
+
+
+class Runner:
+    """Holds the runner lock and an engine for one command invocation."""
+
+    def __init__(self, project: Project, url: str, notify: Notify, *, lock_wait_s: float = 30.0) -> None:
+        self.project = project
+        self.url = url
+        self.notify = notify
+        self.lock_wait_s = lock_wait_s
+        self.policy = project.config.ddl
+        self._lock_conn: Any = None
+
+    # -- database state ---------------------------------------------------------------------
+    def current_heads(self) -> set[str]:
+        from alembic.runtime.migration import MigrationContext
+        from sqlalchemy.pool import NullPool
+
+        engine = make_engine(self.url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(conn)
+                heads = set(ctx.get_current_heads())
+        except Exception as exc:
+            from expandcontract.db.connect import unreachable
+
+            if "OperationalError" in type(exc).__name__:
+                raise unreachable(self.url, exc) from None
+            raise
+        finally:
+            engine.dispose()
+        return heads
+
+    def applied(self) -> set[str]:
+        heads = self.current_heads()
+        unknown = heads - set(self.project.revisions)
+        if unknown:
+            raise PhaseFailed(
+                f"the database is at revision {', '.join(sorted(unknown))}, which this checkout does not "
+                "have; update your checkout (git pull) before running phases"
+            )
+        return self.project.ancestors(heads)
+
+    # -- the runner lock ----------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Any:
+        conn = connect(self.url, autocommit=True)
+        try:
+            conn.execute(ensure_schema_sql())
+            deadline = time.monotonic() + self.lock_wait_s
+            told = False
+            while True:
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
+                if row and row[0]:
+                    break
+                holder = conn.execute(
+                    "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, "
+                    "coalesce(a.client_addr::text, 'local') FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                    "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND l.granted",
+                    (ADVISORY_LOCK_KEY,),
+                ).fetchone()
+                desc = (
+                    f"session {holder[0]} ({holder[1] or 'no application_name'} from {holder[3]}, "
+                    f"connected {holder[2]:%Y-%m-%d %H:%M:%S %Z})"
+                    if holder
+                    else "another session"
+                )
+                if time.monotonic() >= deadline:
+                    raise RunnerBusy(
+                        f"another expandcontract runner holds the runner lock: {desc}; wait for it to "
+                        f"finish (see `expandcontract status`), or stop it with SELECT pg_terminate_backend({holder[0] if holder else 'PID'})"
+                    )
+                if not told:
+                    self.notify(f"waiting up to {self.lock_wait_s:.0f}s for the runner lock held by {desc}")
+                    told = True
+                time.sleep(0.25)
+            self._lock_conn = conn
+            yield conn
+        finally:
+            self._lock_conn = None
+            conn.close()  # closing the session releases the advisory lock
+
+    # -- audit --------------------------------------------------------------------------------
+    def start_audit(self, command: str, phase: str | None, change: str | None, revisions: list[str],
+                    gate: dict[str, Any] | None, skip_reason: str | None) -> int:
+        user, host = who()
+        row = self._lock_conn.execute(
+            f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
+        ).fetchone()
+        return int(row[0])
+
+    def finish_audit(self, run_id: int, outcome: str, *, error: str | None = None,
+                     failed_revision: str | None = None, gate: dict[str, Any] | None = None) -> None:
+        self._lock_conn.execute(
+            f"UPDATE {SCHEMA}.runs SET finished_at = clock_timestamp(), outcome = %s, error = %s, "
+            "failed_revision = %s, gate = coalesce(%s, gate) WHERE id = %s",
+            (outcome, error, failed_revision, json.dumps(gate) if gate else None, run_id),
+        )
+
+    def audit_event(self, run_id: int, event: dict[str, Any]) -> None:
+        self._lock_conn.execute(
+            f"UPDATE {SCHEMA}.runs SET events = events || %s::jsonb WHERE id = %s",
+            (json.dumps([event], default=str), run_id),
+        )
+
+    # -- running steps --------------------------------------------------------------------------
+    def _alembic(self, conn: Any, destination: str, *, upgrade: bool, run_id: int, guard: LockGuard) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        script = self.project.script
+        acfg = self.project.alembic_cfg
+        acfg.attributes[ATTR_CONNECTION] = conn
+        acfg.attributes[ATTR_RUN_ID] = run_id
+        acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
+        acfg.attributes.pop(ATTR_ON_STEP, None)
+
+        def fn(rev: Any, _context: Any) -> Any:
+            if upgrade:
+                return script._upgrade_revs(destination, rev)
+            return script._downgrade_revs(destination, rev)
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with EnvironmentContext(acfg, script, fn=fn, as_sql=False, destination_rev=destination):
+                    script.run_env()
+        finally:
+            for key in (ATTR_CONNECTION, ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
+                acfg.attributes.pop(key, None)
+
+    def upgrade_steps(self, plan: Plan, run_id: int,
+                      before_step: Callable[[Revision], None] | None = None) -> list[StepOutcome]:
+        """Apply each step of the plan in order, each in its own transaction, with lock retries."""
+        from sqlalchemy.pool import NullPool
+
+        outcomes: list[StepOutcome] = []
+        engine = make_engine(self.url, poolclass=NullPool)
+        guard = LockGuard(self.policy, notify=self.notify)
+        try:
+            with engine.connect() as conn:
+                for setting in guard.session_settings():
+                    conn.exec_driver_sql(setting)
+                conn.exec_driver_sql("SET application_name = 'expandcontract runner'")
+                conn.commit()
+                guard.install(conn)
+                for step in plan.steps:
+                    if before_step is not None:
+                        before_step(step.revision)
+                    outcomes.append(self._one_step(conn, step.revision, run_id, guard, upgrade=True))
+        finally:
+            engine.dispose()
+        return outcomes
+
+    def _one_step(self, conn: Any, rev: Revision, run_id: int, guard: LockGuard, *, upgrade: bool,
+                  destination: str | None = None) -> StepOutcome:
+        started = time.monotonic()
+        attempt = 0
+        verb = "upgrade" if upgrade else "downgrade"
+        while True:
+            attempt += 1
+            guard.committed_in_step = False
+            try:
+                self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard)
+            except Exception as exc:
+                if conn.in_transaction():
+                    conn.rollback()
+                elapsed = time.monotonic() - started
+                if is_lock_timeout(exc) and not guard.committed_in_step:
+                    tables = ", ".join(guard.last_tables) or "its table"
+                    if attempt <= self.policy.retries and elapsed < self.policy.retry_budget_s:
+                        delay = backoff_s(self.policy, attempt)
+                        self.notify(
+                            f"{rev.id}: could not lock {tables} within lock_timeout "
+                            f"{self.policy.lock_timeout_ms}ms; rolled back, retry {attempt}/{self.policy.retries} "
+                            f"in {delay * 1000:.0f}ms"
+                        )
+                        self.audit_event(run_id, {"revision": rev.id, "event": "lock_timeout", "attempt": attempt})
+                        time.sleep(delay)
+                        continue
+                    found = self._blockers(guard.last_tables)
+                    report = "; ".join(
+                        f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, "
+                        f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}: "
+                        f"{b['query'][:120]!r})"
+                        for b in found
+                    ) or "no blocking session left (the lock was released just now; re-run)"
+                    raise LockBudgetExhausted(
+                        f"{verb} of {rev.id} ({rev.path.name}) gave up after {attempt} attempts in "
+                        f"{elapsed:.1f}s: could not lock {tables}. Blocking sessions: {report}. Nothing of "
+                        f"this revision is applied; re-run when they finish, or end them with "
+                        f"pg_terminate_backend(pid)",
+                        found,
+                    ) from None
+                if guard.committed_in_step:
+                    raise PhaseFailed(
+                        f"{verb} of {rev.id} ({rev.path}) failed after its autocommit block committed: "
+                        f"{_one_line(exc)}. The revision is PARTLY applied and not recorded; run "
+                        "`expandcontract doctor` to see what to repair, fix the revision so it can run again "
+                        "(IF NOT EXISTS), then re-run"
+                    ) from exc
+                raise PhaseFailed(
+                    f"{verb} of {rev.id} ({rev.path}) failed: {_one_line(exc)}. It was rolled back: "
+                    "nothing of it is applied. Fix the revision and re-run"
+                ) from exc
+            return StepOutcome(rev.id, attempt, time.monotonic() - started)
+
+    def _blockers(self, tables: list[str]) -> list[dict[str, Any]]:
+        if not tables:
+            return []
+        with connect(self.url, autocommit=True) as side:
+            return blockers(side, tables)
+
+    def downgrade(self, plan: DowngradePlan, run_id: int) -> StepOutcome:
+        from sqlalchemy.pool import NullPool
+
+        engine = make_engine(self.url, poolclass=NullPool)
+        guard = LockGuard(self.policy, notify=self.notify)
+        try:
+            with engine.connect() as conn:
+                for setting in guard.session_settings():
+                    conn.exec_driver_sql(setting)
+                conn.commit()
+                guard.install(conn)
+                return self._one_step(conn, plan.revision, run_id, guard, upgrade=False, destination=plan.target)
+        finally:
+            engine.dispose()
