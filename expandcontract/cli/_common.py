@@ -93,6 +93,16 @@ def handle_errors(fn: F) -> F:
         except ExpandContractError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except Exception as exc:
+            # A connection lost mid-command (server restarted, network): one line, not a traceback.
+            if type(exc).__name__ == "OperationalError" and type(exc).__module__.split(".")[0] in (
+                "psycopg", "sqlalchemy"
+            ):
+                orig = getattr(exc, "orig", None) or exc
+                click.echo(f"error: lost the database connection ({str(orig).strip().splitlines()[0]}); "
+                           "check the server and re-run (completed steps are recorded)", err=True)
+                sys.exit(2)
+            raise
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

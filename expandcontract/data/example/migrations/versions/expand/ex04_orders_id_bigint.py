@@ -1,0 +1,42 @@
+"""widen orders.id from integer to bigint (expand)
+
+A new bigint column kept equal to id by a trigger, its unique index built concurrently (outside the
+transaction), and a NOT NULL check that is not validated yet. The old int key keeps serving.
+
+Revision ID: ex04_orders_id_bigint
+Revises: ex03_users_full_name
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "ex04_orders_id_bigint"
+down_revision = "ex03_users_full_name"
+branch_labels = None
+depends_on = None
+
+ec_change = "orders-id-bigint"
+ec_phase = "expand"
+
+
+def upgrade() -> None:
+    op.add_column("orders", sa.Column("id_new", sa.BigInteger(), nullable=True))
+    op.execute(
+        "CREATE FUNCTION orders_sync_id_new() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN NEW.id_new := NEW.id; RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER orders_sync_id_new BEFORE INSERT OR UPDATE OF id ON orders "
+        "FOR EACH ROW EXECUTE FUNCTION orders_sync_id_new()"
+    )
+    op.execute("ALTER TABLE orders ADD CONSTRAINT orders_id_new_not_null CHECK (id_new IS NOT NULL) NOT VALID")
+    with op.get_context().autocommit_block():
+        op.create_index("orders_id_new_key", "orders", ["id_new"], unique=True, postgresql_concurrently=True)
+
+
+def downgrade() -> None:
+    with op.get_context().autocommit_block():
+        op.drop_index("orders_id_new_key", table_name="orders", postgresql_concurrently=True)
+    op.drop_constraint("orders_id_new_not_null", "orders", type_="check")
+    op.execute("DROP TRIGGER orders_sync_id_new ON orders")
+    op.execute("DROP FUNCTION orders_sync_id_new()")
+    op.drop_column("orders", "id_new")

@@ -1,0 +1,154 @@
+"""`expandcontract demo`: the example application's history, walked through its whole life on an
+embedded PostgreSQL, with a short narration of each step.
+
+Works from any directory after a plain install: the example project ships as package data and is
+copied into a temporary directory, which is removed at the end together with the server's data.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+
+from expandcontract.config import load_config
+from expandcontract.db import embedded
+from expandcontract.db.connect import connect
+
+Say = Callable[[str], None]
+
+SEED_USERS = 50_000
+
+
+def copy_example(dest: Path) -> Path:
+    """Copy the shipped example project (alembic.ini, pyproject.toml, migrations/) into `dest`."""
+    src = resources.files("expandcontract").joinpath("data", "example")
+    with resources.as_file(src) as path:
+        shutil.copytree(path, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__init__.py"))
+    return dest
+
+
+class Demo:
+    def __init__(self, workdir: Path, url: str, say: Say) -> None:
+        self.workdir = workdir
+        self.url = url
+        self.say = say
+        self.config = load_config(start=workdir)
+        self.step_no = 0
+
+    def project(self) -> Any:
+        from expandcontract.phases.project import load_project
+
+        return load_project(self.config)
+
+    def heading(self, text: str) -> None:
+        self.step_no += 1
+        self.say("")
+        self.say(click.style(f"{self.step_no}. {text}", bold=True))
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with connect(self.url) as conn:
+            cur = conn.execute(query, args)
+            rows = cur.fetchall() if cur.description else []
+            conn.commit()
+        return rows
+
+    def run(self, phase: str, change: str | None = None) -> None:
+        from expandcontract.phases.run import run_phase
+
+        report = run_phase(self.project(), self.url, phase, change, notify=lambda m: self.say(f"   {m}"))
+        for o in report.applied:
+            self.say(f"   applied {o.revision} ({o.seconds:.2f}s)")
+
+    def status(self) -> None:
+        from expandcontract.phases.status import project_status
+
+        st = project_status(self.project(), self.url)
+        for c in st.changes:
+            cells = "  ".join(f"{p}={s}" for p, s in c.phases.items())
+            self.say(f"   {c.change:<22} {cells}")
+
+    # -- the story -------------------------------------------------------------------------------
+    def story(self) -> None:
+        self.heading("An application with users and orders (expand lane, first revision)")
+        self.run("expand", "initial-schema")
+        self.sql(
+            "INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g "
+            "FROM generate_series(1, %s) g", SEED_USERS)
+        self.sql("INSERT INTO orders (user_id, total_cents) SELECT id, (id %% 500) * 100 FROM users")
+        n = self.sql("SELECT count(*) FROM users")[0][0]
+        self.say(f"   seeded {n:,} users and {n:,} orders")
+
+        self.heading("Three changes are written as linked revisions (expand / migrate / contract)")
+        for c in self.project().changes.values():
+            phases = ", ".join(f"{p} {r.id}" for p in ("expand", "migrate", "contract")
+                               if (r := c.revision(p)) is not None)
+            self.say(f"   {c.slug}: {phases}")
+
+        self.heading("Before the deploy: run expand (additive only; old code keeps working)")
+        self.run("expand")
+        self.say("   old code still inserts users with `name` only; the sync trigger fills full_name:")
+        self.sql("INSERT INTO users (email, name) VALUES ('old-code@example.com', 'Old Code')")
+        row = self.sql("SELECT name, full_name, email_verified FROM users WHERE email = 'old-code@example.com'")[0]
+        self.say(f"   name={row[0]!r} full_name={row[1]!r} email_verified={row[2]!r}")
+        self.status()
+
+        self.heading("After the deploy (every pod dual-writes): run migrate, batched backfills")
+        started = time.monotonic()
+        self.run("migrate")
+        missing = self.sql("SELECT count(*) FILTER (WHERE email_verified IS NULL), "
+                           "count(*) FILTER (WHERE full_name IS NULL) FROM users")[0]
+        self.say(f"   done in {time.monotonic() - started:.1f}s; rows still missing a value: "
+                 f"email_verified {missing[0]}, full_name {missing[1]}")
+
+        self.heading("Once no pod needs the old shape: run contract for users-full-name")
+        self.run("contract", "users-full-name")
+        self.status()
+
+        self.heading("Roll back: old code needs users.name again, so downgrade that contract")
+        from expandcontract.phases.run import run_downgrade
+
+        def confirm(plan: Any) -> bool:
+            self.say(f"   undoes: {', '.join(r.id for r in plan.removed)}")
+            return True
+
+        run_downgrade(self.project(), self.url, "users-full-name", "contract", notify=self.say, confirm=confirm)
+        row = self.sql("SELECT name, full_name FROM users WHERE email = 'user1@example.com'")[0]
+        self.say(f"   users.name is back with its data: name={row[0]!r} full_name={row[1]!r}")
+
+        self.heading("Roll forward again and finish every contract (orders.id becomes bigint)")
+        self.run("contract")
+        typ = self.sql("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                       "WHERE attrelid = 'orders'::regclass AND attname = 'id'")[0][0]
+        self.say(f"   orders.id is now {typ}")
+        self.status()
+
+
+def run_demo(say: Say = click.echo, keep: bool = False) -> None:
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="expandcontract-demo-"))
+    data_dir = tmp / "server"
+    try:
+        workdir = copy_example(tmp / "app")
+        say(click.style("expandcontract demo", bold=True) + f": example project in {workdir}")
+        say("starting an embedded PostgreSQL...")
+        url = embedded.start(data_dir, fast=True)
+        demo = Demo(workdir, url, say)
+        demo.story()
+        say("")
+        say(click.style(f"demo finished in {time.monotonic() - started:.1f}s", fg="green"))
+    finally:
+        try:
+            embedded.stop(data_dir)
+        finally:
+            if not keep:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                print(f"kept {tmp}", file=sys.stderr)
