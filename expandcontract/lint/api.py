@@ -1,0 +1,186 @@
+"""The linter's entry points: lint SQL text, .sql paths, or a whole Alembic project.
+
+The .sql path imports only pglast and this package's lint/sql modules: no SQLAlchemy, Alembic, rich or
+kubernetes client (a test checks sys.modules), so `expandcontract lint *.sql` starts fast in editors and
+pre-commit hooks. The project path imports Alembic lazily.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from expandcontract.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from expandcontract.lint.context import LintContext, MigrationState
+from expandcontract.lint.engine import Unit, run
+from expandcontract.lint.finding import ERROR, Finding
+from expandcontract.lint.ignores import apply_ignores, find_ignores
+from expandcontract.lint.registry import Selection, all_rules
+from expandcontract.sql.parse import parse
+from expandcontract.sql.schema import SchemaModel
+
+PHASES = ("expand", "migrate", "contract")
+DEFAULT_PG_VERSION = 17
+
+
+@dataclass
+class LintOptions:
+    pg_version: int = DEFAULT_PG_VERSION
+    transaction: str = "per-file"  # per-file | none (.sql files)
+    phase: str | None = None  # .sql files: the phase they belong to
+    schema: SchemaModel | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severity: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.pg_version < 10:
+            raise UsageError(f"--pg-version {self.pg_version} is not supported; use 10 or later")
+        if self.transaction not in ("per-file", "none"):
+            raise UsageError(f"--transaction must be 'per-file' or 'none', not {self.transaction!r}")
+        if self.phase is not None and self.phase not in PHASES:
+            raise UsageError(f"--phase must be one of {', '.join(PHASES)}, not {self.phase!r}")
+        self.selection = Selection(self.select, self.ignore, self.severity)
+
+
+@dataclass
+class LintResult:
+    files: int
+    findings: list[Finding]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PROBLEMS if any(f.severity == ERROR for f in self.findings) else EXIT_OK
+
+    def to_dict(self) -> dict[str, object]:
+        return {"files": self.files, "findings": [f.to_dict() for f in self.findings]}
+
+
+def lint_sql(sql: str, path: str = "-", options: LintOptions | None = None) -> list[Finding]:
+    """Lint one SQL migration (one file's text)."""
+    options = options or LintOptions()
+    sel = options.selection
+    parsed = parse(sql)
+    findings: list[Finding] = []
+    if parsed.error is not None:
+        rule = all_rules()["syntax-error"]
+        err = parsed.error
+        findings.append(
+            Finding(
+                path,
+                err.line,
+                err.column,
+                rule.id,
+                sel.severity(rule),
+                f"PostgreSQL cannot parse this: {err.message}",
+                why=rule.why,
+                fix=["Fix the SQL; nothing after this point was linted."],
+                phase=options.phase,
+            )
+        )
+    ctx = LintContext(
+        pg_version=options.pg_version,
+        phase=options.phase,
+        change_has_expand=options.phase == "contract",
+        alembic=False,
+        schema=options.schema.copy() if options.schema else SchemaModel(),
+        state=MigrationState(in_transaction=options.transaction == "per-file"),
+    )
+    findings += run([Unit(parsed.statements)], ctx, sel, path)
+    dyn = all_rules()["not-analysable"]
+    if sel.enabled(dyn.id):
+        for st in parsed.statements:
+            if st.dynamic:
+                findings.append(
+                    Finding(
+                        path,
+                        st.line,
+                        st.column,
+                        dyn.id,
+                        sel.severity(dyn),
+                        "EXECUTE of a computed string inside DO cannot be analysed offline",
+                        why=dyn.why,
+                        fix=["Write the statement literally, or add an ignore with the reason it is safe."],
+                        phase=options.phase,
+                    )
+                )
+    findings = [f for f in findings if sel.enabled(f.rule)]
+    findings = apply_ignores(
+        findings,
+        find_ignores(sql),
+        path,
+        sel.enabled("unused-ignore"),
+        sel.severity(all_rules()["unused-ignore"]),
+        sel.severity(all_rules()["ignore-without-reason"]),
+    )
+    return sorted(findings, key=Finding.sort_key)
+
+
+def _lint_file(args: tuple[str, LintOptions]) -> list[Finding]:
+    path, options = args
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    return lint_sql(text, path, options)
+
+
+def lint_paths(paths: Sequence[str], options: LintOptions | None = None, stdin: str | None = None) -> LintResult:
+    """Lint .sql files (and `-` = `stdin`). Each file is one migration. Big inputs use both cores."""
+    options = options or LintOptions()
+    files: list[str] = []
+    findings: list[Finding] = []
+    for p in paths:
+        if p == "-":
+            findings += lint_sql(stdin or "", "-", options)
+            continue
+        path = Path(p)
+        if path.is_dir():
+            files += sorted(str(f) for f in path.rglob("*.sql"))
+        elif path.is_file():
+            files.append(p)
+        else:
+            raise UsageError(f"{p}: no such file or directory")
+    jobs = [(f, options) for f in files]
+    workers = min(os.cpu_count() or 1, 4)
+    if len(jobs) >= 400 and workers > 1:
+        findings += _parallel(jobs, workers)
+    else:
+        for job in jobs:
+            findings += _lint_file(job)
+    return LintResult(len(files) + paths.count("-"), findings)
+
+
+def _parallel(jobs: list[tuple[str, LintOptions]], workers: int) -> list[Finding]:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    chunk = max(1, len(jobs) // (workers * 4))
+    out: list[Finding] = []
+    with ctx.Pool(workers) as pool:
+        for part in pool.imap(_lint_chunk, [jobs[i : i + chunk] for i in range(0, len(jobs), chunk)]):
+            out += part
+    return out
+
+
+def _lint_chunk(jobs: list[tuple[str, LintOptions]]) -> list[Finding]:
+    out: list[Finding] = []
+    for job in jobs:
+        out += _lint_file(job)
+    return out
+
+
+def load_schema(path: str | None) -> SchemaModel | None:
+    """`--schema FILE` -> SchemaModel (None when no file is given)."""
+    if not path:
+        return None
+    from expandcontract.sql.schema import schema_from_ddl
+
+    try:
+        return schema_from_ddl(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"--schema {path}: cannot read it ({exc.strerror}); pass a pg_dump --schema-only file"
+        ) from None

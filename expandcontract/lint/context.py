@@ -1,0 +1,65 @@
+"""What a rule sees besides the statement: the migration's state so far (tables it created, locks its
+open transaction holds, constraints it added NOT VALID), the prior schema, the phase, the pg version, and
+whether fixes are written as Alembic ops or as SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from expandcontract.sql.nodes import TypeSpec, display
+from expandcontract.sql.schema import SchemaModel
+
+
+@dataclass
+class MigrationState:
+    """Facts about the migration being linted, updated after every statement."""
+
+    new_tables: set[str] = field(default_factory=set)
+    new_indexes: dict[str, str] = field(default_factory=dict)  # index -> table
+    in_transaction: bool = True
+    txn_locks: dict[str, str] = field(default_factory=dict)  # table -> blocking mode taken in this txn
+    txn_not_valid: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint)
+    new_columns: set[tuple[str, str]] = field(default_factory=set)
+
+    def end_transaction(self) -> None:
+        self.txn_locks.clear()
+        self.txn_not_valid.clear()
+
+
+@dataclass
+class LintContext:
+    pg_version: int = 17
+    phase: str | None = None  # None: unphased (catalogue rules only)
+    change_has_expand: bool = False  # contract revisions: destructive ops are the point there
+    alembic: bool = False  # write fixes as Alembic ops (revisions) or SQL (.sql files)
+    schema: SchemaModel = field(default_factory=SchemaModel)
+    state: MigrationState = field(default_factory=MigrationState)
+    existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)  # from alter_column ops
+    op_name: str | None = None  # the Alembic op that rendered the statement
+    op_table: str | None = None  # the table the Alembic op names (drop_index table_name=...)
+
+    def existing(self, table: str) -> bool:
+        """Existing = not created earlier in this migration (clients can see it)."""
+        return bool(table) and table not in self.state.new_tables
+
+    def column_type(self, table: str, column: str) -> TypeSpec | None:
+        known = self.existing_types.get((table, column))
+        return known or self.schema.column_type(table, column)
+
+    @property
+    def destructive_allowed(self) -> bool:
+        return self.phase == "contract" and self.change_has_expand
+
+    @property
+    def phased(self) -> bool:
+        return self.phase is not None
+
+
+def q(name: str) -> str:
+    """A name ready to paste into SQL."""
+    return display(name)
+
+
+def s(name: str) -> str:
+    """A name ready to paste into Python (Alembic ops take the table without its schema)."""
+    return repr(name.split(".")[-1]).replace("'", '"')

@@ -1,0 +1,140 @@
+"""Run the rules over one migration, statement by statement, keeping the migration's state: tables it
+created, the open transaction and the locks it holds, constraints added NOT VALID, and the schema as the
+migration changes it. One migration at a time: a concatenated dump would make every table look new."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from expandcontract.lint.context import LintContext
+from expandcontract.lint.finding import Finding
+from expandcontract.lint.match import alter_cmds
+from expandcontract.lint.registry import Selection
+from expandcontract.sql import locks
+from expandcontract.sql.nodes import TypeSpec, table_name
+from expandcontract.sql.parse import Statement
+
+
+@dataclass
+class Unit:
+    """Statements that one source construct produced: a .sql file, or one Alembic op."""
+
+    statements: list[Statement]
+    op_name: str | None = None
+    existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)
+    op_table: str | None = None
+    line: int | None = None  # the op's line in the revision file (overrides statement lines)
+    column: int = 1
+
+
+def run(
+    units: Iterable[Unit],
+    ctx: LintContext,
+    selection: Selection,
+    path: str,
+    revision: str | None = None,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    by_kind = selection.rules_by_kind()
+    for unit in units:
+        ctx.op_name = unit.op_name
+        ctx.existing_types = unit.existing_types
+        ctx.op_table = unit.op_table
+        for stmt in unit.statements:
+            line = unit.line if unit.line is not None else stmt.line
+            column = unit.column if unit.line is not None else stmt.column
+            for rule in by_kind.get(stmt.kind, by_kind[""]):
+                for hit in rule.check(stmt, ctx):
+                    findings.append(
+                        Finding(
+                            path=path,
+                            line=line,
+                            column=column,
+                            rule=rule.id,
+                            severity=selection.severity(rule),
+                            message=hit.message,
+                            why=rule.why,
+                            fix=hit.fix,
+                            lock=hit.lock,
+                            table=hit.table,
+                            phase=ctx.phase,
+                            revision=revision,
+                        )
+                    )
+            apply(stmt, ctx)
+    return findings
+
+
+_WEAK_ALTER = {"AT_ValidateConstraint": locks.SHARE_UPDATE_EXCLUSIVE, "AT_DetachPartition": None}
+
+
+def apply(stmt: Statement, ctx: LintContext) -> None:
+    """Follow the statement's effect on the migration state and the schema."""
+    st = ctx.state
+    node = stmt.node
+    kind = stmt.kind
+    if kind == "TransactionStmt":
+        tkind = node.get("kind", "")
+        if tkind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
+            st.in_transaction = True
+            st.end_transaction()
+        elif tkind in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_PREPARE"):
+            st.in_transaction = False
+            st.end_transaction()
+        return
+    if kind == "CreateStmt":
+        st.new_tables.add(table_name(node.get("relation")))
+    elif kind == "CreateTableAsStmt":
+        st.new_tables.add(table_name(node.get("into", {}).get("rel")))
+    elif kind == "IndexStmt":
+        table = table_name(node.get("relation"))
+        if node.get("idxname"):
+            schema = node.get("relation", {}).get("schemaname")
+            name = node["idxname"] if not schema or schema == "public" else f"{schema}.{node['idxname']}"
+            st.new_indexes[name] = table
+        if not node.get("concurrent") and ctx.existing(table):
+            _lock(ctx, table, locks.SHARE)
+    elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
+        old = table_name(node.get("relation"))
+        if old in st.new_tables:
+            st.new_tables.add(str(node.get("newname")))
+        else:
+            _lock(ctx, old, locks.ACCESS_EXCLUSIVE)
+    elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":
+        _lock(ctx, table_name(node.get("relation")), locks.ACCESS_EXCLUSIVE)
+    elif kind in ("DropStmt", "TruncateStmt", "ClusterStmt", "ReindexStmt") or (
+        kind == "VacuumStmt" and node.get("is_vacuumcmd")
+    ):
+        pass  # the table is gone or was not altered; no backfill of it follows in practice
+    for table, cmd in alter_cmds(stmt):
+        sub = cmd.get("subtype", "")
+        mode = _WEAK_ALTER.get(sub, locks.ACCESS_EXCLUSIVE)
+        if sub == "AT_AddConstraint":
+            con = cmd.get("def", {}).get("Constraint", {})
+            if con.get("contype") == "CONSTR_FOREIGN":
+                mode = locks.SHARE_ROW_EXCLUSIVE
+            if con.get("skip_validation") and con.get("conname"):
+                st.txn_not_valid.add((table, con["conname"]))
+        if sub == "AT_AddColumn":
+            st.new_columns.add((table, cmd.get("def", {}).get("ColumnDef", {}).get("colname", "")))
+        if mode is not None and ctx.existing(table):
+            _lock(ctx, table, mode)
+    ctx.schema.apply(kind, node)
+
+
+_STRENGTH = [
+    locks.ROW_EXCLUSIVE,
+    locks.SHARE_UPDATE_EXCLUSIVE,
+    locks.SHARE,
+    locks.SHARE_ROW_EXCLUSIVE,
+    locks.ACCESS_EXCLUSIVE,
+]
+
+
+def _lock(ctx: LintContext, table: str, mode: str) -> None:
+    if not ctx.state.in_transaction or not table:
+        return
+    held = ctx.state.txn_locks.get(table)
+    if held is None or _STRENGTH.index(mode) > _STRENGTH.index(held):
+        ctx.state.txn_locks[table] = mode

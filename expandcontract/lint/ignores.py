@@ -1,0 +1,99 @@
+"""Ignore comments and `ec_safety_assured`: every ignore needs a reason, and an ignore that suppresses
+nothing is itself reported (`unused-ignore`), so stale ignores cannot pile up and hide new problems.
+
+`-- expandcontract: ignore[rule-a,rule-b] reason` (SQL) or `# expandcontract: ignore[...] reason`
+(Python) applies to the next statement or op: the first line after the comment that is neither blank nor
+a comment. `ignore-file[...]` applies to the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from expandcontract.lint.finding import Finding
+
+_PATTERN = re.compile(r"(?:--|#)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?$", re.M)
+
+
+@dataclass
+class Ignore:
+    line: int  # where the comment is
+    target: int | None  # the line it applies to (None: the whole file)
+    rules: tuple[str, ...]
+    reason: str
+    used: set[str] = field(default_factory=set)
+    source: str = "comment"
+
+
+def find_ignores(text: str) -> list[Ignore]:
+    if "expandcontract:" not in text:
+        return []
+    lines = text.splitlines()
+    out: list[Ignore] = []
+    for idx, line in enumerate(lines):
+        m = _PATTERN.search(line)
+        if not m:
+            continue
+        rules = tuple(r.strip() for r in m.group(2).split(",") if r.strip())
+        target: int | None = None
+        if m.group(1) == "ignore":
+            target = idx + 2  # default: the next line
+            for j in range(idx + 1, len(lines)):
+                stripped = lines[j].strip()
+                if stripped and not stripped.startswith(("--", "#")):
+                    target = j + 1
+                    break
+        out.append(Ignore(idx + 1, target, rules, m.group(3).strip()))
+    return out
+
+
+def apply_ignores(
+    findings: list[Finding],
+    ignores: list[Ignore],
+    path: str,
+    unused_enabled: bool,
+    unused_severity: str,
+    reasonless_severity: str,
+) -> list[Finding]:
+    """Drop suppressed findings; add ignore-without-reason and unused-ignore findings."""
+    kept: list[Finding] = []
+    valid = [ig for ig in ignores if ig.reason]
+    for f in findings:
+        suppressed = False
+        for ig in valid:
+            if f.rule in ig.rules and (ig.target is None or ig.target == f.line):
+                ig.used.add(f.rule)
+                suppressed = True
+        if not suppressed:
+            kept.append(f)
+    for ig in ignores:
+        where = "ec_safety_assured" if ig.source == "safety_assured" else "ignore comment"
+        if not ig.reason:
+            kept.append(
+                Finding(
+                    path,
+                    ig.line,
+                    1,
+                    "ignore-without-reason",
+                    reasonless_severity,
+                    f"{where} for {', '.join(ig.rules)} has no reason, so it suppresses nothing",
+                    fix=[f"Say why it is safe: `expandcontract: ignore[{','.join(ig.rules)}] <reason>`."],
+                )
+            )
+            continue
+        if unused_enabled:
+            for rule in ig.rules:
+                if rule not in ig.used:
+                    kept.append(
+                        Finding(
+                            path,
+                            ig.line,
+                            1,
+                            "unused-ignore",
+                            unused_severity,
+                            f"{where} for {rule} suppresses nothing",
+                            fix=[f"Remove {rule} from this {where}."],
+                        )
+                    )
+    return kept

@@ -1,0 +1,102 @@
+"""Statement patterns several rules share (the destructive ones feed both their catalogue rule and
+`destructive-outside-contract`), read from pglast JSON nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from expandcontract.sql.nodes import TypeSpec, table_name, type_spec
+from expandcontract.sql.parse import Statement
+
+Node = dict[str, Any]
+
+# statements that change no schema (everything else counts as DDL for `ddl-in-migrate`)
+NOT_DDL = {
+    "SelectStmt", "UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt", "TransactionStmt",
+    "VariableSetStmt", "VariableShowStmt", "DoStmt", "CopyStmt", "NotifyStmt", "ExplainStmt",
+    "CallStmt", "DynamicExecute", "LockStmt", "VacuumStmt", "CheckPointStmt", "DiscardStmt",
+}  # fmt: skip
+
+
+def alter_cmds(stmt: Statement) -> Iterator[tuple[str, Node]]:
+    """(table, AlterTableCmd) for each subcommand of an ALTER TABLE."""
+    if stmt.kind != "AlterTableStmt" or stmt.node.get("objtype") != "OBJECT_TABLE":
+        return
+    table = table_name(stmt.node.get("relation"))
+    for cmd in stmt.node.get("cmds", ()):
+        yield table, cmd.get("AlterTableCmd", {})
+
+
+def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
+    for table, cmd in alter_cmds(stmt):
+        if cmd.get("subtype") == "AT_AddColumn":
+            yield table, cmd.get("def", {}).get("ColumnDef", {})
+
+
+def column_constraints(coldef: Node) -> list[Node]:
+    return [c.get("Constraint", {}) for c in coldef.get("constraints", ())]
+
+
+def added_constraints(stmt: Statement) -> Iterator[tuple[str, Node]]:
+    for table, cmd in alter_cmds(stmt):
+        if cmd.get("subtype") == "AT_AddConstraint":
+            yield table, cmd.get("def", {}).get("Constraint", {})
+
+
+def dropped_columns(stmt: Statement) -> Iterator[tuple[str, str]]:
+    for table, cmd in alter_cmds(stmt):
+        if cmd.get("subtype") == "AT_DropColumn":
+            yield table, str(cmd.get("name", ""))
+
+
+def dropped_tables(stmt: Statement) -> Iterator[str]:
+    if stmt.kind == "DropStmt" and stmt.node.get("removeType") == "OBJECT_TABLE":
+        for obj in stmt.node.get("objects", ()):
+            items = obj.get("List", {}).get("items", obj) if isinstance(obj, dict) else obj
+            parts = [p.get("String", {}).get("sval", "") for p in items]
+            if len(parts) > 1 and parts[0] == "public":
+                parts = parts[1:]
+            yield ".".join(parts)
+
+
+def renamed_column(stmt: Statement) -> tuple[str, str, str] | None:
+    n = stmt.node
+    relation_types = ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE", None)
+    if stmt.kind == "RenameStmt" and n.get("renameType") == "OBJECT_COLUMN" and n.get("relationType") in relation_types:
+        return table_name(n.get("relation")), str(n.get("subname", "")), str(n.get("newname", ""))
+    return None
+
+
+def renamed_table(stmt: Statement) -> tuple[str, str] | None:
+    n = stmt.node
+    if stmt.kind == "RenameStmt" and n.get("renameType") == "OBJECT_TABLE":
+        return table_name(n.get("relation")), str(n.get("newname", ""))
+    return None
+
+
+@dataclass
+class TypeChange:
+    table: str
+    column: str
+    new: TypeSpec
+    using: bool
+
+
+def type_changes(stmt: Statement) -> Iterator[TypeChange]:
+    for table, cmd in alter_cmds(stmt):
+        if cmd.get("subtype") == "AT_AlterColumnType":
+            coldef = cmd.get("def", {}).get("ColumnDef", {})
+            new = type_spec(coldef.get("typeName", {}))
+            yield TypeChange(table, str(cmd.get("name", "")), new, "raw_default" in coldef)
+
+
+def has_option(options: Any, name: str) -> bool:
+    return any(opt.get("DefElem", {}).get("defname") == name for opt in options or ())
+
+
+def is_ddl(stmt: Statement) -> bool:
+    if stmt.kind in NOT_DDL:
+        return False
+    return not (stmt.kind == "CreateStmt" and stmt.node.get("relation", {}).get("relpersistence") == "t")

@@ -1,0 +1,129 @@
+"""Every rule, by id. Adding a rule = its module under lint/rules/ + one line in RULE_MODULES."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from expandcontract.errors import UsageError
+from expandcontract.lint.rule import CATALOGUE, GRAPH, META, PHASE, Rule
+
+RULE_MODULES = (
+    # catalogue (lint-rules.md)
+    "drop_column",
+    "drop_table",
+    "rename_column",
+    "rename_table",
+    "change_column_type",
+    "add_column_volatile_default",
+    "add_required_column",
+    "add_serial_column",
+    "add_generated_stored_column",
+    "create_index_non_concurrently",
+    "drop_index_non_concurrently",
+    "concurrently_in_transaction",
+    "add_foreign_key_validated",
+    "add_check_validated",
+    "validate_constraint_same_transaction",
+    "set_not_null",
+    "add_unique_constraint",
+    "add_primary_key",
+    "add_exclusion_constraint",
+    "reindex_non_concurrently",
+    "detach_partition_non_concurrently",
+    "vacuum_full_or_cluster",
+    "backfill_in_ddl_transaction",
+    # phase placement
+    "destructive_outside_contract",
+    "ddl_in_migrate",
+    "unbatched_backfill",
+    "contract_without_expand",
+    # project graph (additions)
+    "multiple_lane_heads",
+    "phase_lane_mismatch",
+    # meta
+    "syntax_error",
+    "not_analysable",
+    "unused_ignore",
+    "ignore_without_reason",
+)
+
+_RULES: dict[str, Rule] | None = None
+
+
+def all_rules() -> dict[str, Rule]:
+    global _RULES
+    if _RULES is None:
+        rules: dict[str, Rule] = {}
+        for name in RULE_MODULES:
+            module = importlib.import_module(f"expandcontract.lint.rules.{name}")
+            rule: Rule = module.RULE()
+            rules[rule.id] = rule
+        _RULES = rules
+    return _RULES
+
+
+def get_rule(rule_id: str) -> Rule:
+    rules = all_rules()
+    if rule_id not in rules:
+        raise UsageError(f"unknown rule {rule_id!r}; `expandcontract rule --list` shows every rule id")
+    return rules[rule_id]
+
+
+def _check_ids(ids: Iterable[str], where: str) -> tuple[str, ...]:
+    rules = all_rules()
+    out = tuple(i.strip() for i in ids if i.strip())
+    for i in out:
+        if i not in rules and i not in ("ALL", "all"):
+            raise UsageError(f"{where}: unknown rule id {i!r}; valid ids: {', '.join(sorted(rules))}")
+    return out
+
+
+@dataclass
+class Selection:
+    """Which rules run and at which severity (`--select`, `--ignore`, config `severity`)."""
+
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    severities: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.select = _check_ids(self.select, "--select")
+        self.ignore = _check_ids(self.ignore, "--ignore")
+        _check_ids(self.severities, "severity")
+        for rid, sev in self.severities.items():
+            if sev not in ("error", "warning", "off"):
+                raise UsageError(f"severity for {rid!r} must be 'error', 'warning' or 'off', not {sev!r}")
+        self._statement_rules: list[Rule] | None = None
+        self._by_kind: dict[str, list[Rule]] | None = None
+
+    def enabled(self, rule_id: str) -> bool:
+        if rule_id in self.ignore or self.severities.get(rule_id) == "off":
+            return False
+        if self.select and "ALL" not in self.select and "all" not in self.select:
+            return rule_id in self.select or rule_id == "syntax-error"
+        return True
+
+    def severity(self, rule: Rule) -> str:
+        return self.severities.get(rule.id, rule.severity)
+
+    def statement_rules(self) -> list[Rule]:
+        if self._statement_rules is None:
+            self._statement_rules = [
+                r for r in all_rules().values() if r.kind in (CATALOGUE, PHASE) and self.enabled(r.id)
+            ]
+        return self._statement_rules
+
+    def rules_by_kind(self) -> dict[str, list[Rule]]:
+        """Statement kind -> the rules that look at it ("" -> rules for any other kind)."""
+        if self._by_kind is None:
+            rules = self.statement_rules()
+            kinds = {k for r in rules for k in (r.kinds or ())}
+            generic = [r for r in rules if r.kinds is None]
+            self._by_kind = {k: [r for r in rules if r.kinds is None or k in r.kinds] for k in kinds}
+            self._by_kind[""] = generic
+        return self._by_kind
+
+
+__all__ = ["CATALOGUE", "GRAPH", "META", "PHASE", "Selection", "all_rules", "get_rule"]

@@ -1,0 +1,75 @@
+"""`add-check-validated`: ADD CHECK without NOT VALID (full scan under ACCESS EXCLUSIVE)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from expandcontract.lint.context import LintContext, q, s
+from expandcontract.lint.match import added_constraints
+from expandcontract.lint.rule import Hit, LockCheck, Rule
+from expandcontract.sql import locks
+from expandcontract.sql.parse import Statement
+
+
+class RULE(Rule):
+    """
+    What it does:
+        Flags `ADD [CONSTRAINT ...] CHECK (...)` without `NOT VALID` (Alembic `op.create_check_constraint`
+        without `postgresql_not_valid=True`) on an existing table.
+
+    Why is this bad?:
+        PostgreSQL checks every existing row while holding an ACCESS EXCLUSIVE lock: no reads or writes
+        for the whole scan.
+
+    Example:
+        ```sql
+        ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0);
+        ```
+
+    Use instead:
+        ```python
+        # expand
+        op.create_check_constraint("orders_total_positive", "orders", "total >= 0",
+                                   postgresql_not_valid=True)
+        # a later, separate revision
+        op.execute("ALTER TABLE orders VALIDATE CONSTRAINT orders_total_positive")
+        ```
+    """
+
+    id = "add-check-validated"
+    kinds = frozenset({"AlterTableStmt"})
+    summary = "ADD CHECK without NOT VALID"
+    why = "Adding a CHECK scans every row while an ACCESS EXCLUSIVE lock blocks all reads and writes."
+    lock_checks = (
+        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0)", "t",
+                  locks.ACCESS_EXCLUSIVE, rewrite=False),
+    )  # fmt: skip
+
+    def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
+        for table, con in added_constraints(stmt):
+            if con.get("contype") != "CONSTR_CHECK" or con.get("skip_validation") or not ctx.existing(table):
+                continue
+            name = str(con.get("conname") or f"{table.split('.')[-1]}_check")
+            import re
+
+            m = re.search(r"(?is)\bcheck\s*(\(.*\))", stmt.text)
+            expr = m.group(1) if m else "(...)"
+            if ctx.alembic:
+                fix = [
+                    f"Expand: `op.create_check_constraint({s(name)}, {s(table)}, {expr[1:-1]!r}, "
+                    "postgresql_not_valid=True)`: new rows are checked at once.",
+                    f'Contract (a separate revision): `op.execute("ALTER TABLE {q(table)} VALIDATE CONSTRAINT '
+                    f'{q(name)}")` (SHARE UPDATE EXCLUSIVE: reads and writes continue).',
+                ]
+            else:
+                fix = [
+                    f"Expand: `ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} CHECK {expr} NOT VALID;`",
+                    f"Contract (a separate migration): `ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(name)};`",
+                ]
+            yield Hit(
+                f"Adding CHECK {q(name)} on {q(table)} without NOT VALID scans the table under an ACCESS "
+                "EXCLUSIVE lock",
+                fix,
+                table,
+                locks.describe(locks.ACCESS_EXCLUSIVE, q(table)) + " for the whole scan",
+            )

@@ -1,0 +1,123 @@
+"""The schema the migration runs against: column types, NOT NULL, and validated `CHECK (col IS NOT
+NULL)` constraints. Built from `pg_dump --schema-only` DDL (`--schema FILE`), from the live database
+(`--database-url`), or from earlier revisions' own DDL. A table or column absent from it still counts as
+existing; only the type and NOT NULL rules get sharper with it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from expandcontract.sql.nodes import TypeSpec, not_null_check_column, table_name, type_spec
+
+
+@dataclass
+class SchemaModel:
+    columns: dict[str, dict[str, TypeSpec]] = field(default_factory=dict)
+    not_null: set[tuple[str, str]] = field(default_factory=set)
+    not_null_checks: set[tuple[str, str]] = field(default_factory=set)  # validated CHECK (c IS NOT NULL)
+    constraints: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, name) -> column
+
+    def column_type(self, table: str, column: str) -> TypeSpec | None:
+        return self.columns.get(table, {}).get(column)
+
+    def has_not_null_check(self, table: str, column: str) -> bool:
+        return (table, column) in self.not_null_checks
+
+    def copy(self) -> SchemaModel:
+        return SchemaModel(
+            {t: dict(c) for t, c in self.columns.items()},
+            set(self.not_null),
+            set(self.not_null_checks),
+            dict(self.constraints),
+        )
+
+    def apply(self, kind: str, node: dict[str, Any]) -> None:
+        """Follow one statement's effect on the schema."""
+        if kind == "CreateStmt":
+            table = table_name(node.get("relation"))
+            cols = self.columns.setdefault(table, {})
+            for elt in node.get("tableElts", ()):
+                if "ColumnDef" in elt:
+                    self._column(table, elt["ColumnDef"], cols)
+                elif "Constraint" in elt:
+                    self._constraint(table, elt["Constraint"])
+        elif kind == "AlterTableStmt" and node.get("objtype") == "OBJECT_TABLE":
+            table = table_name(node.get("relation"))
+            for cmd in node.get("cmds", ()):
+                self._alter(table, cmd.get("AlterTableCmd", {}))
+        elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
+            old = table_name(node.get("relation"))
+            schema = node.get("relation", {}).get("schemaname")
+            new = f"{schema}.{node['newname']}" if schema and schema != "public" else node["newname"]
+            if old in self.columns:
+                self.columns[new] = self.columns.pop(old)
+        elif kind == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
+            for obj in node.get("objects", ()):
+                parts = [p.get("String", {}).get("sval", "") for p in obj.get("List", {}).get("items", obj)]
+                self.columns.pop(".".join(p for p in parts if p != "public"), None)
+
+    def _column(self, table: str, col: dict[str, Any], cols: dict[str, TypeSpec]) -> None:
+        name = col.get("colname", "")
+        if "typeName" in col:
+            cols[name] = type_spec(col["typeName"])
+        for con in col.get("constraints", ()):
+            c = con.get("Constraint", {})
+            if c.get("contype") in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
+                self.not_null.add((table, name))
+
+    def _constraint(self, table: str, con: dict[str, Any]) -> None:
+        if con.get("contype") != "CONSTR_CHECK":
+            return
+        column = not_null_check_column(con.get("raw_expr"))
+        if column is None:
+            return
+        if con.get("conname"):
+            self.constraints[(table, con["conname"])] = column
+        if not con.get("skip_validation"):
+            self.not_null_checks.add((table, column))
+
+    def _alter(self, table: str, cmd: dict[str, Any]) -> None:
+        sub = cmd.get("subtype")
+        cols = self.columns.setdefault(table, {})
+        if sub == "AT_AddColumn":
+            self._column(table, cmd.get("def", {}).get("ColumnDef", {}), cols)
+        elif sub == "AT_AlterColumnType":
+            tn = cmd.get("def", {}).get("ColumnDef", {}).get("typeName")
+            if tn:
+                cols[cmd.get("name", "")] = type_spec(tn)
+        elif sub == "AT_DropColumn":
+            cols.pop(cmd.get("name", ""), None)
+        elif sub == "AT_AddConstraint":
+            self._constraint(table, cmd.get("def", {}).get("Constraint", {}))
+        elif sub == "AT_ValidateConstraint":
+            column = self.constraints.get((table, cmd.get("name", "")))
+            if column:
+                self.not_null_checks.add((table, column))
+        elif sub == "AT_SetNotNull":
+            self.not_null.add((table, cmd.get("name", "")))
+        elif sub == "AT_DropNotNull":
+            self.not_null.discard((table, cmd.get("name", "")))
+
+
+_META = re.compile(r"^\\.*$", re.M)  # psql meta-commands pg_dump writes (\restrict, \connect)
+
+
+def schema_from_ddl(text: str) -> SchemaModel:
+    """Read `pg_dump --schema-only` output (or any DDL). Statements the parser rejects are skipped."""
+    from expandcontract.sql.parse import parse
+
+    model = SchemaModel()
+    parsed = parse(_META.sub("", text))
+    if parsed.error is not None:
+        # parse statement by statement so one odd statement does not hide the rest
+        for chunk in _META.sub("", text).split(";\n"):
+            one = parse(chunk)
+            for st in one.statements:
+                model.apply(st.kind, st.node)
+        return model
+    for st in parsed.statements:
+        if not st.in_do:
+            model.apply(st.kind, st.node)
+    return model
