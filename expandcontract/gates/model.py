@@ -1,0 +1,145 @@
+"""What a gate answers: a Decision built from reasons, with the precedence of gates.md.
+
+Every strategy reports what it saw as a list of Reasons, each with a severity. The decision is then a
+function of the severities alone, so no strategy can get the precedence wrong: status not trustworthy ->
+unknown; else any deny -> deny; else anything unknown -> unknown; else anything blocking -> blocked;
+else allow. Warnings never change the decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from expandcontract.errors import EXIT_BLOCKED, EXIT_DENIED, EXIT_OK, EXIT_UNKNOWN
+
+ALLOW = "allow"
+BLOCKED = "blocked"
+UNKNOWN = "unknown"
+DENY = "deny"
+
+EXIT_CODES = {ALLOW: EXIT_OK, BLOCKED: EXIT_BLOCKED, UNKNOWN: EXIT_UNKNOWN, DENY: EXIT_DENIED}
+
+PHASES = ("expand", "migrate", "contract", "undo-expand")
+
+
+class Severity(enum.IntEnum):
+    """Ordered by precedence: the highest present decides."""
+
+    WARN = 0
+    BLOCK = 1
+    UNKNOWN = 2
+    DENY = 3
+    UNTRUSTED = 4  # the status itself cannot be trusted: nothing else it says counts
+
+
+_OUTCOME = {
+    Severity.WARN: ALLOW,
+    Severity.BLOCK: BLOCKED,
+    Severity.UNKNOWN: UNKNOWN,
+    Severity.DENY: DENY,
+    Severity.UNTRUSTED: UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str
+    objects: tuple[str, ...] = ()
+    severity: Severity = Severity.BLOCK
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "objects": list(self.objects),
+            "severity": self.severity.name.lower(),
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str
+    name: str
+    namespace: str = "default"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "namespace": self.namespace}
+
+
+def outcome(reasons: list[Reason] | tuple[Reason, ...]) -> str:
+    """The decision the reasons add up to (gates.md precedence)."""
+    if not reasons:
+        return ALLOW
+    return _OUTCOME[max(r.severity for r in reasons)]
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Decision:
+    phase: str
+    change: str
+    strategy: str
+    target: Target | None
+    reasons: tuple[Reason, ...] = ()
+    observed: dict[str, Any] = field(default_factory=dict)
+    checked_at: str = field(default_factory=now_iso)
+
+    @property
+    def decision(self) -> str:
+        if self.phase == "expand":  # additive: always allowed, reasons are warnings
+            return ALLOW
+        return outcome(self.reasons)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    @property
+    def final(self) -> bool:
+        """allow and deny end a `--wait`; blocked and unknown may change."""
+        return self.decision in (ALLOW, DENY)
+
+    def deciding(self) -> list[Reason]:
+        """The reasons of the severity that decided, or the warnings on allow."""
+        if not self.reasons:
+            return []
+        top = max(r.severity for r in self.reasons)
+        return [r for r in self.reasons if r.severity == top]
+
+    def summary(self) -> str:
+        """One line: `contract(users-email) blocked: Deployment default/web: ... [CODE]`."""
+        head = f"{self.phase}({self.change}) {self.decision}"
+        where = f" {self.target}" if self.target else ""
+        reasons = self.deciding()
+        if not reasons:
+            return f"{head}:{where} every counted pod and template is compatible"
+        first = reasons[0]
+        more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        return f"{head}:{where}: {first.message} [{first.code}]{more}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "exit_code": self.exit_code,
+            "phase": self.phase,
+            "change": self.change,
+            "strategy": self.strategy,
+            "target": self.target.as_dict() if self.target else None,
+            "reasons": [r.as_dict() for r in self.reasons],
+            "observed": self.observed,
+            "checked_at": self.checked_at,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=False)
