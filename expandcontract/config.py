@@ -57,6 +57,9 @@ class BackfillConfig:
     health_check_sql: str | None = None
     health_check: str | None = None  # "module:function"
     signal_timeout_s: float = 15.0
+    check_interval_s: float = 1.0  # how often the throttle signals are read between batches
+    range_rows: int = 1_000_000  # keys per range that workers claim (`backfill work`)
+    reconnect_timeout_s: float = 300.0  # give up reconnecting after a lost connection after this long
 
 
 @dataclass(frozen=True)

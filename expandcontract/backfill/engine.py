@@ -1,0 +1,403 @@
+"""The batch loop: claim a key range, then walk it in keyset batches, each committed with its checkpoint.
+
+One batch is one transaction: lock the range row and read its cursor (so two processes can never do the
+same keys), find the batch's upper key with an index probe, UPDATE that key range, count the sessions
+waiting on our row locks, move the cursor, commit. Between batches: the pause/cancel flag, the throttle
+signals, the progress display. A lost connection or a restarted server is retried with backoff and the
+loop picks up from the committed checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from expandcontract.backfill import checkpoint, locks, ranges, sizing
+from expandcontract.backfill.errors import BackfillCancelled, BackfillFailed
+from expandcontract.backfill.ranges import Range
+from expandcontract.backfill.spec import Plan
+from expandcontract.backfill.throttle import WAITERS_SQL, Throttle
+from expandcontract.config import BackfillConfig
+from expandcontract.db.connect import connect
+from expandcontract.errors import DatabaseUnreachable
+from expandcontract.phases.state import SCHEMA
+
+Event = dict[str, Any]
+ProgressHook = Callable[[Event], None]
+
+MAX_TIMEOUTS_AT_MIN = 5
+_REQUESTED = f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s"
+
+
+@dataclass
+class Options:
+    config: BackfillConfig
+    worker: str
+    progress: ProgressHook
+    wait_for_others: bool = True  # the op waits for the whole backfill; a worker leaves when none is left
+    poll_s: float = 0.5
+    heartbeat_s: float = 1.0
+
+
+@dataclass
+class Result:
+    name: str
+    rows_done: int  # by this process
+    batches: int
+    state: str  # "done" | "finished-share"
+
+
+@dataclass
+class _Stats:
+    rows: int = 0
+    batches: int = 0
+    window: list[tuple[float, int]] = field(default_factory=list)
+
+    def add(self, now: float, rows: int) -> None:
+        self.rows += rows
+        self.batches += 1
+        self.window.append((now, self.rows))
+        while len(self.window) > 2 and now - self.window[0][0] > 10:
+            self.window.pop(0)
+
+    def rate(self) -> float:
+        if len(self.window) < 2:
+            return 0.0
+        (t0, r0), (t1, r1) = self.window[0], self.window[-1]
+        return (r1 - r0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+class Engine:
+    def __init__(self, url: str, plan: Plan, throttle: Throttle, options: Options) -> None:
+        cfg = options.config
+        self.url = url
+        self.plan = plan
+        self.throttle = throttle
+        self.opts = options
+        target_ms = plan.batch_time_ms or cfg.batch_time_ms
+        self.limits = sizing.Limits(target_ms / 1000.0, cfg.min_batch_size, cfg.max_batch_size)
+        self.size = max(cfg.min_batch_size, min(cfg.max_batch_size, cfg.initial_batch_size))
+        self.conn: psycopg.Connection[Any] | None = None
+        self.range: Range | None = None
+        self.stats = _Stats()
+        self.reason: str | None = None
+        self.timeouts_at_min = 0
+        self.narrowing = False
+        self.last_check = 0.0
+        self.last_beat = 0.0
+        self.started = False
+
+    # -- connection -------------------------------------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        deadline = time.monotonic() + self.opts.config.reconnect_timeout_s
+        attempt = 0
+        while True:
+            try:
+                conn = connect(self.url, prepare_threshold=None)
+                name = f"expandcontract backfill {self.plan.name}"[:63]
+                conn.execute("SELECT set_config('application_name', %s, false)", (name,))
+                conn.execute("SET expandcontract.backfill = 'on'")
+                conn.execute(f"SET statement_timeout = {self.limits.statement_timeout_ms}")
+                conn.commit()
+                locks.join_backfill(conn, self.plan.name)
+                conn.commit()
+                if attempt:
+                    self._say(None, force=True)
+                return conn
+            except (DatabaseUnreachable, psycopg.OperationalError) as exc:
+                attempt += 1
+                if time.monotonic() > deadline:
+                    raise DatabaseUnreachable(
+                        f"backfill {self.plan.name}: lost the database and could not reconnect within "
+                        f"{self.opts.config.reconnect_timeout_s:g} s ({exc}); re-run to resume from the checkpoint"
+                    ) from None
+                delay = min(5.0, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
+                self._say(f"database unreachable, reconnecting (attempt {attempt})", force=True)
+                time.sleep(delay)
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+        self.conn = None
+        self.range = None
+
+    # -- main loop --------------------------------------------------------------------------------------
+    def run(self) -> Result:
+        try:
+            while True:
+                try:
+                    if self.conn is None:
+                        self.conn = self._connect()
+                    done = self._step(self.conn)
+                    if done is not None:
+                        return done
+                except psycopg.OperationalError as exc:
+                    if self.conn is not None and not (self.conn.closed or self.conn.broken):
+                        raise BackfillFailed(f"backfill {self.plan.name}: {_msg(exc)}") from None
+                    self._drop()
+        finally:
+            self._drop()
+
+    def _step(self, conn: psycopg.Connection[Any]) -> Result | None:
+        if not self.started:
+            self._start(conn)
+        if self.range is None:
+            if self._control(conn, None) or self._throttled(conn):
+                return None
+            self.range = ranges.claim(conn, self.plan, self.opts.worker, self.opts.config.range_rows)
+            if self.range is None:
+                return self._nothing_to_claim(conn)
+        self._batch(conn, self.range)
+        return None
+
+    def _start(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(
+            f"UPDATE {SCHEMA}.backfills SET status = 'running', error = NULL, "
+            "started_at = COALESCE(started_at, now()), updated_at = now() "
+            "WHERE name = %s AND status IN ('pending', 'failed', 'paused') AND requested IS NULL",
+            (self.plan.name,),
+        )
+        conn.commit()
+        self.started = True
+
+    def _nothing_to_claim(self, conn: psycopg.Connection[Any]) -> Result | None:
+        finished, open_ranges = ranges.all_carved_and_done(conn, self.plan.name)
+        if finished:
+            conn.execute(
+                f"UPDATE {SCHEMA}.backfills SET status = 'done', finished_at = now(), throttled_reason = NULL, "
+                "updated_at = now() WHERE name = %s AND status <> 'done'",
+                (self.plan.name,),
+            )
+            conn.commit()
+            self._say(None, force=True, state="done")
+            return Result(self.plan.name, self.stats.rows, self.stats.batches, "done")
+        if not self.opts.wait_for_others:
+            return Result(self.plan.name, self.stats.rows, self.stats.batches, "finished-share")
+        self._say(f"waiting for {open_ranges} range(s) held by other workers", force=False)
+        time.sleep(self.opts.poll_s)
+        return None
+
+    # -- one batch --------------------------------------------------------------------------------------
+    def _batch(self, conn: psycopg.Connection[Any], r: Range) -> None:
+        p = self.plan
+        t0 = time.monotonic()
+        row = conn.execute(
+            f"SELECT r.cursor_key, r.done, b.requested FROM {SCHEMA}.backfill_ranges r "
+            f"JOIN {SCHEMA}.backfills b ON b.name = r.name WHERE r.name = %s AND r.range_no = %s FOR UPDATE OF r",
+            (p.name, r.range_no),
+        ).fetchone()
+        assert row is not None, f"range {r.range_no} of {p.name} vanished"
+        cursor, done, requested = row
+        if requested is not None or done:
+            conn.rollback()
+            if done:
+                self._release(conn, r)
+            else:
+                self._control(conn, requested)
+            return
+        size = self.size
+        try:
+            found = conn.execute(p.probe(cursor, r.upper, size)).fetchone()
+            upper = list(found) if found is not None else r.upper
+            updated = conn.execute(p.update(cursor, upper)).rowcount
+            waiters = int(_one(conn.execute(WAITERS_SQL).fetchone()))
+            last = upper == r.upper
+            conn.execute(
+                f"UPDATE {SCHEMA}.backfill_ranges SET cursor_key = %s, rows_done = rows_done + %s, "
+                "batches = batches + 1, done = %s, updated_at = now() WHERE name = %s AND range_no = %s",
+                (upper, updated, last, p.name, r.range_no),
+            )
+            conn.commit()
+        except pgerrors.QueryCanceled:
+            conn.rollback()
+            self._timed_out(cursor, size)
+            return
+        except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
+            conn.rollback()
+            self.size = sizing.after_timeout(size, self.limits)
+            return
+        except psycopg.OperationalError:
+            raise
+        except psycopg.Error as exc:
+            conn.rollback()
+            self._failed(conn, cursor, r, size, exc)
+            return
+        elapsed = time.monotonic() - t0
+        self.timeouts_at_min = 0
+        self.stats.add(time.monotonic(), max(0, updated))
+        if self.narrowing:
+            self.size = max(1, size)
+        else:
+            self.size = sizing.next_size(size, elapsed, self.limits)
+        if last:
+            self._release(conn, r)
+        if waiters > self.opts.config.max_waiting_sessions:
+            self.size = sizing.after_timeout(self.size, self.limits)
+            self._wait_reason(f"{waiters} session(s) waited on the backfill's row locks", self.limits.target_s)
+        elif self.opts.config.sleep_ms:
+            time.sleep(self.opts.config.sleep_ms / 1000)
+        self._say(self.reason if self.reason and self.reason.startswith("waiting") else None)
+
+    def _release(self, conn: psycopg.Connection[Any], r: Range) -> None:
+        locks.release_range(conn, self.plan.name, r.range_no)
+        conn.commit()
+        self.range = None
+
+    def _timed_out(self, cursor: list[str] | None, size: int) -> None:
+        if size <= self.limits.min_size:
+            self.timeouts_at_min += 1
+            if self.timeouts_at_min >= MAX_TIMEOUTS_AT_MIN:
+                raise BackfillFailed(
+                    f"backfill {self.plan.name}: batches of {size} rows after key {_key(cursor)} exceeded the "
+                    f"statement_timeout ({self.limits.statement_timeout_ms} ms) {self.timeouts_at_min} times; "
+                    "another session may hold locks on those rows, or the SQL is slow per row. Raise "
+                    "batch_time_ms or fix the cause, then re-run to resume from the checkpoint"
+                )
+        self.size = sizing.after_timeout(size, self.limits)
+        self._say(f"batch of {size} rows exceeded {self.limits.statement_timeout_ms} ms; halved", force=True)
+
+    def _failed(
+        self, conn: psycopg.Connection[Any], cursor: list[str] | None, r: Range, size: int, exc: psycopg.Error
+    ) -> None:
+        if size > 1:  # narrow down to the first failing row; the rows before it are fine and get committed
+            self.narrowing = True
+            self.size = size // 2
+            return
+        found = conn.execute(self.plan.probe(cursor, r.upper, 1)).fetchone()
+        conn.rollback()
+        bad = list(found) if found is not None else r.upper
+        cols = ", ".join(self.plan.key.columns)
+        message = (
+            f"backfill {self.plan.name} failed on {self.plan.table.display} at ({cols}) = {_key(bad)} "
+            f"(key range after {_key(cursor)}): {_msg(exc)}. The checkpoint is kept: rows before this one are "
+            "done. Fix the values/where SQL (or the row), then re-run to resume from the checkpoint"
+        )
+        checkpoint.set_fields(conn, self.plan.name, status="failed", error=message)
+        raise BackfillFailed(message)
+
+    # -- between batches --------------------------------------------------------------------------------
+    def _control(self, conn: psycopg.Connection[Any], requested: str | None) -> bool:
+        """Handle pause/cancel. True if the loop must re-check before doing work."""
+        if requested is None:
+            row = conn.execute(
+                f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s", (self.plan.name,)
+            ).fetchone()
+            conn.commit()
+            requested = row[0] if row else None
+        if requested is None:
+            return False
+        if requested == "cancel":
+            totals = checkpoint.totals(conn, self.plan.name)[0]
+            checkpoint.set_fields(conn, self.plan.name, status="cancelled", throttled_reason=None)
+            self._say(None, force=True, state="cancelled")
+            raise BackfillCancelled(
+                f"backfill {self.plan.name} was cancelled ({totals} rows done, checkpoint kept); "
+                f"`expandcontract backfill resume {self.plan.name}` then re-run to continue from the checkpoint"
+            )
+        reason = f"paused; resume with `expandcontract backfill resume {self.plan.name}`"
+        checkpoint.set_fields(conn, self.plan.name, status="paused", throttled_reason=reason)
+        self.reason = reason
+        self._say(reason, force=True, state="paused")
+        while True:
+            time.sleep(self.opts.poll_s)
+            row = conn.execute(
+                f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s", (self.plan.name,)
+            ).fetchone()
+            conn.commit()
+            if row is None or row[0] != "pause":
+                break
+            self._say(reason)
+        if row is not None and row[0] is None:
+            checkpoint.set_fields(conn, self.plan.name, status="running", throttled_reason=None)
+            self.reason = None
+            self._say(None, force=True, state="running")
+        return True
+
+    def _throttled(self, conn: psycopg.Connection[Any]) -> bool:
+        now = time.monotonic()
+        if now - self.last_check < self.opts.config.check_interval_s:
+            return False
+        self.last_check = now
+        reason = self.throttle.check(conn)
+        if reason is None:
+            if self.reason is not None:
+                self.reason = None
+                checkpoint.set_fields(conn, self.plan.name, throttled_reason=None)
+                self._say(None, force=True)
+            return False
+        self._wait_reason(reason, self.opts.config.check_interval_s)
+        self.last_check = 0.0  # re-check right after the wait
+        return True
+
+    def _wait_reason(self, reason: str, wait_s: float) -> None:
+        assert self.conn is not None
+        if reason != self.reason:
+            checkpoint.set_fields(self.conn, self.plan.name, throttled_reason=reason)
+            self.reason = reason
+            self._say(reason, force=True)
+        time.sleep(wait_s)
+
+    def between_batches(self) -> None:  # pragma: no cover - hook point kept for symmetry
+        pass
+
+    # -- progress ---------------------------------------------------------------------------------------
+    def _say(self, reason: str | None, *, force: bool = False, state: str | None = None) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_beat < self.opts.heartbeat_s:
+            return
+        self.last_beat = now
+        conn = self.conn
+        done, estimate = self.stats.rows, None
+        if conn is not None and not conn.closed and not conn.broken:
+            try:
+                done = checkpoint.totals(conn, self.plan.name)[0]
+                row = conn.execute(
+                    f"UPDATE {SCHEMA}.backfills SET rate = %s, batch_size = %s, updated_at = now() "
+                    "WHERE name = %s RETURNING rows_estimate",
+                    (self.stats.rate(), self.size, self.plan.name),
+                ).fetchone()
+                conn.commit()
+                estimate = row[0] if row else None
+            except psycopg.OperationalError:
+                pass
+        rate = self.stats.rate()
+        eta = max(0.0, (estimate - done) / rate) if estimate is not None and rate > 0 else None
+        self.opts.progress(
+            {
+                "name": self.plan.name,
+                "rows_done": done,
+                "rows_estimate": estimate,
+                "rate": rate,
+                "eta_s": eta,
+                "batch_size": self.size,
+                "throttled_reason": reason,
+                "state": state or ("throttled" if reason else "running"),
+                "worker": self.opts.worker,
+            }
+        )
+
+
+def _one(row: Any) -> Any:
+    assert row is not None
+    return row[0]
+
+
+def _msg(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(exc).strip().splitlines()[0] if str(exc).strip() or primary else type(exc).__name__
+    return str(text)
+
+
+def _key(values: list[str] | None) -> str:
+    if values is None:
+        return "(start)"
+    return "(" + ", ".join(values) + ")" if len(values) > 1 else values[0]

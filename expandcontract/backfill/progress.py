@@ -1,0 +1,104 @@
+"""How a running backfill shows itself when no runner hook is given: a rich progress bar when stderr is
+a terminal, one log line every few seconds (and on every state change) otherwise. stdout stays clean for
+`--format json`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+Event = dict[str, Any]
+
+
+def describe(e: Event) -> str:
+    done, est = e.get("rows_done") or 0, e.get("rows_estimate")
+    pct = f" ({min(100.0, 100.0 * done / est):.0f}%)" if est else ""
+    total = f"/~{est:,}" if est else ""
+    eta = e.get("eta_s")
+    parts = [
+        f"backfill {e['name']}: {done:,}{total} rows{pct}",
+        f"{(e.get('rate') or 0):,.0f} rows/s",
+        f"ETA {_duration(eta)}" if eta is not None else "",
+        f"batch {e.get('batch_size') or 0:,}",
+    ]
+    line = ", ".join(p for p in parts if p)
+    if e.get("state") in ("done", "cancelled", "paused"):
+        line += f" [{e['state']}]"
+    if e.get("throttled_reason"):
+        line += f"; waiting: {e['throttled_reason']}"
+    return line
+
+
+def _duration(s: float) -> str:
+    s = int(s)
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s}s"
+
+
+class LogLines:
+    """Plain lines on stderr: at most one per `every_s`, always on a state or reason change."""
+
+    def __init__(self, stream: TextIO | None = None, every_s: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every_s = every_s
+        self.last = 0.0
+        self.last_key: tuple[Any, Any] | None = None
+
+    def __call__(self, e: Event) -> None:
+        key = (e.get("state"), e.get("throttled_reason"))
+        now = time.monotonic()
+        if key == self.last_key and now - self.last < self.every_s:
+            return
+        self.last, self.last_key = now, key
+        print(describe(e), file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+class RichBar:
+    """A rich progress bar with rate and ETA on a terminal; reasons for waiting printed above it."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+            TextColumn("{task.fields[rate]:,.0f} rows/s"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.last_reason: dict[str, Any] = {}
+        self.progress.start()
+
+    def __call__(self, e: Event) -> None:
+        name = e["name"]
+        total = max(e.get("rows_estimate") or 0, e.get("rows_done") or 0, 1)
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(f"backfill {name}", total=total, rate=0.0, note="")
+        reason = e.get("throttled_reason")
+        if reason != self.last_reason.get(name):
+            self.last_reason[name] = reason
+            if reason:
+                self.console.print(f"backfill {name}: waiting: {reason}")
+        note = e["state"] if e.get("state") in ("paused", "throttled", "cancelled") else ""
+        completed = total if e.get("state") == "done" else e.get("rows_done") or 0
+        self.progress.update(self.tasks[name], completed=completed, total=total, rate=e.get("rate") or 0.0, note=note)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def default_display() -> LogLines | RichBar:
+    return RichBar() if sys.stderr.isatty() else LogLines()

@@ -1,0 +1,129 @@
+"""What a backfill is (table, SET values, WHERE, key) and the SQL its batches run.
+
+Validated before any row is touched, against the live catalog: the table must exist, every assigned
+column must exist and not be part of the key, the key must be walkable in order, and the values/where SQL
+must compile (EXPLAIN). Each failure is one line naming what is wrong and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from expandcontract.backfill import checkpoint
+from expandcontract.backfill.errors import BackfillInputError
+from expandcontract.backfill.keys import Key, Table, check_columns, find_key, resolve_table
+
+
+@dataclass(frozen=True)
+class Spec:
+    """The arguments of `op.backfill(...)`."""
+
+    name: str
+    table: str
+    values: dict[str, str]
+    where: str | None = None
+    schema: str | None = None
+    key: tuple[str, ...] | None = None
+    batch_time_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated backfill: everything the engine needs to build its statements."""
+
+    name: str
+    table: Table
+    key: Key
+    values: dict[str, str]
+    where: str | None
+    batch_time_ms: int | None = field(default=None)
+
+    def update(self, lower: Sequence[str] | None, upper: Sequence[str]) -> sql.Composed:
+        return self._update(self.key.between(lower, upper))
+
+    def _update(self, cond: sql.Composed) -> sql.Composed:
+        sets = sql.SQL(", ").join(
+            sql.SQL("{} = ({})").format(sql.Identifier(c), sql.SQL(expr)) for c, expr in self.values.items()
+        )
+        if self.where:
+            cond = sql.SQL("{} AND ({})").format(cond, sql.SQL(self.where))
+        return sql.SQL("UPDATE {} SET {} WHERE {}").format(self.table.ident, sets, cond)
+
+    def compile_check(self) -> sql.Composed:
+        return sql.SQL("EXPLAIN ") + self._update(sql.Composed([sql.SQL("true")]))
+
+    def probe(self, lower: Sequence[str] | None, upper: Sequence[str], n: int) -> sql.Composed:
+        """The n-th key after `lower` (at most `upper`): an index-only walk, never OFFSET paging of rows."""
+        return sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} OFFSET {} LIMIT 1").format(
+            self.key.as_text(), self.table.ident, self.key.between(lower, upper), self.key.order_by(), max(0, n - 1)
+        )
+
+    def max_key(self) -> sql.Composed:
+        desc = sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(c)) for c in self.key.columns)
+        return sql.SQL("SELECT {} FROM {} ORDER BY {} LIMIT 1").format(self.key.as_text(), self.table.ident, desc)
+
+    def definition(self) -> checkpoint.Definition:
+        return checkpoint.Definition(
+            name=self.name,
+            table_schema=self.table.schema,
+            table_name=self.table.name,
+            key_columns=self.key.columns,
+            key_types=self.key.types,
+            values=dict(self.values),
+            where=self.where,
+        )
+
+
+def plan(conn: Any, spec: Spec) -> Plan:
+    """Validate `spec` against the catalog; raises BackfillInputError with the fix."""
+    table = resolve_table(conn, spec.table, spec.schema)
+    key = find_key(conn, table, spec.key)
+    check_columns(table, key, spec.values)
+    p = Plan(spec.name, table, key, dict(spec.values), spec.where or None, spec.batch_time_ms)
+    _compiles(conn, p)
+    return p
+
+
+def from_row(conn: Any, row: dict[str, Any]) -> Plan:
+    """The plan of a registered backfill (for `backfill work NAME`), re-checked against the catalog."""
+    values = row["set_values"] if isinstance(row["set_values"], dict) else json.loads(row["set_values"])
+    spec = Spec(
+        name=row["name"],
+        table=row["table_name"],
+        schema=row["table_schema"],
+        values=values,
+        where=row["where_sql"],
+        key=tuple(row["key_columns"]),
+    )
+    return plan(conn, spec)
+
+
+def _compiles(conn: Any, p: Plan) -> None:
+    try:
+        conn.execute(p.compile_check())
+    except psycopg.Error as exc:
+        conn.rollback()
+        detail = (exc.diag.message_primary or str(exc)).strip()
+        raise BackfillInputError(
+            f"backfill {p.name}: the SQL of values={p.values!r}"
+            + (f", where={p.where!r}" if p.where else "")
+            + f" does not run on {p.table.display}: {detail}; fix it in op.backfill(...)"
+        ) from None
+    conn.rollback()
+
+
+def estimate_rows(conn: Any, p: Plan) -> int | None:
+    query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(p.table.ident)
+    if p.where:
+        query = query + sql.SQL(" WHERE ({})").format(sql.SQL(p.where))
+    try:
+        doc = conn.execute(query).fetchone()[0]
+    finally:
+        conn.rollback()
+    return int(doc[0]["Plan"]["Plan Rows"])

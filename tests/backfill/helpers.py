@@ -1,0 +1,65 @@
+"""Shared helpers for the backfill tests: tables whose rows count their own updates."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from expandcontract.config import BackfillConfig
+from expandcontract.db.connect import connect
+
+# Short batches so a few thousand rows take many batches; short signal timeouts for fail-closed tests.
+FAST = BackfillConfig(
+    batch_time_ms=20,
+    initial_batch_size=50,
+    min_batch_size=5,
+    max_batch_size=500,
+    check_interval_s=0.2,
+    reconnect_timeout_s=60.0,
+)
+
+
+def config(**kw: Any) -> BackfillConfig:
+    return replace(FAST, **kw)
+
+
+COUNTING = """
+CREATE TABLE {t} ({cols}, v int, flag boolean, touched int NOT NULL DEFAULT 0);
+CREATE FUNCTION {t}_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.touched := OLD.touched + 1; RETURN NEW; END $$;
+CREATE TRIGGER {t}_count BEFORE UPDATE ON {t} FOR EACH ROW EXECUTE FUNCTION {t}_count();
+"""
+
+
+def make_table(url: str, name: str = "items", rows: int = 2000, key: str = "bigint", gaps: int = 1) -> None:
+    """A table whose trigger counts how often each row was updated (`touched`)."""
+    cols = {
+        "bigint": "id bigint PRIMARY KEY",
+        "uuid": "id uuid PRIMARY KEY DEFAULT gen_random_uuid()",
+        "text": "id text PRIMARY KEY",
+        "composite": "a int NOT NULL, b text NOT NULL, PRIMARY KEY (a, b)",
+    }[key]
+    fill = {
+        "bigint": f"INSERT INTO {name} (id, v) SELECT g * {gaps}, g FROM generate_series(1, {rows}) g",
+        "uuid": f"INSERT INTO {name} (v) SELECT g FROM generate_series(1, {rows}) g",
+        "text": f"INSERT INTO {name} (id, v) SELECT 'k' || g, g FROM generate_series(1, {rows}) g",
+        "composite": f"INSERT INTO {name} (a, b, v) SELECT g % 7, 'x' || g, g FROM generate_series(1, {rows}) g",
+    }[key]
+    with connect(url) as conn:
+        conn.execute(COUNTING.format(t=name, cols=cols))
+        conn.execute(fill)
+        conn.execute(f"ANALYZE {name}")
+        conn.commit()
+
+
+def touched(url: str, name: str = "items") -> dict[int, int]:
+    """{times updated: number of rows}."""
+    with connect(url) as conn:
+        rows = conn.execute(f"SELECT touched, count(*) FROM {name} GROUP BY 1").fetchall()
+    return {int(t): int(c) for t, c in rows}
+
+
+def scalar(url: str, query: str) -> Any:
+    with connect(url) as conn:
+        row = conn.execute(query).fetchone()
+    return row[0] if row else None
