@@ -29,8 +29,13 @@ from expandcontract.gates.pods import (
 )
 
 PHASES = frozenset({"Healthy", "Progressing", "Paused", "Degraded"})
-REASONS = PROGRESSING_REASONS | {"RolloutPaused", "RolloutResumed", "RolloutAborted", "RolloutRetry",
-                                 "RolloutCompleted"}
+REASONS = PROGRESSING_REASONS | {
+    "RolloutPaused",
+    "RolloutResumed",
+    "RolloutAborted",
+    "RolloutRetry",
+    "RolloutCompleted",
+}
 SCALE_DOWN = ("scale-down-deadline", "argo-rollouts.argoproj.io/scale-down-deadline")
 
 
@@ -44,34 +49,46 @@ def status_reasons(ro: Mapping[str, Any]) -> list[Reason]:
     out: list[Reason] = []
     gen, obs = generation(ro), dig(ro, "status", "observedGeneration")
     if obs is None or str(obs) != gen:
-        out.append(Reason(
-            "STATUS_NOT_OBSERVED",
-            f"{what}: generation {gen} not yet observed by the Argo Rollouts controller (observedGeneration "
-            f"{obs}); check the controller is running, retry (add `--wait 5m`)",
-            (what,), Severity.UNTRUSTED,
-        ))
+        out.append(
+            Reason(
+                "STATUS_NOT_OBSERVED",
+                f"{what}: generation {gen} not yet observed by the Argo Rollouts controller (observedGeneration "
+                f"{obs}); check the controller is running, retry (add `--wait 5m`)",
+                (what,),
+                Severity.UNTRUSTED,
+            )
+        )
     if dig(ro, "status", "controllerPause") is True and not dig(ro, "status", "pauseConditions"):
-        out.append(Reason(
-            "STATUS_NOT_OBSERVED",
-            f"{what}: controllerPause is set without pauseConditions (status mid-update); retry",
-            (what,), Severity.UNTRUSTED,
-        ))
+        out.append(
+            Reason(
+                "STATUS_NOT_OBSERVED",
+                f"{what}: controllerPause is set without pauseConditions (status mid-update); retry",
+                (what,),
+                Severity.UNTRUSTED,
+            )
+        )
     phase = dig(ro, "status", "phase")
     if phase not in PHASES:
-        out.append(Reason(
-            "UNKNOWN_VALUE",
-            f"{what}: status.phase {phase!r} is not one of {', '.join(sorted(PHASES))}; check the Argo "
-            "Rollouts version (`kubectl argo rollouts get rollout`)",
-            (what,), Severity.UNKNOWN,
-        ))
+        out.append(
+            Reason(
+                "UNKNOWN_VALUE",
+                f"{what}: status.phase {phase!r} is not one of {', '.join(sorted(PHASES))}; check the Argo "
+                "Rollouts version (`kubectl argo rollouts get rollout`)",
+                (what,),
+                Severity.UNKNOWN,
+            )
+        )
     progressing = condition(ro, "Progressing")
     reason = progressing.get("reason") if progressing else None
     if reason is not None and reason not in REASONS:
-        out.append(Reason(
-            "UNKNOWN_VALUE",
-            f"{what}: Progressing reason {reason!r} is not one this gate knows; check the rollout",
-            (what,), Severity.UNKNOWN,
-        ))
+        out.append(
+            Reason(
+                "UNKNOWN_VALUE",
+                f"{what}: Progressing reason {reason!r} is not one this gate knows; check the rollout",
+                (what,),
+                Severity.UNKNOWN,
+            )
+        )
     fix = "fix the release and retry it (`kubectl argo rollouts retry rollout`), or roll back"
     if dig(ro, "status", "abort") is True or reason == "RolloutAborted":
         out.append(Reason("ROLLOUT_ABORTED", f"{what} was aborted; {fix}", (what,), Severity.DENY))
@@ -79,10 +96,14 @@ def status_reasons(ro: Mapping[str, Any]) -> list[Reason]:
         msg = dig(ro, "status", "message", default="")
         out.append(Reason("ROLLOUT_DEGRADED", f"{what} is Degraded ({msg}); {fix}", (what,), Severity.DENY))
     if reason == "ProgressDeadlineExceeded":
-        out.append(Reason(
-            "PROGRESS_DEADLINE_EXCEEDED", f"{what} exceeded its progress deadline; {fix}", (what,),
-            Severity.DENY,
-        ))
+        out.append(
+            Reason(
+                "PROGRESS_DEADLINE_EXCEEDED",
+                f"{what} exceeded its progress deadline; {fix}",
+                (what,),
+                Severity.DENY,
+            )
+        )
     return out
 
 
@@ -132,17 +153,28 @@ class Argo:
         current, stable = status.get("currentPodHash"), status.get("stableRS")
         promoted = bool(stable) and stable == current
         out.observed = {
-            "generation": generation(ro), "observedGeneration": status.get("observedGeneration"),
-            "phase": status.get("phase"), "step": status.get("currentStepIndex"),
-            "weights": dig(status, "canary", "weights"), "stableRS": stable, "currentPodHash": current,
+            "generation": generation(ro),
+            "observedGeneration": status.get("observedGeneration"),
+            "phase": status.get("phase"),
+            "step": status.get("currentStepIndex"),
+            "weights": dig(status, "canary", "weights"),
+            "stableRS": stable,
+            "currentPodHash": current,
             "paused": bool(status.get("pauseConditions")) or dig(ro, "spec", "paused") is True,
         }
         rss = owned(objects.list("ReplicaSet", ns, selector), ro)
         role_of = roles(ro, rss)
         if dig(ro, "spec", "template") is not None:
-            out.units.append(template_unit(ro, Role.CURRENT if promoted else
-                                           Role.PREVIEW if dig(ro, "spec", "strategy", "blueGreen") is not None
-                                           else Role.CANARY))
+            out.units.append(
+                template_unit(
+                    ro,
+                    Role.CURRENT
+                    if promoted
+                    else Role.PREVIEW
+                    if dig(ro, "spec", "strategy", "blueGreen") is not None
+                    else Role.CANARY,
+                )
+            )
         by_uid = {uid(rs): rs for rs in rss}
         for rs in rss:
             role = role_of.get(str(dig(rs, "metadata", "name")))

@@ -39,16 +39,15 @@ def colour_key(selector: Mapping[str, str], deployments: list[Obj]) -> str | Non
     return found[0] if len(found) == 1 else None
 
 
-def colours(
-    selector: Mapping[str, str], deployments: list[Obj], key: str | None, names: tuple[str, ...]
-) -> list[Obj]:
+def colours(selector: Mapping[str, str], deployments: list[Obj], key: str | None, names: tuple[str, ...]) -> list[Obj]:
     if names:
         return [d for d in deployments if name_of(d) in names]
     if key is None:
         return []
     rest = {k: v for k, v in selector.items() if k != key}
     return [
-        d for d in deployments
+        d
+        for d in deployments
         if key in _template_labels(d) and all(_template_labels(d).get(k) == v for k, v in rest.items())
     ]
 
@@ -74,12 +73,17 @@ class BlueGreen:
         what = ref(svc)
         selector: dict[str, str] = dict(dig(svc, "spec", "selector", default={}))
         if not selector:
-            return Assessment(reasons=[Reason(
-                "NO_SELECTOR",
-                f"{what} has no selector, so the gate cannot tell which pods it serves; give it a "
-                "selector, or point the gate at the Deployment",
-                (what,), Severity.UNKNOWN,
-            )])
+            return Assessment(
+                reasons=[
+                    Reason(
+                        "NO_SELECTOR",
+                        f"{what} has no selector, so the gate cannot tell which pods it serves; give it a "
+                        "selector, or point the gate at the Deployment",
+                        (what,),
+                        Severity.UNKNOWN,
+                    )
+                ]
+            )
         deployments = objects.list("Deployment", target.namespace)
         key = options.get("colour_key") or colour_key(selector, deployments)
         names = tuple(options.get("colours") or ())
@@ -87,15 +91,22 @@ class BlueGreen:
         active = [d for d in candidates if matches(selector, _template_labels(d))]
         idle = [d for d in candidates if not matches(selector, _template_labels(d))]
         out = Assessment()
-        out.observed = {"phase": None, "colourKey": key, "active": [name_of(d) for d in active],
-                        "idle": [name_of(d) for d in idle]}
+        out.observed = {
+            "phase": None,
+            "colourKey": key,
+            "active": [name_of(d) for d in active],
+            "idle": [name_of(d) for d in idle],
+        }
         if not active:
-            out.reasons.append(Reason(
-                "COLOURS_UNKNOWN",
-                f"{what}: no Deployment's pod template matches the selector {selector}; set colour_key "
-                "or colours in [tool.expandcontract.rollout]",
-                (what,), Severity.UNKNOWN,
-            ))
+            out.reasons.append(
+                Reason(
+                    "COLOURS_UNKNOWN",
+                    f"{what}: no Deployment's pod template matches the selector {selector}; set colour_key "
+                    "or colours in [tool.expandcontract.rollout]",
+                    (what,),
+                    Severity.UNKNOWN,
+                )
+            )
         out.complete = bool(active)
         progress: list[str] = []
         for dep in active:
@@ -112,8 +123,7 @@ class BlueGreen:
             rss = owned(objects.list("ReplicaSet", target.namespace), dep)
             pods = [p for rs in rss for p in owned(objects.list("Pod", target.namespace), rs) if counts(p)]
             if replicas(dep) > 0 or pods:
-                part = assess_deployment(objects, dep, current_role=Role.IDLE_COLOUR,
-                                         old_role=Role.IDLE_COLOUR)
+                part = assess_deployment(objects, dep, current_role=Role.IDLE_COLOUR, old_role=Role.IDLE_COLOUR)
                 out.units += [Unit(u.ref, Role.IDLE_COLOUR, u.stamp, u.is_pod) for u in part.units]
                 out.reasons += [r for r in part.reasons if r.severity is Severity.UNTRUSTED]
         out.progress = "; ".join(progress)
@@ -128,21 +138,27 @@ class BlueGreen:
             for ep in sl.get("endpoints") or []:
                 tref = ep.get("targetRef") or {}
                 if tref.get("kind") != "Pod" or not tref.get("name"):
-                    out.reasons.append(Reason(
-                        "ENDPOINT_WITHOUT_POD",
-                        f"{ref(sl)} has an endpoint {ep.get('addresses')} that is not a Pod; the gate "
-                        "cannot classify it; point the gate at the Deployments instead",
-                        (ref(sl),), Severity.UNKNOWN,
-                    ))
+                    out.reasons.append(
+                        Reason(
+                            "ENDPOINT_WITHOUT_POD",
+                            f"{ref(sl)} has an endpoint {ep.get('addresses')} that is not a Pod; the gate "
+                            "cannot classify it; point the gate at the Deployments instead",
+                            (ref(sl),),
+                            Severity.UNKNOWN,
+                        )
+                    )
                     continue
                 pod = objects.get("Pod", target.namespace, str(tref["name"]))
                 pod_ref = f"Pod {target.namespace}/{tref['name']}"
                 if pod is None:
-                    out.reasons.append(Reason(
-                        "NOT_FOUND",
-                        f"{pod_ref} gets traffic from {what} but could not be read; retry",
-                        (pod_ref,), Severity.UNKNOWN,
-                    ))
+                    out.reasons.append(
+                        Reason(
+                            "NOT_FOUND",
+                            f"{pod_ref} gets traffic from {what} but could not be read; retry",
+                            (pod_ref,),
+                            Severity.UNKNOWN,
+                        )
+                    )
                 elif pod_ref not in seen and counts(pod):
                     out.units.append(pod_unit(pod, Role.CURRENT))
                     seen.add(pod_ref)

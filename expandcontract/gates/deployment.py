@@ -37,10 +37,17 @@ from expandcontract.gates.pods import (
     template_unit,
 )
 
-PROGRESSING_REASONS = frozenset({
-    "NewReplicaSetCreated", "FoundNewReplicaSet", "ReplicaSetUpdated", "NewReplicaSetAvailable",
-    "DeploymentPaused", "DeploymentResumed", "ProgressDeadlineExceeded",
-})
+PROGRESSING_REASONS = frozenset(
+    {
+        "NewReplicaSetCreated",
+        "FoundNewReplicaSet",
+        "ReplicaSetUpdated",
+        "NewReplicaSetAvailable",
+        "DeploymentPaused",
+        "DeploymentResumed",
+        "ProgressDeadlineExceeded",
+    }
+)
 
 NOT_OBSERVED, FAILED, PROGRESSING, COMPLETE = "NotObserved", "Failed", "Progressing", "Complete"
 
@@ -106,34 +113,45 @@ def assess_deployment(
     gen, obs = generation(dep), dig(dep, "status", "observedGeneration")
     state, text = kubectl_status(dep)
     out.observed = {
-        "generation": gen, "observedGeneration": obs, "phase": state,
+        "generation": gen,
+        "observedGeneration": obs,
+        "phase": state,
         "replicas": dig(dep, "spec", "replicas", default=1),
         "updatedReplicas": count(dep, "status", "updatedReplicas"),
         "availableReplicas": count(dep, "status", "availableReplicas"),
     }
     if obs is None or str(obs) != gen:
-        out.reasons.append(Reason(
-            "STATUS_NOT_OBSERVED",
-            f"{what}: generation {gen} not yet observed by the controller (observedGeneration {obs}); "
-            "retry in a few seconds (add `--wait 5m`)",
-            (what,), Severity.UNTRUSTED,
-        ))
+        out.reasons.append(
+            Reason(
+                "STATUS_NOT_OBSERVED",
+                f"{what}: generation {gen} not yet observed by the controller (observedGeneration {obs}); "
+                "retry in a few seconds (add `--wait 5m`)",
+                (what,),
+                Severity.UNTRUSTED,
+            )
+        )
     progressing = condition(dep, "Progressing")
     reason = progressing.get("reason") if progressing else None
     if reason is not None and reason not in PROGRESSING_REASONS:
-        out.reasons.append(Reason(
-            "UNKNOWN_VALUE",
-            f"{what}: Progressing condition reason {reason!r} is not one this gate knows; check the "
-            "Deployment with `kubectl describe` and report it",
-            (what,), Severity.UNKNOWN,
-        ))
+        out.reasons.append(
+            Reason(
+                "UNKNOWN_VALUE",
+                f"{what}: Progressing condition reason {reason!r} is not one this gate knows; check the "
+                "Deployment with `kubectl describe` and report it",
+                (what,),
+                Severity.UNKNOWN,
+            )
+        )
     if state == FAILED:
-        out.reasons.append(Reason(
-            "PROGRESS_DEADLINE_EXCEEDED",
-            f"{what} exceeded its progress deadline: the rollout failed; fix or roll back the Deployment "
-            "(`kubectl rollout undo`), then re-run the gate",
-            (what,), Severity.DENY,
-        ))
+        out.reasons.append(
+            Reason(
+                "PROGRESS_DEADLINE_EXCEEDED",
+                f"{what} exceeded its progress deadline: the rollout failed; fix or roll back the Deployment "
+                "(`kubectl rollout undo`), then re-run the gate",
+                (what,),
+                Severity.DENY,
+            )
+        )
 
     selector = dig(dep, "spec", "selector")
     rss = owned(objects.list("ReplicaSet", ns, selector), dep)
@@ -155,9 +173,8 @@ def assess_deployment(
         owner = controller_uid(pod)
         if owner is not None and owner not in rs_uids and _owned_by_other_kind(pod):
             continue  # another controller's pod that happens to match: not this Deployment's
-        is_current = (
-            (current is not None and owner == uid(current))
-            or (owner is None and current_hash is not None and labels(pod).get(DEPLOYMENT_HASH) == current_hash)
+        is_current = (current is not None and owner == uid(current)) or (
+            owner is None and current_hash is not None and labels(pod).get(DEPLOYMENT_HASH) == current_hash
         )
         if not is_current:
             stray_pods = True
@@ -215,8 +232,13 @@ class Rolling:
 def missing(target: Target, what: str | None = None) -> Assessment:
     """The target (or an object it names) is not there: a 404, so unknown."""
     name = what or str(target)
-    return Assessment(reasons=[Reason(
-        "NOT_FOUND",
-        f"{name} does not exist (404); check --kind/--name/--namespace or [tool.expandcontract.rollout]",
-        (name,), Severity.UNKNOWN,
-    )])
+    return Assessment(
+        reasons=[
+            Reason(
+                "NOT_FOUND",
+                f"{name} does not exist (404); check --kind/--name/--namespace or [tool.expandcontract.rollout]",
+                (name,),
+                Severity.UNKNOWN,
+            )
+        ]
+    )

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from expandcontract.phases.project import Project
 
 
-def target_from(config: Config, kind: str | None = None, name: str | None = None,
-                namespace: str | None = None) -> Target:
+def target_from(
+    config: Config, kind: str | None = None, name: str | None = None, namespace: str | None = None
+) -> Target:
     """Flags first, then `[tool.expandcontract.rollout]`. UsageError (exit 2) when there is none."""
     rollout = config.rollout
     kind, name = kind or rollout.kind, name or rollout.name
@@ -54,16 +55,27 @@ def options_from(config: Config) -> dict[str, Any]:
     return {"colour_key": config.rollout.colour_key, "colours": config.rollout.colours}
 
 
-def assess(phase: str, change: str, target: Target, objects: ObjectSet, classify: Classify,
-           options: Mapping[str, Any] | None = None) -> Decision:
+def assess(
+    phase: str,
+    change: str,
+    target: Target,
+    objects: ObjectSet,
+    classify: Classify,
+    options: Mapping[str, Any] | None = None,
+) -> Decision:
     """The decision over objects already in hand. Pure: what the tests drive with fixtures."""
     strategy = STRATEGIES[target.kind]
-    return judge(phase, change, strategy.name, target, strategy.assess(objects, target, options or {}),
-                 classify)
+    return judge(phase, change, strategy.name, target, strategy.assess(objects, target, options or {}), classify)
 
 
-def evaluate(reader: Reader, phase: str, change: str, target: Target, classify: Classify,
-             options: Mapping[str, Any] | None = None) -> Decision:
+def evaluate(
+    reader: Reader,
+    phase: str,
+    change: str,
+    target: Target,
+    classify: Classify,
+    options: Mapping[str, Any] | None = None,
+) -> Decision:
     """Read what the strategy needs, check the workload did not change meanwhile, decide."""
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}; use one of {', '.join(PHASES)}")
@@ -82,7 +94,8 @@ def evaluate(reader: Reader, phase: str, change: str, target: Target, classify: 
             "GENERATION_CHANGED",
             f"{target} changed while the gate read it (generation {generation(before)} -> "
             f"{generation(after)}); retry (add `--wait 5m`)",
-            (str(target),), Severity.UNTRUSTED,
+            (str(target),),
+            Severity.UNTRUSTED,
         )
         decision = replace(decision, reasons=(*decision.reasons, changed))
     return _phase_view(decision)
@@ -126,8 +139,16 @@ def classifier_for(project: Project, change: str) -> Classify:
     return Classifier(project, change).explain
 
 
-def decide(config: Config, project: Project, phase: str, change: str, *, snapshot: Path | None = None,
-           target: Target | None = None, reader: Reader | None = None) -> Decision:
+def decide(
+    config: Config,
+    project: Project,
+    phase: str,
+    change: str,
+    *,
+    snapshot: Path | None = None,
+    target: Target | None = None,
+    reader: Reader | None = None,
+) -> Decision:
     """The gate decision for `phase` of `change` on the configured rollout target. See the module doc."""
     classify = classifier_for(project, change)  # unknown change -> ProjectError (exit 2) before any I/O
     tgt = target or target_from(config)

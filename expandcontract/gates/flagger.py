@@ -18,10 +18,21 @@ from expandcontract.gates.model import Reason, Severity, Target
 from expandcontract.gates.objects import ObjectSet, dig, generation, ref
 from expandcontract.gates.pods import replicas
 
-PHASES = frozenset({
-    "Initializing", "Initialized", "Waiting", "Progressing", "WaitingPromotion", "Promoting", "Finalising",
-    "Succeeded", "Failed", "Terminating", "Terminated",
-})
+PHASES = frozenset(
+    {
+        "Initializing",
+        "Initialized",
+        "Waiting",
+        "Progressing",
+        "WaitingPromotion",
+        "Promoting",
+        "Finalising",
+        "Succeeded",
+        "Failed",
+        "Terminating",
+        "Terminated",
+    }
+)
 
 
 def target_names(canary: Mapping[str, Any], fallback: str) -> tuple[str, str]:
@@ -54,30 +65,42 @@ class Flagger:
         phase = status.get("phase")
         out = Assessment()
         out.observed = {
-            "generation": generation(canary), "observedGeneration": status.get("observedGeneration"),
-            "phase": phase, "step": status.get("iterations"), "weights": {"canary": status.get("canaryWeight", 0)},
-            "lastAppliedSpec": status.get("lastAppliedSpec"), "lastPromotedSpec": status.get("lastPromotedSpec"),
+            "generation": generation(canary),
+            "observedGeneration": status.get("observedGeneration"),
+            "phase": phase,
+            "step": status.get("iterations"),
+            "weights": {"canary": status.get("canaryWeight", 0)},
+            "lastAppliedSpec": status.get("lastAppliedSpec"),
+            "lastPromotedSpec": status.get("lastPromotedSpec"),
         }
         observed = status.get("observedGeneration")
         if observed is not None and str(observed) != generation(canary):
-            out.reasons.append(Reason(
-                "STATUS_NOT_OBSERVED",
-                f"{what}: generation {generation(canary)} not yet observed by Flagger; retry (add `--wait 5m`)",
-                (what,), Severity.UNTRUSTED,
-            ))
+            out.reasons.append(
+                Reason(
+                    "STATUS_NOT_OBSERVED",
+                    f"{what}: generation {generation(canary)} not yet observed by Flagger; retry (add `--wait 5m`)",
+                    (what,),
+                    Severity.UNTRUSTED,
+                )
+            )
         if phase not in PHASES:
-            out.reasons.append(Reason(
-                "UNKNOWN_VALUE",
-                f"{what}: status.phase {phase!r} is not a Flagger phase this gate knows; check the Flagger "
-                "version",
-                (what,), Severity.UNKNOWN,
-            ))
+            out.reasons.append(
+                Reason(
+                    "UNKNOWN_VALUE",
+                    f"{what}: status.phase {phase!r} is not a Flagger phase this gate knows; check the Flagger version",
+                    (what,),
+                    Severity.UNKNOWN,
+                )
+            )
         if phase == "Failed":
-            out.reasons.append(Reason(
-                "CANARY_FAILED",
-                f"{what} failed its analysis and was rolled back; fix the release and push a new revision",
-                (what,), Severity.DENY,
-            ))
+            out.reasons.append(
+                Reason(
+                    "CANARY_FAILED",
+                    f"{what} failed its analysis and was rolled back; fix the release and push a new revision",
+                    (what,),
+                    Severity.DENY,
+                )
+            )
         primary = objects.get("Deployment", target.namespace, primary_name)
         canary_dep = objects.get("Deployment", target.namespace, canary_name)
         if primary is None or canary_dep is None:
@@ -87,8 +110,10 @@ class Flagger:
         out.units += main.units
         out.reasons += main.reasons
         side = assess_deployment(objects, canary_dep, current_role=Role.CANARY, old_role=Role.CANARY)
-        out.units += [Unit(u.ref, Role.CANARY if u.role is not Role.TERMINATING else u.role, u.stamp, u.is_pod)
-                      for u in side.units]
+        out.units += [
+            Unit(u.ref, Role.CANARY if u.role is not Role.TERMINATING else u.role, u.stamp, u.is_pod)
+            for u in side.units
+        ]
         out.reasons += [r for r in side.reasons if r.severity in (Severity.UNTRUSTED, Severity.UNKNOWN)]
         canary_pods = [u for u in side.units if u.is_pod]
         problems = []

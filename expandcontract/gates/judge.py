@@ -27,62 +27,113 @@ class _Rule:
 
 
 _MIGRATE = {
-    Role.CURRENT: _Rule("OLD_WRITERS", "{what} built before the expand of {change} (no dual-write)",
-                        "deploy an image built with `expandcontract heads --stamp` after the expand, then retry"),
-    Role.CANARY: _Rule("OLD_WRITERS", "canary {what} built before the expand of {change}",
-                       "deploy an image built after the expand, then retry"),
-    Role.PREVIEW: _Rule("OLD_WRITERS", "preview {what} built before the expand of {change}",
-                        "deploy an image built after the expand, then retry"),
-    Role.OLD: _Rule("ROLLOUT_IN_PROGRESS", "{what} of the previous version still run code built before "
-                    "the expand of {change}", "wait for the rollout to finish (add `--wait 15m`)"),
-    Role.TERMINATING: _Rule("ROLLOUT_IN_PROGRESS", "terminating {what} still run code built before the "
-                            "expand of {change}", "wait for them to exit (add `--wait 15m`)"),
-    Role.HOT_ROLLBACK: _Rule("HOT_ROLLBACK_TARGET", "{what} kept up for rollback (scale-down delay) run "
-                             "code built before the expand of {change}",
-                             "wait for the scale-down-deadline to pass (add `--wait 15m`)"),
-    Role.IDLE_COLOUR: _Rule("HOT_ROLLBACK_TARGET", "idle colour {what} is still scaled up and built "
-                            "before the expand of {change}", "scale the idle colour to 0 or redeploy it "
-                            "with the NEW image, then retry"),
-    Role.ROLLBACK_WINDOW: _Rule("HOT_ROLLBACK_TARGET", "{what} inside spec.rollbackWindow built before the "
-                                "expand of {change}", "roll out newer revisions or lower "
-                                "spec.rollbackWindow.revisions, then retry"),
+    Role.CURRENT: _Rule(
+        "OLD_WRITERS",
+        "{what} built before the expand of {change} (no dual-write)",
+        "deploy an image built with `expandcontract heads --stamp` after the expand, then retry",
+    ),
+    Role.CANARY: _Rule(
+        "OLD_WRITERS",
+        "canary {what} built before the expand of {change}",
+        "deploy an image built after the expand, then retry",
+    ),
+    Role.PREVIEW: _Rule(
+        "OLD_WRITERS",
+        "preview {what} built before the expand of {change}",
+        "deploy an image built after the expand, then retry",
+    ),
+    Role.OLD: _Rule(
+        "ROLLOUT_IN_PROGRESS",
+        "{what} of the previous version still run code built before the expand of {change}",
+        "wait for the rollout to finish (add `--wait 15m`)",
+    ),
+    Role.TERMINATING: _Rule(
+        "ROLLOUT_IN_PROGRESS",
+        "terminating {what} still run code built before the expand of {change}",
+        "wait for them to exit (add `--wait 15m`)",
+    ),
+    Role.HOT_ROLLBACK: _Rule(
+        "HOT_ROLLBACK_TARGET",
+        "{what} kept up for rollback (scale-down delay) run code built before the expand of {change}",
+        "wait for the scale-down-deadline to pass (add `--wait 15m`)",
+    ),
+    Role.IDLE_COLOUR: _Rule(
+        "HOT_ROLLBACK_TARGET",
+        "idle colour {what} is still scaled up and built before the expand of {change}",
+        "scale the idle colour to 0 or redeploy it with the NEW image, then retry",
+    ),
+    Role.ROLLBACK_WINDOW: _Rule(
+        "HOT_ROLLBACK_TARGET",
+        "{what} inside spec.rollbackWindow built before the expand of {change}",
+        "roll out newer revisions or lower spec.rollbackWindow.revisions, then retry",
+    ),
 }
 
 _CONTRACT = {
-    Role.CURRENT: _Rule("INCOMPATIBLE_PODS", "{what} not built with the contract of {change} still "
-                        "need the old schema", "deploy an image built after the contract revision and "
-                        "wait for the rollout (add `--wait 15m`)"),
-    Role.OLD: _Rule("INCOMPATIBLE_PODS", "{what} of the previous version still need the old schema of "
-                    "{change}", "wait for the rollout to finish (add `--wait 15m`)"),
-    Role.CANARY: _Rule("INCOMPATIBLE_PODS", "canary {what} not built with the contract of {change}",
-                       "promote or abort the canary with a FINAL image, then retry"),
-    Role.PREVIEW: _Rule("INCOMPATIBLE_PODS", "preview {what} not built with the contract of {change}",
-                        "promote or abort the preview, then retry"),
-    Role.TERMINATING: _Rule("TERMINATING_PODS", "terminating {what} still serve with code that needs "
-                            "the old schema of {change}", "wait for them to exit (add `--wait 15m`)"),
-    Role.HOT_ROLLBACK: _Rule("HOT_ROLLBACK_TARGET", "{what} kept up for rollback (scale-down delay) need "
-                             "the old schema of {change}", "wait for the scale-down-deadline to pass "
-                             "(add `--wait 15m`)"),
-    Role.IDLE_COLOUR: _Rule("HOT_ROLLBACK_TARGET", "idle colour {what} is kept warm as an instant "
-                            "rollback target", "scale the idle colour to 0 replicas once you no longer "
-                            "need the instant rollback, then retry"),
-    Role.ROLLBACK_WINDOW: _Rule("FAST_ROLLBACK_WINDOW", "{what} inside spec.rollbackWindow can be rolled "
-                                "back to without steps or analysis and need the old schema of {change}",
-                                "roll out newer FINAL revisions or lower spec.rollbackWindow.revisions"),
+    Role.CURRENT: _Rule(
+        "INCOMPATIBLE_PODS",
+        "{what} not built with the contract of {change} still need the old schema",
+        "deploy an image built after the contract revision and wait for the rollout (add `--wait 15m`)",
+    ),
+    Role.OLD: _Rule(
+        "INCOMPATIBLE_PODS",
+        "{what} of the previous version still need the old schema of {change}",
+        "wait for the rollout to finish (add `--wait 15m`)",
+    ),
+    Role.CANARY: _Rule(
+        "INCOMPATIBLE_PODS",
+        "canary {what} not built with the contract of {change}",
+        "promote or abort the canary with a FINAL image, then retry",
+    ),
+    Role.PREVIEW: _Rule(
+        "INCOMPATIBLE_PODS",
+        "preview {what} not built with the contract of {change}",
+        "promote or abort the preview, then retry",
+    ),
+    Role.TERMINATING: _Rule(
+        "TERMINATING_PODS",
+        "terminating {what} still serve with code that needs the old schema of {change}",
+        "wait for them to exit (add `--wait 15m`)",
+    ),
+    Role.HOT_ROLLBACK: _Rule(
+        "HOT_ROLLBACK_TARGET",
+        "{what} kept up for rollback (scale-down delay) need the old schema of {change}",
+        "wait for the scale-down-deadline to pass (add `--wait 15m`)",
+    ),
+    Role.IDLE_COLOUR: _Rule(
+        "HOT_ROLLBACK_TARGET",
+        "idle colour {what} is kept warm as an instant rollback target",
+        "scale the idle colour to 0 replicas once you no longer need the instant rollback, then retry",
+    ),
+    Role.ROLLBACK_WINDOW: _Rule(
+        "FAST_ROLLBACK_WINDOW",
+        "{what} inside spec.rollbackWindow can be rolled "
+        "back to without steps or analysis and need the old schema of {change}",
+        "roll out newer FINAL revisions or lower spec.rollbackWindow.revisions",
+    ),
 }
 
-_UNDO_EXPAND = _Rule("NEW_PODS_DEPEND_ON_EXPAND", "{what} built with the expand of {change} depend on it",
-                     "roll every pod, canary, preview, idle colour and rollback-window revision back to "
-                     "an image built before the expand, then retry")
-_NEW_BEFORE_EXPAND = _Rule("NEW_BEFORE_EXPAND", "{what} built with the expand of {change} already run "
-                           "before the expand was applied", "run `expandcontract run expand` now; "
-                           "gate the rollout on the expand next time (Flagger confirm-rollout)")
-_UNSTAMPED = _Rule("UNSTAMPED_POD", "{what} carry no expandcontract.io/schema annotation",
-                   "put `expandcontract heads --stamp` into the pod template annotation "
-                   "expandcontract.io/schema at build time")
-_UNKNOWN_STAMP = _Rule("UNKNOWN_STAMP", "{what} carry a schema stamp this checkout cannot resolve ({why})",
-                       "run the gate from a checkout that has every revision the image was built with "
-                       "(git pull)")
+_UNDO_EXPAND = _Rule(
+    "NEW_PODS_DEPEND_ON_EXPAND",
+    "{what} built with the expand of {change} depend on it",
+    "roll every pod, canary, preview, idle colour and rollback-window revision back to "
+    "an image built before the expand, then retry",
+)
+_NEW_BEFORE_EXPAND = _Rule(
+    "NEW_BEFORE_EXPAND",
+    "{what} built with the expand of {change} already run before the expand was applied",
+    "run `expandcontract run expand` now; gate the rollout on the expand next time (Flagger confirm-rollout)",
+)
+_UNSTAMPED = _Rule(
+    "UNSTAMPED_POD",
+    "{what} carry no expandcontract.io/schema annotation",
+    "put `expandcontract heads --stamp` into the pod template annotation expandcontract.io/schema at build time",
+)
+_UNKNOWN_STAMP = _Rule(
+    "UNKNOWN_STAMP",
+    "{what} carry a schema stamp this checkout cannot resolve ({why})",
+    "run the gate from a checkout that has every revision the image was built with (git pull)",
+)
 
 
 def _rule_for(phase: str, unit: Unit, cls: PodClass, why: str) -> tuple[_Rule, Severity] | None:
@@ -142,19 +193,22 @@ def judge(
             reason = Reason(reason.code, reason.message, reason.objects, Severity.WARN)
         reasons.append(reason)
     if phase == "migrate" and not assessment.complete and assessment.progress:
-        reasons.append(Reason(
-            "ROLLOUT_IN_PROGRESS",
-            f"{target} has not finished rolling out: {assessment.progress}; "
-            "wait for it (add `--wait 15m`)",
-            (str(target),),
-        ))
+        reasons.append(
+            Reason(
+                "ROLLOUT_IN_PROGRESS",
+                f"{target} has not finished rolling out: {assessment.progress}; wait for it (add `--wait 15m`)",
+                (str(target),),
+            )
+        )
     if assessment.mirror and phase in ("migrate", "contract"):
-        reasons.append(Reason(
-            "MIRROR_ACTIVE",
-            f"traffic mirroring is on ({', '.join(assessment.mirror)}): mirrored requests write twice; "
-            "wait until the mirror step is removed or the analysis ends",
-            (str(target),),
-        ))
+        reasons.append(
+            Reason(
+                "MIRROR_ACTIVE",
+                f"traffic mirroring is on ({', '.join(assessment.mirror)}): mirrored requests write twice; "
+                "wait until the mirror step is removed or the analysis ends",
+                (str(target),),
+            )
+        )
     for (rule, severity, why), objects in groups.items():
         objects = sorted(set(objects))
         text = rule.text.format(what=_what(objects), change=change, why=why)

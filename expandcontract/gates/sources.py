@@ -40,8 +40,7 @@ def selector_string(selector: Mapping[str, Any] | None) -> str | None:
     """matchLabels (or a plain map) as a labelSelector query; expressions are filtered client-side."""
     if not selector:
         return None
-    labels = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector \
-        else selector
+    labels = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector else selector
     if not labels:
         return None
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
@@ -86,8 +85,9 @@ def load_snapshot(path: Path) -> list[Obj]:
     try:
         docs = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); "
-                         "write it with `kubectl get ... -o yaml`") from None
+        raise UsageError(
+            f"{path}: not valid YAML ({str(exc).splitlines()[0]}); write it with `kubectl get ... -o yaml`"
+        ) from None
     return list(_flatten(docs, str(path)))
 
 
@@ -238,8 +238,7 @@ class LiveSource:
                     (what,),
                 ) from None
             except (OSError, ValueError) as exc:
-                raise SourceError("UNREACHABLE", f"cannot read {what} from {host}: {_short(exc)}", (what,)) \
-                    from None
+                raise SourceError("UNREACHABLE", f"cannot read {what} from {host}: {_short(exc)}", (what,)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int, exc: Any) -> float:

@@ -14,8 +14,10 @@ from collections.abc import Callable
 from expandcontract.errors import UsageError
 from expandcontract.gates.model import Decision
 
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
-                       r"\s*(?:(\d+(?:\.\d+)?)ms)?\s*$")
+_DURATION = re.compile(
+    r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
+    r"\s*(?:(\d+(?:\.\d+)?)ms)?\s*$"
+)
 
 
 def parse_duration(text: str) -> float:

@@ -63,8 +63,9 @@ def decide_on(
     classify: Callable[[str | None], tuple[PodClass, str]] = fake_classify,
     options: dict[str, Any] | None = None,
 ) -> Decision:
-    return assess(phase, "users-email", Target(kind, name, "shop"), ObjectSet.of(copy.deepcopy(objs)),
-                  classify, options)
+    return assess(
+        phase, "users-email", Target(kind, name, "shop"), ObjectSet.of(copy.deepcopy(objs)), classify, options
+    )
 
 
 def codes(decision: Decision) -> set[str]:

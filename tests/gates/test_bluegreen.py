@@ -53,9 +53,7 @@ def test_cold_idle_colour_and_final_active_allow_contract() -> None:
 
 
 def test_undo_expand_blocked_by_new_active_colour_and_by_warm_new_idle_colour() -> None:
-    assert deciding(decide_on(load("bluegreen-warm.yaml"), "undo-expand", "Service")) == {
-        "NEW_PODS_DEPEND_ON_EXPAND"
-    }
+    assert deciding(decide_on(load("bluegreen-warm.yaml"), "undo-expand", "Service")) == {"NEW_PODS_DEPEND_ON_EXPAND"}
     # flip: green (OLD) becomes active, blue (NEW) idle but warm
     objs = load("bluegreen-warm.yaml")
     find(objs, "Service")["spec"]["selector"]["version"] = "green"
@@ -88,11 +86,21 @@ def test_endpoint_without_pod_target_ref_is_unknown() -> None:
 def test_pod_getting_traffic_outside_the_colours_counts() -> None:
     objs = cold(load("bluegreen-warm.yaml"))
     stray = dict(find_all(objs, "Pod", "web-blue")[0])
-    stray = {**stray, "metadata": {**stray["metadata"], "name": "debug-web", "ownerReferences": [],
-                                    "annotations": {"expandcontract.io/schema": OLD}}}
+    stray = {
+        **stray,
+        "metadata": {
+            **stray["metadata"],
+            "name": "debug-web",
+            "ownerReferences": [],
+            "annotations": {"expandcontract.io/schema": OLD},
+        },
+    }
     find(objs, "EndpointSlice")["endpoints"].append(
-        {"addresses": ["10.244.0.99"], "conditions": {"ready": True},
-         "targetRef": {"kind": "Pod", "name": "debug-web", "namespace": "shop"}}
+        {
+            "addresses": ["10.244.0.99"],
+            "conditions": {"ready": True},
+            "targetRef": {"kind": "Pod", "name": "debug-web", "namespace": "shop"},
+        }
     )
     decision = decide_on([*objs, stray], "migrate", "Service")
     assert decision.decision == "blocked"

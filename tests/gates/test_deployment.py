@@ -177,8 +177,9 @@ def test_pods_of_other_controllers_matching_the_selector_do_not_count() -> None:
 
     other = copy.deepcopy(stray)
     other["metadata"]["name"] = "web-batch-0"
-    other["metadata"]["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job", "name": "web-batch",
-                                             "uid": "0000", "controller": True}]
+    other["metadata"]["ownerReferences"] = [
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "web-batch", "uid": "0000", "controller": True}
+    ]
     other["metadata"]["annotations"]["expandcontract.io/schema"] = OLD
     assert decide_on([*objs, other], "contract", "Deployment").decision == "allow"
 

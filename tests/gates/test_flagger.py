@@ -81,12 +81,22 @@ def test_stale_primary_status_is_unknown() -> None:
 def test_terminating_primary_pods_block_contract() -> None:
     objs = load("flagger-succeeded.yaml", shift=True)
     old = dict(find_all(objs, "Pod", "web-primary")[0])
-    old = {**old, "metadata": {**old["metadata"], "name": "web-primary-5b8c4d9f6-zzzzz",
-                                "deletionTimestamp": "2026-11-25T09:15:02Z",
-                                "annotations": {"expandcontract.io/schema": "expand=1b2c3d4e5f60,migrate=2c3d4e5f6071,contract=-"},
-                                "ownerReferences": [{**old["metadata"]["ownerReferences"][0],
-                                                     "uid": find(objs, "ReplicaSet", "web-primary-5b8c4d9f6")["metadata"]["uid"],
-                                                     "name": "web-primary-5b8c4d9f6"}]}}
+    old = {
+        **old,
+        "metadata": {
+            **old["metadata"],
+            "name": "web-primary-5b8c4d9f6-zzzzz",
+            "deletionTimestamp": "2026-11-25T09:15:02Z",
+            "annotations": {"expandcontract.io/schema": "expand=1b2c3d4e5f60,migrate=2c3d4e5f6071,contract=-"},
+            "ownerReferences": [
+                {
+                    **old["metadata"]["ownerReferences"][0],
+                    "uid": find(objs, "ReplicaSet", "web-primary-5b8c4d9f6")["metadata"]["uid"],
+                    "name": "web-primary-5b8c4d9f6",
+                }
+            ],
+        },
+    }
     decision = decide_on([*objs, old], "contract", "Canary")
     assert codes(decision) == {"TERMINATING_PODS"}
 

@@ -46,8 +46,9 @@ def write_project(root: Path) -> None:
     for lane, rev, down, labels, deps, change, message in revs:
         d = root / "migrations" / "versions" / lane
         d.mkdir(parents=True, exist_ok=True)
-        (d / f"{rev}_{change.replace('-', '_')}.py").write_text(REVISION.format(
-            rev=rev, down=down, labels=labels, deps=deps, change=change, lane=lane, message=message))
+        (d / f"{rev}_{change.replace('-', '_')}.py").write_text(
+            REVISION.format(rev=rev, down=down, labels=labels, deps=deps, change=change, lane=lane, message=message)
+        )
 
 
 @pytest.fixture
@@ -74,8 +75,10 @@ def test_decisions_with_the_real_classifier(project_root: Path) -> None:
     decision = decide_on(objs, "contract", "Deployment", classify=classify)
     assert decision.decision == "blocked"
     assert {r.code for r in decision.reasons} == {"TERMINATING_PODS"}
-    assert decide_on(load("deployment-complete.yaml", shift=True), "contract", "Deployment",
-                     classify=classify).decision == "allow"
+    assert (
+        decide_on(load("deployment-complete.yaml", shift=True), "contract", "Deployment", classify=classify).decision
+        == "allow"
+    )
 
 
 def test_decide_entry_point_with_a_snapshot(project_root: Path) -> None:
