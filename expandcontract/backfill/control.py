@@ -1,0 +1,112 @@
+"""Pause, resume, cancel and status from any process, through the checkpoint rows.
+
+The flag (`requested`) is read by every process working on the backfill between batches; status reads
+the rows and counts the live processes from their advisory locks, so a backfill whose process was killed
+shows as "interrupted", never as "running".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from expandcontract.backfill import checkpoint, locks
+from expandcontract.backfill.errors import BackfillInputError
+from expandcontract.db.connect import connect
+from expandcontract.phases.state import SCHEMA
+
+_STATUS = f"""
+SELECT b.name, b.table_schema || '.' || b.table_name, b.key_columns, b.status, b.requested,
+       b.throttled_reason, b.error, b.rows_estimate, b.rate, b.batch_size, b.upper_bound, b.frontier,
+       b.created_at, b.started_at, b.updated_at, b.finished_at,
+       COALESCE(sum(r.rows_done), 0)::bigint, count(r.range_no), count(r.range_no) FILTER (WHERE r.done)
+FROM {SCHEMA}.backfills b LEFT JOIN {SCHEMA}.backfill_ranges r ON r.name = b.name
+WHERE %s::text IS NULL OR b.name = %s
+GROUP BY b.name ORDER BY b.created_at, b.name
+"""
+
+
+def status(url: str, name: str | None = None) -> list[dict[str, Any]]:
+    """One dict per backfill (JSON-ready). `state` adds liveness to the stored status."""
+    with connect(url) as conn:
+        checkpoint.ensure_schema(conn)
+        rows = conn.execute(_STATUS, (name, name)).fetchall()
+        out = []
+        for r in rows:
+            live = locks.live_processes(conn, r[0])
+            out.append(_row(r, live))
+    if name is not None and not out:
+        raise _unknown(url, name)
+    return out
+
+
+def _row(r: tuple[Any, ...], live: int) -> dict[str, Any]:
+    (name, table, key, stored, requested, reason, error, estimate, rate, batch, upper, _frontier) = r[:12]
+    created, started, updated, finished, rows_done, n_ranges, n_done = r[12:]
+    state = stored
+    if stored in ("running", "paused", "pending") and live == 0:
+        state = "interrupted" if stored != "pending" else "pending"
+    if requested == "pause" and stored not in ("done", "cancelled"):
+        state = "paused" if live else "paused (no process running)"
+    percent = 100.0 if stored == "done" else (min(99.9, 100.0 * rows_done / estimate) if estimate else None)
+    return {
+        "name": name,
+        "table": table,
+        "key": list(key),
+        "state": state,
+        "status": stored,
+        "requested": requested,
+        "live_processes": live,
+        "rows_done": int(rows_done),
+        "rows_estimate": estimate,
+        "percent": percent,
+        "rate": (rate or 0.0) if live else 0.0,
+        "eta_s": (max(0.0, (estimate - rows_done) / rate) if live and rate and estimate else None),
+        "batch_size": batch,
+        "throttled_reason": reason if live else None,
+        "error": error,
+        "ranges": int(n_ranges),
+        "ranges_done": int(n_done),
+        "upper_bound": upper,
+        "created_at": _iso(created),
+        "started_at": _iso(started),
+        "updated_at": _iso(updated),
+        "finished_at": _iso(finished),
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _unknown(url: str, name: str) -> BackfillInputError:
+    with connect(url) as conn:
+        checkpoint.ensure_schema(conn)
+        names = [r[0] for r in conn.execute(f"SELECT name FROM {SCHEMA}.backfills ORDER BY name").fetchall()]
+    known = f"known backfills: {', '.join(names)}" if names else "no backfill is registered in this database yet"
+    return BackfillInputError(f"no backfill named {name!r}; {known}")
+
+
+def request(url: str, name: str, action: str) -> dict[str, Any]:
+    """Set the flag for `pause`, `cancel`, or clear it for `resume`. Returns the new status row."""
+    value = {"pause": "pause", "cancel": "cancel", "resume": None}[action]
+    with connect(url) as conn:
+        checkpoint.ensure_schema(conn)
+        row = conn.execute(f"SELECT status FROM {SCHEMA}.backfills WHERE name = %s FOR UPDATE", (name,)).fetchone()
+        if row is None:
+            conn.rollback()
+            raise _unknown(url, name)
+        if row[0] == "done" and action != "resume":
+            conn.rollback()
+            raise BackfillInputError(f"backfill {name} is already done; there is nothing to {action}")
+        if action == "resume" and row[0] in ("cancelled", "paused"):
+            conn.execute(
+                f"UPDATE {SCHEMA}.backfills SET requested = NULL, status = 'running', throttled_reason = NULL, "
+                "updated_at = now() WHERE name = %s",
+                (name,),
+            )
+        else:
+            conn.execute(
+                f"UPDATE {SCHEMA}.backfills SET requested = %s, updated_at = now() WHERE name = %s", (value, name)
+            )
+        conn.commit()
+    return status(url, name)[0]
