@@ -98,7 +98,9 @@ def apply(stmt: Statement, ctx: LintContext) -> None:
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
         old = table_name(node.get("relation"))
         if old in st.new_tables:
-            st.new_tables.add(str(node.get("newname")))
+            schema = node.get("relation", {}).get("schemaname")
+            new = str(node.get("newname"))
+            st.new_tables.add(f"{schema}.{new}" if schema and schema != "public" else new)
         else:
             _lock(ctx, old, locks.ACCESS_EXCLUSIVE)
     elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":

@@ -26,18 +26,23 @@ class Ignore:
     source: str = "comment"
 
 
-def find_ignores(text: str) -> list[Ignore]:
+def find_ignores(text: str, skip: tuple[int, int] | None = None) -> list[Ignore]:
+    """Ignores in `text`; lines in the range `skip` (a revision's downgrade()) are not looked at."""
     if "expandcontract:" not in text:
         return []
     lines = text.splitlines()
     out: list[Ignore] = []
     for idx, line in enumerate(lines):
+        if skip is not None and skip[0] <= idx + 1 <= skip[1]:
+            continue
         m = _PATTERN.search(line)
         if not m:
             continue
         rules = tuple(r.strip() for r in m.group(2).split(",") if r.strip())
         target: int | None = None
-        if m.group(1) == "ignore":
+        if m.group(1) == "ignore" and line[: m.start()].strip():
+            target = idx + 1  # a trailing comment applies to its own line
+        elif m.group(1) == "ignore":
             target = idx + 2  # default: the next line
             for j in range(idx + 1, len(lines)):
                 stripped = lines[j].strip()

@@ -99,4 +99,6 @@ def has_option(options: Any, name: str) -> bool:
 def is_ddl(stmt: Statement) -> bool:
     if stmt.kind in NOT_DDL:
         return False
+    if stmt.kind == "CreateTableAsStmt":
+        return stmt.node.get("into", {}).get("rel", {}).get("relpersistence") != "t"
     return not (stmt.kind == "CreateStmt" and stmt.node.get("relation", {}).get("relpersistence") == "t")

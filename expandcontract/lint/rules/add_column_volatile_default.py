@@ -73,7 +73,7 @@ class RULE(Rule):
                         f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, <{typ}>, nullable=True))`, "
                         f"then `op.alter_column({s(table)}, {s(name)}, server_default=sa.text({expr!r}))` "
                         "for new rows.",
-                        f"Migrate: `op.backfill({s(table)}, set={{{s(name)}: sa.text({expr!r})}})` in batches.",
+                        f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: sa.text({expr!r})}})` in batches.",
                         f"Contract: NOT NULL through `CHECK ({name} IS NOT NULL) NOT VALID`, VALIDATE, then "
                         f"`op.alter_column({s(table)}, {s(name)}, nullable=False)`.",
                     ]

@@ -56,7 +56,7 @@ class RULE(Rule):
                 fix = [
                     f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, <{typ}>, nullable=True))` plus a "
                     "BEFORE INSERT OR UPDATE trigger that computes it.",
-                    f"Migrate: `op.backfill({s(table)}, set={{{s(name)}: <expression>}})` in batches.",
+                    f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: <expression>}})` in batches.",
                 ]
             else:
                 fix = [

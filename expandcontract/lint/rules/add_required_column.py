@@ -68,7 +68,7 @@ class RULE(Rule):
                 fix = [
                     f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, <{typ}>, nullable=True))`; the "
                     "new release writes it on every INSERT.",
-                    f"Migrate: `op.backfill({s(table)}, set={{{s(name)}: <value>}})` for existing rows.",
+                    f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: <value>}})` for existing rows.",
                     f'Contract: `op.execute("ALTER TABLE {q(table)} ADD CONSTRAINT {name}_not_null CHECK '
                     f'({q(name)} IS NOT NULL) NOT VALID")`, VALIDATE it in a separate revision, then '
                     f"`op.alter_column({s(table)}, {s(name)}, nullable=False)`.",

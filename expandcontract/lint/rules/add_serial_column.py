@@ -66,7 +66,7 @@ class RULE(Rule):
                     f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, sa.BigInteger(), nullable=True))`, "
                     f'`op.execute("CREATE SEQUENCE {seq} OWNED BY {q(table)}.{q(name)}")`, '
                     f"`op.alter_column({s(table)}, {s(name)}, server_default=sa.text(\"nextval('{seq}')\"))`.",
-                    f"Migrate: `op.backfill({s(table)}, set={{{s(name)}: sa.text(\"nextval('{seq}')\")}})` in batches.",
+                    f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: sa.text(\"nextval('{seq}')\")}})` in batches.",
                     f"Contract: NOT NULL via a validated CHECK; a unique key via "
                     f"`op.create_index(..., [{s(name)}], unique=True, postgresql_concurrently=True)`.",
                 ]

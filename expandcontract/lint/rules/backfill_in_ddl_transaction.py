@@ -41,7 +41,7 @@ class RULE(Rule):
     Use instead:
         Commit the DDL first (expand), then backfill in batches in the migrate phase:
         ```python
-        op.backfill("users", set={"email_verified": sa.false()})  # migrate revision
+        op.backfill("users", values={"email_verified": "false"})  # migrate revision
         ```
     """
 

@@ -70,7 +70,7 @@ class RULE(Rule):
                 fix = [
                     f"Expand: `op.add_column({s(table)}, sa.Column({s(tmp)}, <{change.new}>, nullable=True))` "
                     f"plus a trigger that copies {column} into {tmp} on INSERT and UPDATE.",
-                    f"Migrate: `op.backfill({s(table)}, set={{{s(tmp)}: {s(column)}}})` in batches; move reads "
+                    f"Migrate: `op.backfill({s(table)}, values={{{s(tmp)}: {s(column)}}})` in batches; move reads "
                     f"and writes to {tmp}.",
                     f"Contract: `op.drop_column({s(table)}, {s(column)})`, then "
                     f"`op.alter_column({s(table)}, {s(tmp)}, new_column_name={s(column)})`, drop the trigger.",

@@ -54,7 +54,7 @@ class RULE(Rule):
             fix = [
                 f"Expand: `op.add_column({s(table)}, sa.Column({s(new)}, <type of {old}>, nullable=True))` "
                 f"plus a trigger that copies {old} to {new} on INSERT and UPDATE; the app writes both.",
-                f"Migrate: `op.backfill({s(table)}, set={{{s(new)}: {s(old)}}})` in batches; move reads to {new}.",
+                f"Migrate: `op.backfill({s(table)}, values={{{s(new)}: {s(old)}}})` in batches; move reads to {new}.",
                 f"Contract (a later release): `op.drop_column({s(table)}, {s(old)})` and drop the trigger.",
             ]
         else:

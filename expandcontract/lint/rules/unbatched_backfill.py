@@ -67,7 +67,7 @@ class RULE(Rule):
 
     Use instead:
         ```python
-        op.backfill("users", set={"email_verified": sa.false()}, where="email_verified IS NULL")
+        op.backfill("users", values={"email_verified": "false"}, where="email_verified IS NULL")
         ```
     """
 

@@ -1,0 +1,171 @@
+"""Lint an Alembic project: every revision on its own, lane by lane in order (expand, migrate,
+contract), each knowing what earlier revisions created, its phase, and that Alembic runs it in its own
+transaction (`autocommit_block` commits it). Plus the graph rules: one head per lane, `ec_phase` matching
+its lane, contracts depending on their change. Imports Alembic, so only the project path loads it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from expandcontract.config import Config
+from expandcontract.errors import UsageError
+from expandcontract.lint.api import LintOptions, LintResult
+from expandcontract.lint.context import LintContext, MigrationState
+from expandcontract.lint.engine import Unit, run
+from expandcontract.lint.finding import Finding
+from expandcontract.lint.ignores import Ignore, apply_ignores, find_ignores
+from expandcontract.lint.registry import all_rules
+from expandcontract.phases import LANES
+from expandcontract.sql.parse import parse
+from expandcontract.sql.schema import SchemaModel
+
+
+def lint_project(config: Config, options: LintOptions, since: str | None = None) -> LintResult:
+    from expandcontract.phases.project import lane_heads, load_project
+    from expandcontract.sql.alembic_capture import capture_revision, function_lines
+
+    project = load_project(config, validate=False)
+    sel = options.selection
+    rules = all_rules()
+    changed = _changed_since(config.root, since) if since else None
+    schema = options.schema.copy() if options.schema else SchemaModel()
+    findings: list[Finding] = []
+    linted = 0
+
+    def rel(path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(config.root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def meta(path: Path, line: int, rule_id: str, message: str, fix: list[str], rev: str | None,
+             phase: str | None, column: int = 1) -> Finding:  # fmt: skip
+        rule = rules[rule_id]
+        return Finding(rel(path), line, column, rule_id, sel.severity(rule), message, rule.why, fix,
+                       phase=phase, revision=rev)  # fmt: skip
+
+    graph: dict[str, list[Finding]] = {}
+    for lane, heads in lane_heads(project).items():
+        if len(heads) > 1:
+            for h in sorted(heads):
+                rev = project.revisions[h]
+                others = ", ".join(x for x in sorted(heads) if x != h)
+                graph.setdefault(h, []).append(
+                    meta(rev.path, 1, "multiple-lane-heads", f"the {lane} lane has {len(heads)} heads: {h} and "
+                         f"{others}; `alembic upgrade {lane}@head` will refuse to run",
+                         [f"Make the newer revision revise the older one (down_revision = {h!r} in the other), "
+                          f"or `alembic merge -m merge {' '.join(sorted(heads))}`."], h, rev.phase)  # fmt: skip
+                )
+    for rev in project.ordered():
+        if rev.phase is None and rev.change is None:
+            continue
+        if rev.phase not in LANES or (rev.lane is not None and rev.lane != rev.phase):
+            graph.setdefault(rev.id, []).append(
+                meta(rev.path, _line_of(rev.path, "ec_phase"), "phase-lane-mismatch",
+                     f"ec_phase = {rev.phase!r} but the revision is in the {rev.lane or 'unlabelled'} lane",
+                     [f"Move it to versions/{rev.phase}/ and make it revise that lane's head, or set "
+                      f"ec_phase = {rev.lane!r}." if rev.phase in LANES and rev.lane else
+                      "Set ec_phase to 'expand', 'migrate' or 'contract' to match its directory."],
+                     rev.id, rev.phase)  # fmt: skip
+            )
+    for ch in project.changes.values():
+        c = ch.contract
+        if c is None:
+            continue
+        needed = {r.id for r in (ch.expand, ch.migrate) if r is not None}
+        missing = needed - project.ancestors([c.id])
+        if ch.expand is None or missing:
+            msg = (f"contract of change {ch.slug!r} has no expand revision" if ch.expand is None else
+                   f"contract of change {ch.slug!r} does not depend on {', '.join(sorted(missing))}")  # fmt: skip
+            fix = ([f"Add the expand: `expandcontract new MESSAGE --change {ch.slug} --phase expand`."]
+                   if ch.expand is None else [f"Set depends_on = {tuple(sorted(needed))!r} in {c.path.name}."])  # fmt: skip
+            graph.setdefault(c.id, []).append(
+                meta(c.path, _line_of(c.path, "depends_on"), "contract-without-expand", msg, fix, c.id, "contract")
+            )
+
+    for rev in project.ordered():
+        phase = rev.phase if rev.phase in LANES and rev.change else None
+        change = project.changes.get(rev.change) if rev.change else None
+        capture = capture_revision(rev.module, rev.path)
+        ctx = LintContext(
+            pg_version=options.pg_version,
+            phase=phase,
+            change_has_expand=bool(change and change.expand is not None),
+            alembic=True,
+            schema=schema,
+            state=MigrationState(in_transaction=True),
+        )
+        units: list[Unit] = []
+        path = rel(rev.path)
+        rev_findings: list[Finding] = list(graph.get(rev.id, []))
+        for op in capture.ops:
+            if not op.sql.strip():
+                continue
+            parsed = parse(op.sql)
+            if parsed.error is not None:
+                rev_findings.append(
+                    meta(rev.path, op.line, "syntax-error", f"the SQL of this {op.name} op does not parse: "
+                         f"{parsed.error.message}", ["Fix the SQL of this op."], rev.id, phase, op.column)  # fmt: skip
+                )
+            units.append(Unit(parsed.statements, op.name, op.existing_types, op.table, op.line, op.column))
+        rev_findings += run(units, ctx, sel, path, rev.id)
+        seen_lines: set[int] = set()
+        for line, col, message in sorted(capture.problems):
+            if line in seen_lines:
+                continue
+            seen_lines.add(line)
+            rev_findings.append(
+                meta(rev.path, line, "not-analysable", message,
+                     ["Write the SQL literally (or as Alembic ops), or add "
+                      "`# expandcontract: ignore[not-analysable] <why it is safe>` on the line before."],
+                     rev.id, phase, col)  # fmt: skip
+            )
+        for st in (s for u in units for s in u.statements if s.dynamic):
+            rev_findings.append(meta(rev.path, st.line, "not-analysable", "EXECUTE of a computed string "
+                                     "inside DO cannot be analysed offline", [], rev.id, phase))  # fmt: skip
+        if changed is not None and rev.path.resolve() not in changed:
+            continue
+        linted += 1
+        rev_findings = [f for f in rev_findings if sel.enabled(f.rule)]
+        ignores = find_ignores(_read(rev.path), function_lines(rev.path, "downgrade"))
+        assign_line = _line_of(rev.path, "ec_safety_assured")
+        for rule_id, reason in rev.safety_assured.items():
+            ignores.append(Ignore(assign_line, None, (rule_id,), str(reason or "").strip(), source="safety_assured"))
+        findings += apply_ignores(
+            rev_findings,
+            ignores,
+            path,
+            sel.enabled("unused-ignore"),
+            sel.severity(rules["unused-ignore"]),
+            sel.severity(rules["ignore-without-reason"]),
+        )
+    return LintResult(linted, sorted(findings, key=Finding.sort_key))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _line_of(path: Path, name: str) -> int:
+    m = re.search(rf"^{re.escape(name)}\b", _read(path), re.M)
+    return _read(path)[: m.start()].count("\n") + 1 if m else 1
+
+
+def _changed_since(root: Path, ref: str) -> set[Path]:
+    """Files changed since `ref` (committed, staged, unstaged and untracked)."""
+    try:
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        diff = subprocess.run(["git", "diff", "--name-only", ref, "--"], cwd=root, capture_output=True,
+                              text=True, check=True).stdout.split("\n")  # fmt: skip
+        new = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=top,
+                             capture_output=True, text=True, check=True).stdout.split("\n")  # fmt: skip
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        raise UsageError(f"--since {ref}: git could not list changed files ({detail.strip()})") from None
+    return {(Path(top) / p).resolve() for p in diff + new if p}
