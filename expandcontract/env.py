@@ -21,6 +21,8 @@ ATTR_BEFORE_MIGRATIONS = "expandcontract.before_migrations"
 def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None:
     from alembic import context
 
+    import expandcontract.backfill.op  # noqa: F401  (registers op.backfill)
+
     if context.is_offline_mode():
         context.configure(
             url=_url(context.config),

@@ -174,6 +174,7 @@ class Runner:
         acfg.attributes[ATTR_RUN_ID] = run_id
         acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
         acfg.attributes.pop(ATTR_ON_STEP, None)
+        acfg.attributes["expandcontract.config"] = self.project.config  # backfill defaults
 
         def fn(rev: Any, _context: Any) -> Any:
             if upgrade:
