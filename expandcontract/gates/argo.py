@@ -153,7 +153,7 @@ class Argo:
         current, stable = status.get("currentPodHash"), status.get("stableRS")
         promoted = bool(stable) and stable == current
         out.observed = {
-            "generation": generation(ro),
+            "generation": dig(ro, "metadata", "generation"),
             "observedGeneration": status.get("observedGeneration"),
             "phase": status.get("phase"),
             "step": status.get("currentStepIndex"),

@@ -113,7 +113,7 @@ def assess_deployment(
     gen, obs = generation(dep), dig(dep, "status", "observedGeneration")
     state, text = kubectl_status(dep)
     out.observed = {
-        "generation": gen,
+        "generation": dig(dep, "metadata", "generation"),
         "observedGeneration": obs,
         "phase": state,
         "replicas": dig(dep, "spec", "replicas", default=1),

@@ -65,7 +65,7 @@ class Flagger:
         phase = status.get("phase")
         out = Assessment()
         out.observed = {
-            "generation": generation(canary),
+            "generation": dig(canary, "metadata", "generation"),
             "observedGeneration": status.get("observedGeneration"),
             "phase": phase,
             "step": status.get("iterations"),

@@ -13,49 +13,6 @@ from expandcontract.phases.stamp import PodClass, make_stamp
 
 from .conftest import FINAL, FIXTURES, NEW, OLD, decide_on, load
 
-REVISION = '''"""{message}"""
-revision = "{rev}"
-down_revision = {down!r}
-branch_labels = {labels!r}
-depends_on = {deps!r}
-ec_change = "{change}"
-ec_phase = "{lane}"
-
-
-def upgrade() -> None:
-    pass
-
-
-def downgrade() -> None:
-    pass
-'''
-
-
-def write_project(root: Path) -> None:
-    (root / "alembic.ini").write_text(
-        "[alembic]\nscript_location = %(here)s/migrations\npath_separator = space\n"
-        "version_locations = %(here)s/migrations/versions/expand %(here)s/migrations/versions/migrate "
-        "%(here)s/migrations/versions/contract\n"
-    )
-    revs = [
-        ("expand", "0a1b2c3d4e5f", None, ("expand",), None, "users-created", "add users.created_at"),
-        ("expand", "1b2c3d4e5f60", "0a1b2c3d4e5f", None, None, "users-email", "add users.email"),
-        ("migrate", "2c3d4e5f6071", None, ("migrate",), "1b2c3d4e5f60", "users-email", "backfill email"),
-        ("contract", "3d4e5f607182", None, ("contract",), "2c3d4e5f6071", "users-email", "drop users.mail"),
-    ]
-    for lane, rev, down, labels, deps, change, message in revs:
-        d = root / "migrations" / "versions" / lane
-        d.mkdir(parents=True, exist_ok=True)
-        (d / f"{rev}_{change.replace('-', '_')}.py").write_text(
-            REVISION.format(rev=rev, down=down, labels=labels, deps=deps, change=change, lane=lane, message=message)
-        )
-
-
-@pytest.fixture
-def project_root(tmp_path: Path) -> Path:
-    write_project(tmp_path)
-    return tmp_path
-
 
 def test_real_classifier_agrees_with_the_fake_one(project_root: Path) -> None:
     project = load_project(Config(root=project_root))

@@ -1,0 +1,88 @@
+"""`expandcontract gate PHASE --change SLUG`: may this phase run now, given the rollout? Never the database.
+
+Exit codes are the answer: 0 allow, 3 blocked (retry later), 4 unknown (fail closed), 5 deny (terminal),
+2 bad usage. That is what CI steps, Helm hooks, Argo CD hook Jobs and Argo Rollouts `job` metrics read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from expandcontract.cli._common import app, command, format_option
+from expandcontract.errors import UsageError
+
+PHASES = ("expand", "migrate", "contract", "undo-expand")
+KINDS = ("Deployment", "Service", "Rollout", "Canary")
+
+
+@command()
+@click.argument("phase", type=click.Choice(PHASES))
+@click.option("--change", "change", required=True, metavar="SLUG", help="The change whose phase would run.")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Rollout target kind (else the config).")
+@click.option("--name", default=None, help="Rollout target name (else the config).")
+@click.option("--namespace", default=None, help="Rollout target namespace (else the config, else default).")
+@click.option(
+    "--snapshot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Decide from `kubectl get ... -o yaml` output instead of the live cluster.",
+)
+@click.option("--wait", "wait", default=None, metavar="DURATION", help="Ask again until allow or deny (e.g. 15m).")
+@click.option("--interval", default="250ms", metavar="DURATION", hidden=True, help="Poll interval for --wait.")
+@format_option("text", "json")
+def gate(
+    phase: str,
+    change: str,
+    kind: str | None,
+    name: str | None,
+    namespace: str | None,
+    snapshot: Path | None,
+    wait: str | None,
+    interval: str,
+    fmt: str,
+) -> None:
+    """Decide whether PHASE of a change may run now, from the rollout state of the app in Kubernetes.
+
+    PHASE is migrate, contract or undo-expand (expand always allows, with a warning when NEW pods already
+    run). Exit 0 allow, 3 blocked, 4 unknown, 5 deny, 2 bad usage.
+    """
+    from expandcontract.gates.evaluate import classifier_for, evaluate, options_from, reader_for, target_from
+    from expandcontract.gates.model import Decision
+    from expandcontract.gates.wait import parse_duration, wait_for
+    from expandcontract.phases.project import SLUG, load_project
+
+    if not SLUG.match(change):
+        raise UsageError(f"--change {change!r} is not a slug like users-email-verified ([a-z0-9][a-z0-9-]*)")
+    timeout = parse_duration(wait) if wait is not None else None
+    poll = parse_duration(interval)
+    config = app().config()
+    target = target_from(config, kind, name, namespace)
+    project = load_project(config)
+    classify = classifier_for(project, change)
+    reader = reader_for(config, snapshot)
+    options = options_from(config)
+
+    def ask() -> Decision:
+        return evaluate(reader, phase, change, target, classify, options)
+
+    if timeout is None:
+        decision = ask()
+    else:
+
+        def progress(d: Decision) -> None:
+            if not d.final:
+                click.echo(f"waiting: {d.summary()}", err=True)
+
+        decision = wait_for(ask, timeout, interval=poll, on_change=progress)
+        if not decision.final:
+            click.echo(f"gave up after {wait}: the answer is still {decision.decision}", err=True)
+    if fmt == "json":
+        click.echo(decision.to_json())
+    else:
+        click.echo(decision.summary())
+        for reason in decision.reasons:
+            click.echo(f"  {reason.code}: {reason.message}")
+    sys.exit(decision.exit_code)
