@@ -70,6 +70,7 @@ def test_json_is_exactly_one_document(project_root: Path) -> None:
         ]
     )
     assert status == 3
+    assert err == ""
     doc = json.loads(out)
     assert doc["decision"] == "blocked" and doc["strategy"] == "argo"
     assert doc["reasons"][0]["code"] == "HOT_ROLLBACK_TARGET"

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from expandcontract.config import Config
 from expandcontract.gates.evaluate import classifier_for, decide
 from expandcontract.phases.project import load_project
