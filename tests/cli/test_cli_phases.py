@@ -1,0 +1,127 @@
+"""The CLI contracts on the phase commands: exit codes, JSON alone on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expandcontract.cli import cli
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    r = runner.invoke(cli, ["init"])
+    assert r.exit_code == 0, r.output
+    return tmp_path
+
+
+def _ok(r):  # type: ignore[no-untyped-def]
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    return r
+
+
+def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url: str) -> None:
+    db = ["--database-url", database_url]
+    r = _ok(runner.invoke(cli, ["new", "add email", "--change", "users-email", "--format", "json"]))
+    made = json.loads(r.stdout)
+    assert [m["phase"] for m in made["revisions"]] == ["expand", "migrate", "contract"]
+    assert "Generating" not in r.stdout
+    status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
+    assert status["changes"] == [{"change": "users-email", "phases": {
+        "expand": "pending", "migrate": "pending", "contract": "pending"},
+        "revisions": {m["phase"]: m["revision"] for m in made["revisions"]}, "backfills": []}]
+    plan = json.loads(_ok(runner.invoke(cli, ["plan", "contract", "--format", "json", *db])).stdout)
+    assert [p["why"] for p in plan["planned"]] == ["dependency", "dependency", "target"]
+    r = _ok(runner.invoke(cli, [*db, "run", "expand", "--change", "users-email", "--format", "json"]))
+    assert json.loads(r.stdout)["applied"][0]["revision"] == made["revisions"][0]["revision"]
+    r = _ok(runner.invoke(cli, ["run", "migrate", *db]))
+    assert "no rollout target configured" in r.stderr and "no rollout target" not in r.stdout
+    _ok(runner.invoke(cli, ["run", "contract", *db]))
+    status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
+    assert status["changes"][0]["phases"] == {"expand": "applied", "migrate": "applied", "contract": "applied"}
+    hist = json.loads(_ok(runner.invoke(cli, ["history", "--format", "json", *db])).stdout)
+    assert [h["phase"] for h in hist["runs"]] == ["contract", "migrate", "expand"]
+    r = runner.invoke(cli, ["downgrade", "--change", "users-email", "--phase", "expand", *db], input="")
+    assert r.exit_code == 2 and "--yes" in r.stderr
+    r = _ok(runner.invoke(cli, ["downgrade", "--change", "users-email", "--phase", "expand", "--yes", *db,
+                                "--format", "json"]))
+    assert len(json.loads(r.stdout)["removed"]) == 3
+    assert "(cascade)" in r.stderr
+    _ok(runner.invoke(cli, ["doctor", *db]))
+
+
+def test_heads_stamp_reads_only_files(project_dir: Path, runner: CliRunner) -> None:
+    _ok(runner.invoke(cli, ["new", "x", "--change", "users-x"]))
+    r = _ok(runner.invoke(cli, ["heads", "--stamp", "--database-url", "postgresql://nobody@127.0.0.1:1/none"]))
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("expand=") and ",migrate=" in lines[0]
+    _ok(runner.invoke(cli, ["new", "y", "--change", "users-y", "--phase", "expand"]))
+    assert _ok(runner.invoke(cli, ["heads", "--stamp"])).stdout != r.stdout
+
+
+def test_unreachable_database_is_exit_2_one_line_masked(project_dir: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["status", "--database-url", "postgresql://app:hunter2@127.0.0.1:1/app"])
+    assert r.exit_code == 2
+    assert r.stderr.count("\n") == 1 and "127.0.0.1:1" in r.stderr and "hunter2" not in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_database_url_env_is_used(project_dir: Path, runner: CliRunner, database_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    _ok(runner.invoke(cli, ["new", "x", "--change", "users-x", "--phase", "expand"]))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    _ok(runner.invoke(cli, ["run", "expand"]))
+    assert json.loads(_ok(runner.invoke(cli, ["status", "--format", "json"])).stdout)["changes"][0]["phases"][
+        "expand"] == "applied"
+
+
+def test_unknown_config_key_is_exit_2(project_dir: Path, runner: CliRunner) -> None:
+    (project_dir / "pyproject.toml").write_text("[tool.expandcontract]\nlock_timeout = 5\n")
+    r = runner.invoke(cli, ["heads"])
+    assert r.exit_code == 2 and "unknown key 'lock_timeout'" in r.stderr
+
+
+def test_two_heads_in_a_lane_is_exit_2_naming_both(project_dir: Path, runner: CliRunner) -> None:
+    _ok(runner.invoke(cli, ["new", "x", "--change", "users-x", "--phase", "expand"]))
+    lane = project_dir / "migrations" / "versions" / "expand"
+    (first,) = list(lane.glob("*.py"))
+    text = first.read_text()
+    rid = text.split("revision = '")[1].split("'")[0]
+    twin = text.replace(f"revision = '{rid}'", "revision = 'aaaaaaaaaaaa'").replace("branch_labels = ('expand',)", "branch_labels = None")
+    twin = twin.replace("down_revision = None", f"down_revision = '{rid}'").replace("'users-x'", "'users-y'")
+    (lane / "a_twin.py").write_text(twin)
+    (lane / "b_twin.py").write_text(twin.replace("aaaaaaaaaaaa", "bbbbbbbbbbbb").replace("'users-y'", "'users-z'"))
+    r = runner.invoke(cli, ["heads"])
+    assert r.exit_code == 2 and "aaaaaaaaaaaa" in r.stderr and "bbbbbbbbbbbb" in r.stderr and "merge" in r.stderr
+
+
+def test_skip_gate_needs_a_reason(project_dir: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["run", "migrate", "--skip-gate"])
+    assert r.exit_code == 2 and "--reason" in r.stderr
+
+
+def test_bad_slug_and_unknown_change(project_dir: Path, runner: CliRunner, database_url: str) -> None:
+    r = runner.invoke(cli, ["new", "x", "--change", "Bad_Slug"])
+    assert r.exit_code == 2 and "slug" in r.stderr
+    r = runner.invoke(cli, ["run", "expand", "--change", "nope", "--database-url", database_url])
+    assert r.exit_code == 2 and "unknown change 'nope'" in r.stderr
+
+
+def test_python_dash_m_entry_point(project_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "expandcontract", "heads", "--stamp"], capture_output=True,
+                         text=True, cwd=project_dir, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert out.returncode == 0 and out.stdout.strip() == "expand=-,migrate=-,contract=-"
