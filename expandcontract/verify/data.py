@@ -1,0 +1,358 @@
+"""Sample rows and data fingerprints: does data written after an upgrade survive its downgrade?
+
+A downgrade can restore every catalog entry and still lose data (drop and re-create a column, a
+narrowing type change, a DELETE). So after each upgrade verify writes a few rows into every table,
+generated from the column types (respecting NOT NULL, defaults, foreign keys and simple `IN (...)`
+checks, as far as is reasonable), and fingerprints the columns that existed before the upgrade with
+`count(*), sum(hashtextextended(...))` (one cheap aggregate per table, per column too so a message can
+name the column). The rows are deleted again once the revision has passed, so random values never
+trip a later revision's constraints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+from psycopg import sql
+
+from expandcontract.verify.snapshot import VERSION_TABLE, Snapshot
+
+ROWS_PER_TABLE = 3
+
+_USER = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'expandcontract') "
+    "AND n.nspname NOT LIKE 'pg\\_%%' AND c.relname <> '" + VERSION_TABLE + "' "
+    "AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
+    "AND d.objid = c.oid AND d.deptype = 'e')"
+)
+
+COLUMNS_SQL = f"""
+SELECT c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       a.atthasdef, coalesce(pg_get_expr(ad.adbin, ad.adrelid), '') LIKE 'nextval(%%',
+       a.attidentity <> '' OR a.attgenerated <> '',
+       bt.typcategory, bt.typname,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped AND {_USER}
+ORDER BY c.oid, a.attnum"""
+
+CONSTRAINTS_SQL = f"""
+SELECT k.contype, c.oid::regclass::text, k.confrelid::regclass::text,
+       (SELECT array_agg(a.attname::text ORDER BY x.i) FROM unnest(k.conkey) WITH ORDINALITY x(n, i)
+          JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = x.n),
+       (SELECT array_agg(a.attname::text ORDER BY x.i) FROM unnest(k.confkey) WITH ORDINALITY x(n, i)
+          JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = x.n),
+       pg_get_constraintdef(k.oid)
+FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE k.contype IN ('p', 'f', 'c') AND {_USER}"""
+
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+
+
+@dataclass
+class Column:
+    name: str
+    type: str
+    not_null: bool
+    has_default: bool
+    generated: bool  # identity, serial or generated: the server fills it
+    category: str
+    base: str
+    typmod: int
+    labels: list[str] | None
+    allowed: list[str] | None = None
+
+
+@dataclass
+class Table:
+    name: str  # regclass text, already quoted where needed
+    columns: list[Column] = field(default_factory=list)
+    key: list[str] = field(default_factory=list)
+    fks: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
+
+
+@dataclass
+class Samples:
+    """Rows written after an upgrade: per table the key values that find them again."""
+
+    rows: dict[str, tuple[list[str], list[list[str | None]]]] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _tables(conn: Any) -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for row in conn.execute(COLUMNS_SQL).fetchall():
+        table = tables.setdefault(row[0], Table(row[0]))
+        serial = bool(row[5]) or bool(row[6])
+        table.columns.append(Column(row[1], row[2], row[3], row[4], serial, row[7], row[8], row[9], row[10]))
+    for contype, rel, ref, cols, refcols, definition in conn.execute(CONSTRAINTS_SQL).fetchall():
+        found = tables.get(rel)
+        if found is None or not cols:
+            continue
+        table = found
+        if contype == "p":
+            table.key = list(cols)
+        elif contype == "f" and refcols:
+            table.fks.append((list(cols), ref, list(refcols)))
+        elif contype == "c" and len(cols) == 1 and "= ANY (ARRAY[" in definition:
+            values = [v.replace("''", "'") for v in _LITERAL.findall(definition)]
+            for col in table.columns:
+                if col.name == cols[0] and values:
+                    col.allowed = values
+    return tables
+
+
+def _ordered(tables: dict[str, Table]) -> list[Table]:
+    """Referenced tables before the tables that reference them (cycles broken arbitrarily)."""
+    done: list[Table] = []
+    seen: set[str] = set()
+
+    def visit(name: str, path: set[str]) -> None:
+        if name in seen or name in path or name not in tables:
+            return
+        path.add(name)
+        for _, ref, _ in tables[name].fks:
+            visit(ref, path)
+        seen.add(name)
+        done.append(tables[name])
+
+    for name in tables:
+        visit(name, set())
+    return done
+
+
+def _value(col: Column, n: int) -> str | None:
+    """A text literal of `col`'s type, different for each n; None when the type is not known."""
+    if col.allowed:
+        return col.allowed[n % len(col.allowed)]
+    if col.labels:
+        return col.labels[n % len(col.labels)]
+    base, cat, mod = col.base, col.category, col.typmod
+    if base in ("int2",):
+        return str(n % 32000)
+    if base in ("int4", "int8", "oid"):
+        return str(n)
+    if base == "numeric":
+        if mod > 4:
+            precision, scale = ((mod - 4) >> 16) & 0xFFFF, (mod - 4) & 0xFFFF
+            return str(Decimal(n % (10 ** max(precision - scale, 1) - 1) or 1))
+        return f"{n}.25"
+    if cat == "N":
+        return f"{n}.5"
+    if cat == "S":
+        text = f"s{n}"
+        length = mod - 4 if mod > 4 else 0
+        return text[-length:] if length else text
+    if cat == "B":
+        return "true" if n % 2 else "false"
+    if base == "date":
+        return (dt.date(2024, 1, 1) + dt.timedelta(days=n % 20000)).isoformat()
+    if base in ("timestamp", "timestamptz"):
+        return (dt.datetime(2024, 1, 1) + dt.timedelta(minutes=n)).isoformat(sep=" ")
+    if base in ("time", "timetz"):
+        return f"{n % 24:02d}:{n % 60:02d}:00"
+    if base == "interval":
+        return f"{n} minutes"
+    if base == "uuid":
+        return str(uuid.UUID(int=n))
+    if base in ("json", "jsonb"):
+        return f'{{"n": {n}}}'
+    if base == "bytea":
+        return "\\x" + n.to_bytes(4, "big").hex()
+    if base in ("inet", "cidr"):
+        return f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" + ("/32" if base == "cidr" else "")
+    if cat == "A":
+        return "{}"
+    if cat == "R":
+        return "empty"
+    return None
+
+
+def insert(conn: Any, counter: Iterator[int]) -> Samples:
+    """Write ROWS_PER_TABLE rows into every user table; tables that refuse them get a note."""
+    tables = _tables(conn)
+    samples = Samples()
+    for table in _ordered(tables):
+        written = 0
+        for i in range(ROWS_PER_TABLE):
+            for nulls in (i == 1, False) if i == 1 else (False,):
+                row = _row(conn, table, next(counter), nulls)
+                if row is None:
+                    break
+                names, literals, types = row
+                try:
+                    keys = _insert_row(conn, table, names, literals, types)
+                except Exception:
+                    continue
+                entry = samples.rows.setdefault(table.name, (_key_columns(table), []))
+                entry[1].append(keys)
+                written += 1
+                break
+        if written:
+            samples.order.append(table.name)
+        else:
+            samples.notes.append(
+                f"table {table.name}: no sample rows could be written (types or constraints not understood); "
+                "its data was not checked"
+            )
+    return samples
+
+
+def _key_columns(table: Table) -> list[str]:
+    return table.key or [c.name for c in table.columns if not c.generated]
+
+
+def _row(conn: Any, table: Table, n: int, nulls: bool) -> tuple[list[str], list[str | None], list[str]] | None:
+    fk_values: dict[str, str | None] = {}
+    for cols, ref, refcols in table.fks:
+        if ref == table.name:
+            picked: list[str | None] | None = None
+        else:
+            select = sql.SQL("SELECT {} FROM {} OFFSET %s LIMIT 1").format(
+                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in refcols),
+                sql.SQL(ref),
+            )
+            found = conn.execute(select, (n % ROWS_PER_TABLE,)).fetchone() or conn.execute(select, (0,)).fetchone()
+            picked = list(found) if found else None
+        for j, fk_col in enumerate(cols):
+            fk_values[fk_col] = picked[j] if picked else None
+    names: list[str] = []
+    literals: list[str | None] = []
+    types: list[str] = []
+    for col in table.columns:
+        if col.generated:
+            continue
+        if col.name in fk_values:
+            value = fk_values[col.name]
+            if value is None and col.not_null:
+                return None
+        elif nulls and not col.not_null:
+            value = None
+        else:
+            value = _value(col, n)
+            if value is None:
+                if col.has_default:
+                    continue
+                if col.not_null:
+                    return None
+        names.append(col.name)
+        literals.append(value)
+        types.append(col.type)
+    return names, literals, types
+
+
+def _insert_row(
+    conn: Any, table: Table, names: list[str], literals: list[str | None], types: list[str]
+) -> list[str | None]:
+    key = _key_columns(table)
+    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        sql.SQL(table.name),
+        sql.SQL(", ").join(sql.Identifier(c) for c in names),
+        sql.SQL(", ").join(sql.SQL("%s::" + t) for t in types),
+        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key),
+    )
+    if not names:
+        query = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(
+            sql.SQL(table.name),
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key),
+        )
+    row = conn.execute(query, literals).fetchone()
+    return list(row) if row else []
+
+
+def delete(conn: Any, samples: Samples) -> None:
+    """Remove the sample rows again (best effort: a row a migration rewrote may stay)."""
+    for name in reversed(samples.order):
+        columns, rows = samples.rows[name]
+        match = sql.SQL(" AND ").join(
+            sql.SQL("{}::text IS NOT DISTINCT FROM %s").format(sql.Identifier(c)) for c in columns
+        )
+        for keys in rows:
+            with contextlib.suppress(Exception):
+                conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(sql.SQL(name), match), keys)
+
+
+# --- fingerprints -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TablePrint:
+    rows: int
+    whole: Decimal
+    columns: dict[str, Decimal]
+
+
+def shared_columns(before: Snapshot, after: Snapshot) -> dict[str, list[str]]:
+    """Table key -> columns that exist both before and after the upgrade (the data that must survive)."""
+    both = before.get("column", {}).keys() & after.get("column", {}).keys()
+    tables: dict[str, list[str]] = {}
+    for key in sorted(both):
+        table, _, column = key.rpartition(".")
+        tables.setdefault(table, []).append(column)
+    return tables
+
+
+def _ident(table_key: str) -> sql.Composable:
+    schema, _, name = table_key.rpartition(".")
+    return sql.Identifier(schema or "public", name)
+
+
+def fingerprint(conn: Any, tables: dict[str, list[str]]) -> dict[str, TablePrint]:
+    prints: dict[str, TablePrint] = {}
+    for table, columns in tables.items():
+        ids = [sql.Identifier(c) for c in columns]
+        per_column = [
+            sql.SQL("coalesce(sum(hashtextextended(coalesce({}::text, '<null>'), 0)::numeric), 0)").format(i)
+            for i in ids
+        ]
+        query = sql.SQL(
+            "SELECT count(*), coalesce(sum(hashtextextended(ROW({})::text, 0)::numeric), 0), {} FROM {}"
+        ).format(sql.SQL(", ").join(ids), sql.SQL(", ").join(per_column), _ident(table))
+        try:
+            row = conn.execute(query).fetchone()
+        except Exception:
+            continue  # the table or a column is gone: the snapshot diff says so
+        prints[table] = TablePrint(int(row[0]), row[1], dict(zip(columns, row[2:], strict=True)))
+    return prints
+
+
+def compare(before: dict[str, TablePrint], after: dict[str, TablePrint], rev: str) -> list[str]:
+    """Data lost by the downgrade of `rev`, one message per table or column."""
+    out: list[str] = []
+    for table, was in before.items():
+        now = after.get(table)
+        if now is None:
+            continue
+        if now.rows != was.rows:
+            out.append(
+                f"table {table}: {now.rows} rows after downgrade of {rev}, {was.rows} before it "
+                f"({'rows lost' if now.rows < was.rows else 'rows added'})"
+            )
+            continue
+        changed = [c for c, h in was.columns.items() if now.columns.get(c) != h]
+        for column in changed:
+            out.append(
+                f"column {table}.{column}: values changed by the downgrade of {rev} "
+                f"(data lost in a column that existed before the upgrade)"
+            )
+        if not changed and now.whole != was.whole:
+            out.append(f"table {table}: values moved between rows by the downgrade of {rev}")
+    return out
+
+
+def counter(start: int = 10_000) -> Iterator[int]:
+    return count(start)

@@ -1,0 +1,293 @@
+"""Per revision: upgrade, downgrade, upgrade again on a scratch database, and compare.
+
+For each revision, in the order being verified: snapshot, upgrade, snapshot, write sample rows,
+downgrade, the snapshot must equal the one before the upgrade and the rows must survive over the
+columns that existed before, upgrade again, the snapshot must equal the first post-upgrade one.
+Everything happens in place in one working database (a revision that passes leaves it exactly where
+the next one starts); only after a failure is the working database re-cloned from the clean template
+(`CREATE DATABASE ... TEMPLATE`) and the revisions verified so far re-applied.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from expandcontract.config import Config
+from expandcontract.db.connect import connect
+from expandcontract.phases.project import Project, Revision, load_project
+from expandcontract.verify import data, snapshot
+from expandcontract.verify.diff import diff, downgrade_stage, reupgrade_stage
+from expandcontract.verify.orders import ORDERS, sequence
+from expandcontract.verify.report import Report, RevisionResult
+from expandcontract.verify.scratch import ScratchServer, scratch_server
+from expandcontract.verify.since import changed_revisions, unchanged_base
+from expandcontract.verify.stepper import Stepper, check_env_py
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def verify_project(
+    config: Config,
+    *,
+    server_url: str | None = None,
+    orders: tuple[str, ...] = ORDERS,
+    since: str | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Verify every revision of the project configured by `config` (see `verify`)."""
+    return verify(load_project(config), server_url=server_url, orders=orders, since=since, progress=progress)
+
+
+def verify(
+    project: Project,
+    *,
+    server_url: str | None = None,
+    orders: tuple[str, ...] = ORDERS,
+    since: str | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Scratch databases on the embedded server (or `server_url`'s server), dropped afterwards."""
+    started = time.perf_counter()
+    check_env_py(project)
+    base: set[str] = set()
+    if since is not None:
+        changed = changed_revisions(project, since)
+        base = unchanged_base(project, changed)
+    plans: list[tuple[str, list[Revision]]] = []
+    seen: dict[tuple[str, ...], str] = {}
+    notes: list[str] = []
+    for order in orders:
+        revs = [r for r in sequence(project, order) if r.id not in base]
+        key = tuple(r.id for r in revs)
+        if key in seen:
+            notes.append(f"{order} order is the same as {seen[key]} order here; verified once")
+            continue
+        seen[key] = order
+        plans.append((order, revs))
+    if since is not None:
+        notes.append(f"{len(plans[0][1]) if plans else 0} revisions changed since {since}")
+    with scratch_server(project.config, server_url) as server:
+        report = Report(
+            server=f"PostgreSQL {server.version}, {server.description}", orders=[o for o, _ in plans], since=since
+        )
+        report.notes.extend(notes)
+        if any(revs for _, revs in plans):
+            template = server.create("template")
+            if base:
+                progress(f"building the template from {len(base)} revisions unchanged since {since}")
+                _apply(project, template, _heads(project, base))
+            for order, revs in plans:
+                progress(f"verifying {len(revs)} revisions in {order} order")
+                report.results.extend(_Session(project, server, order, base, progress).run(revs))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _heads(project: Project, ids: set[str]) -> list[str]:
+    """The fewest revisions whose upgrade applies all of `ids`."""
+    implied: set[str] = set()
+    for rid in ids:
+        implied |= project.ancestors([rid]) - {rid}
+    return sorted(ids - implied)
+
+
+def _apply(project: Project, url: str, targets: list[str]) -> None:
+    stepper = Stepper(project, url)
+    try:
+        stepper.upgrade_all(targets)
+    finally:
+        stepper.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    first = text[0] if text else ""
+    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
+
+
+def _is_empty(fn: Any) -> bool:
+    """A body of only `pass`, `...` and docstrings/comments (what `expandcontract new` writes)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    func = tree.body[0]
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return all(
+        isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+        for stmt in func.body
+    )
+
+
+class _Failed(Exception):
+    """This revision failed; the working database must be re-cloned."""
+
+
+class _Session:
+    """One order on one working database, re-cloned from the template after each failure."""
+
+    def __init__(self, project: Project, server: ScratchServer, order: str, base: set[str], progress: Progress):
+        self.project = project
+        self.server = server
+        self.order = order
+        self.applied = set(base)
+        self.progress = progress
+        self.counter: Iterator[int] = data.counter()
+        self.work = f"work_{order}"
+        self.stepper: Stepper | None = None
+        self.conn: Any = None
+        self.current: snapshot.Snapshot | None = None
+
+    def run(self, revs: list[Revision]) -> list[RevisionResult]:
+        results: list[RevisionResult] = []
+        broken: dict[str, str] = {}  # revision whose upgrade fails -> its error
+        try:
+            self._open(clone=False)
+            for i, rev in enumerate(revs):
+                result = RevisionResult(rev.id, rev.change, rev.phase, self.order, str(rev.path))
+                results.append(result)
+                blocked = sorted(self.project.ancestors([rev.id]) & broken.keys())
+                if blocked:
+                    result.status = "not-run"
+                    result.notes.append(f"not run: it needs {blocked[0]}, whose upgrade fails")
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    self._check(rev, result)
+                except _Failed:
+                    result.status = "fail"
+                if result.status == "fail" and rev.id not in self.applied:
+                    broken[rev.id] = result.differences[-1] if result.differences else "failed"
+                result.seconds = time.perf_counter() - t0
+                self.progress(
+                    f"[{i + 1}/{len(revs)}] {result.status:8} {rev.short} {rev.change or ''} {rev.phase or ''}"
+                    f" ({result.seconds * 1000:.0f} ms)"
+                )
+                if result.status == "fail" and i + 1 < len(revs):
+                    try:
+                        self._reclone()
+                    except Exception as exc:
+                        for later in revs[i + 1 :]:
+                            skipped = RevisionResult(later.id, later.change, later.phase, self.order, str(later.path))
+                            skipped.status = "not-run"
+                            skipped.notes.append(f"not run: re-applying earlier revisions failed: {_one_line(exc)}")
+                            results.append(skipped)
+                        break
+        finally:
+            self._close()
+            self.server.drop(self.work)
+        return results
+
+    # --- database lifecycle ---------------------------------------------------------------------
+
+    def _open(self, *, clone: bool) -> None:
+        url = self.server.create(self.work, template=self.server.name_of("template"))
+        self.stepper = Stepper(self.project, url)
+        self.conn = connect(url, autocommit=True)
+        if clone:
+            targets = _heads(self.project, self.applied)
+            self.stepper.upgrade_all(targets)
+        self.current = snapshot.take(self.conn)
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self.stepper is not None:
+            self.stepper.close()
+            self.stepper = None
+
+    def _reclone(self) -> None:
+        self._close()
+        self.server.drop(self.work)
+        self._open(clone=True)
+
+    # --- one revision ---------------------------------------------------------------------------
+
+    def _check(self, rev: Revision, result: RevisionResult) -> None:
+        assert self.stepper is not None and self.current is not None
+        module = rev.module
+        needed = (self.project.ancestors([rev.id]) - {rev.id}) - self.applied
+        if needed:
+            self.stepper.upgrade_all(_heads(self.project, needed))
+            self.applied |= self.project.ancestors([rev.id]) - {rev.id}
+            self.current = snapshot.take(self.conn)
+        before = self.current
+        if rev.reversible is False:
+            self._upgrade(rev, result)
+            self.applied.add(rev.id)
+            result.status = "skipped"
+            reason = f": {rev.reason}" if rev.reason else " (no ec_reason given)"
+            result.notes.append(f"ec_reversible = False{reason}; upgraded without checking the downgrade")
+            self.current = snapshot.take(self.conn)
+            return
+        empty_up = _is_empty(getattr(module, "upgrade", None))
+        declared = hasattr(module, "ec_reversible")
+        self._upgrade(rev, result)
+        self.applied.add(rev.id)
+        after = snapshot.take(self.conn)
+        samples = data.insert(self.conn, self.counter)
+        result.notes.extend(samples.notes)
+        columns = data.shared_columns(before, after)
+        written = data.fingerprint(self.conn, columns)
+        if not empty_up and not declared and _is_empty(getattr(module, "downgrade", None)):
+            result.differences.append(
+                f"downgrade() of {rev.id} is empty but upgrade() is not: write the downgrade, or declare "
+                "ec_reversible = 'lossy' or False (with ec_reason); if leaving the data is the undo (a backfill), "
+                "declare ec_reversible = True"
+            )
+        try:
+            self.stepper.downgrade(rev.id)
+        except NotImplementedError:
+            if empty_up:
+                result.notes.append("downgrade() raises NotImplementedError; upgrade() is empty too")
+                data.delete(self.conn, samples)
+                self.current = after
+                return
+            result.differences.append(
+                f"downgrade() of {rev.id} raises NotImplementedError: write the downgrade, or declare "
+                "ec_reversible = False with ec_reason"
+            )
+            raise _Failed from None
+        except Exception as exc:
+            rows = f" (with sample rows in {len(samples.order)} tables)" if samples.order else ""
+            result.differences.append(f"downgrade of {rev.id} failed{rows}: {_one_line(exc)}")
+            raise _Failed from None
+        result.differences.extend(diff(before, snapshot.take(self.conn), downgrade_stage(rev.id)))
+        lost = data.compare(written, data.fingerprint(self.conn, columns), rev.id)
+        if rev.reversible == "lossy":
+            result.notes.extend(f"{m} (allowed: ec_reversible = 'lossy')" for m in lost)
+            if lost:
+                result.status = "lossy"
+        else:
+            result.differences.extend(lost)
+        try:
+            self.stepper.upgrade(rev.id)
+        except Exception as exc:
+            result.differences.append(f"upgrading {rev.id} again after its downgrade failed: {_one_line(exc)}")
+            raise _Failed from None
+        again = snapshot.take(self.conn)
+        result.differences.extend(diff(after, again, reupgrade_stage(rev.id)))
+        if result.differences:
+            raise _Failed
+        data.delete(self.conn, samples)
+        self.current = again
+
+    def _upgrade(self, rev: Revision, result: RevisionResult) -> None:
+        assert self.stepper is not None
+        try:
+            self.stepper.upgrade(rev.id)
+        except Exception as exc:
+            result.differences.append(f"upgrade of {rev.id} failed: {_one_line(exc)}")
+            raise _Failed from None
