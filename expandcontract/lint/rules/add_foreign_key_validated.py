@@ -56,8 +56,12 @@ class RULE(Rule):
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, con in added_constraints(stmt):
-            if con.get("contype") == "CONSTR_FOREIGN" and not con.get("skip_validation") and ctx.existing(table):
-                yield self._hit(ctx, table, con)
+            if con.get("contype") != "CONSTR_FOREIGN" or con.get("skip_validation") or not ctx.existing(table):
+                continue
+            cols = [a.get("String", {}).get("sval", "") for a in con.get("fk_attrs", ()) or ()]
+            if cols and all((table, c) in ctx.state.new_columns for c in cols):
+                continue  # Alembic's add_column(ForeignKey) = ADD COLUMN + ADD FOREIGN KEY on the new column
+            yield self._hit(ctx, table, con)
         for table, col in added_columns(stmt):
             cons = column_constraints(col)
             fk = [c for c in cons if c.get("contype") == "CONSTR_FOREIGN"]

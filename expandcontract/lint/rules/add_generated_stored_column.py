@@ -48,7 +48,8 @@ class RULE(Rule):
             if not ctx.existing(table):
                 continue
             gen = [c for c in column_constraints(col) if c.get("contype") == "CONSTR_GENERATED"]
-            if not gen or gen[0].get("generated_kind", "s") not in ("s", ""):
+            # without STORED, PostgreSQL 18 makes a virtual column; earlier versions only have stored ones
+            if not gen or (gen[0].get("generated_kind") == "v" and ctx.pg_version >= 18):
                 continue
             name = str(col.get("colname", ""))
             typ = type_spec(col.get("typeName", {}))
