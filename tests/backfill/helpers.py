@@ -63,3 +63,39 @@ def scalar(url: str, query: str) -> Any:
     with connect(url) as conn:
         row = conn.execute(query).fetchone()
     return row[0] if row else None
+
+
+def slow_function(url: str) -> None:
+    """`slow(v)`: ~1 ms per row (pg_sleep's granularity here), so a few thousand rows take seconds."""
+    with connect(url) as conn:
+        conn.execute("CREATE FUNCTION slow(x int) RETURNS boolean LANGUAGE sql AS $$ SELECT pg_sleep(0.001) IS NULL $$")
+        conn.commit()
+
+
+def cli(url: str, *args: str, timeout: float = 60) -> Any:
+    """`expandcontract --database-url URL ARGS` in another process."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "expandcontract", "--database-url", url, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for(predicate: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def rows_done(url: str) -> int:
+    return int(scalar(url, "SELECT COALESCE(sum(rows_done), 0) FROM expandcontract.backfill_ranges"))
