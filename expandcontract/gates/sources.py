@@ -198,8 +198,10 @@ class LiveSource:
             api = client.CustomObjectsApi(self.api)
             fn = api.get_namespaced_custom_object if name else api.list_namespaced_custom_object
 
-            def custom(namespace: str, *args: Any, **kw: Any) -> Any:
-                return fn(k.group, k.version, namespace, k.plural, *args, **kw)
+            def custom(namespace: str, **kw: Any) -> Any:
+                if name:
+                    return fn(k.group, k.version, namespace, k.plural, name, **kw)
+                return fn(k.group, k.version, namespace, k.plural, **kw)
 
             return custom
         apis = {"": client.CoreV1Api, "apps": client.AppsV1Api, "discovery.k8s.io": client.DiscoveryV1Api}
@@ -231,14 +233,17 @@ class LiveSource:
                     continue
                 raise _api_error(status, what, host, exc) from None
             except HTTPError as exc:
+                timed_out = isinstance(exc, TimeoutError) or "timed out" in str(exc).lower()
                 raise SourceError(
-                    "UNREACHABLE",
+                    "TIMEOUT" if timed_out else "UNREACHABLE",
                     f"cannot read {what} from {host}: {type(exc).__name__} ({_short(exc)}); check the "
                     "cluster is reachable and the kubeconfig context",
                     (what,),
                 ) from None
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
                 raise SourceError("UNREACHABLE", f"cannot read {what} from {host}: {_short(exc)}", (what,)) from None
+            except json.JSONDecodeError as exc:
+                raise SourceError("BAD_RESPONSE", f"{host} answered {what} with non-JSON ({exc})", (what,)) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _delay(self, attempt: int, exc: Any) -> float:
