@@ -1,0 +1,2 @@
+-- expect: add-serial-column
+ALTER TABLE events ADD COLUMN seq bigserial;

@@ -1,0 +1,2 @@
+-- expect: add-column-volatile-default
+ALTER TABLE tokens ADD COLUMN secret text DEFAULT make_token();

@@ -1,0 +1,4 @@
+-- expect: drop-column
+DO $$ BEGIN
+  EXECUTE 'ALTER TABLE users DROP COLUMN tmp_flag';
+END $$;

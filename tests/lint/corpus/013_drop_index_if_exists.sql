@@ -1,0 +1,2 @@
+-- expect: drop-index-non-concurrently
+DROP INDEX IF EXISTS public.users_name_idx;

@@ -1,0 +1,3 @@
+-- expect: drop-column
+-- users.legacy_email has been replaced by users.email
+ALTER TABLE users DROP COLUMN legacy_email;

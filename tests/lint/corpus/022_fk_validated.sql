@@ -1,0 +1,2 @@
+-- expect: add-foreign-key-validated
+ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);

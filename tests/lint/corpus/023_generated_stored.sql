@@ -1,0 +1,2 @@
+-- expect: add-generated-stored-column
+ALTER TABLE orders ADD COLUMN total_cents bigint GENERATED ALWAYS AS (total * 100) STORED;

@@ -1,0 +1,2 @@
+-- expect: create-index-non-concurrently
+CREATE INDEX orders_customer_id_idx ON orders (customer_id);

@@ -1,0 +1,2 @@
+-- expect: change-column-type
+ALTER TABLE users ALTER COLUMN email TYPE varchar(64);

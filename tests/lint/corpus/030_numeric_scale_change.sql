@@ -1,0 +1,2 @@
+-- expect: change-column-type
+ALTER TABLE orders ALTER COLUMN total TYPE numeric(12,4);

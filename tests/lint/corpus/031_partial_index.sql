@@ -1,0 +1,2 @@
+-- expect: create-index-non-concurrently
+create index idx_jobs_pending on jobs (created_at) where state = 'pending';

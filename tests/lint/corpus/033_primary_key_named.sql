@@ -1,0 +1,2 @@
+-- expect: add-primary-key
+ALTER TABLE tags ADD CONSTRAINT tags_pkey PRIMARY KEY (tag_id);

@@ -1,0 +1,2 @@
+-- expect: reindex-non-concurrently
+REINDEX TABLE orders;

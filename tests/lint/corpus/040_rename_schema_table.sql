@@ -1,0 +1,2 @@
+-- expect: rename-table
+ALTER TABLE billing.invoice_lines RENAME TO invoice_items;

@@ -1,0 +1,2 @@
+-- expect: set-not-null
+ALTER TABLE orders ALTER COLUMN currency SET NOT NULL;

@@ -1,0 +1,2 @@
+-- expect: change-column-type
+ALTER TABLE products ALTER COLUMN sku TYPE integer USING sku::integer;

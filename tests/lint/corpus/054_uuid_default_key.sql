@@ -1,0 +1,2 @@
+-- expect: add-column-volatile-default
+ALTER TABLE users ADD COLUMN public_id uuid DEFAULT gen_random_uuid();

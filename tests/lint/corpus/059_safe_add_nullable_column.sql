@@ -1,0 +1,3 @@
+-- expect: none
+ALTER TABLE users ADD COLUMN nickname text;
+ALTER TABLE users ALTER COLUMN nickname SET DEFAULT '';

@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE orders ADD CONSTRAINT orders_total_positive CHECK (total >= 0) NOT VALID;

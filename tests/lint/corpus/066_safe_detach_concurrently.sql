@@ -1,0 +1,3 @@
+-- expect: none
+-- transaction: none
+ALTER TABLE measurements DETACH PARTITION measurements_2022 CONCURRENTLY;

@@ -1,0 +1,3 @@
+-- expect: none
+-- transaction: none
+DROP INDEX CONCURRENTLY IF EXISTS orders_legacy_status_idx;

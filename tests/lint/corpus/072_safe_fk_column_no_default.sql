@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE comments ADD COLUMN parent_id bigint REFERENCES comments (id);

@@ -1,0 +1,3 @@
+-- expect: none
+ALTER TABLE feature_flags ADD COLUMN description text;
+INSERT INTO feature_flags (name, enabled) VALUES ('new_checkout', false);

@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE orders ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();

@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE accounts ALTER COLUMN owner_id SET NOT NULL;

@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE tickets ADD COLUMN priority text DEFAULT 'normal';

@@ -1,0 +1,3 @@
+-- expect: none
+-- transaction: none
+VACUUM (ANALYZE) orders;

@@ -1,0 +1,2 @@
+-- expect: none
+ALTER TABLE users ALTER COLUMN display_name TYPE varchar(200);
