@@ -24,16 +24,17 @@ class Chain:
     def add(
         self,
         change: str,
-        phases: dict[str, tuple[str, str]],
+        phases: dict[str, tuple[str, ...]],
         *,
         header: str = "",
     ) -> dict[str, str]:
-        """Scaffold `change` with `phases` = {phase: (upgrade body, downgrade body)}; returns phase -> id."""
+        """Scaffold `change` with `phases` = {phase: (upgrade body, downgrade body[, module header])};
+        returns phase -> revision id."""
         made = new(self.config, f"{change} change", change, tuple(phases))
         ids: dict[str, str] = {}
         for rev in made:
-            up, down = phases[rev.phase]
-            set_bodies(rev.path, up, down, header)
+            up, down, *extra = phases[rev.phase]
+            set_bodies(rev.path, up, down, "\n".join([header, *extra]))
             ids[rev.phase] = rev.revision
         return ids
 

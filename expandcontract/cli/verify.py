@@ -1,0 +1,54 @@
+"""`expandcontract verify`: parse, call `verify_project`, render, exit 0 (all pass) or 1 (any failure).
+
+The global `--database-url` is verify's own scratch server here (databases are created and dropped on
+it); without it the embedded scratch server is used. DATABASE_URL and the config's database are never
+consulted, so `app().database_url_resolved()` is deliberately not called.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from expandcontract.cli._common import app, command, format_option
+from expandcontract.errors import EXIT_PROBLEMS
+
+ORDER_CHOICES = ("alembic", "change", "release", "all")
+
+
+@command()
+@click.option("--since", metavar="GIT_REF", default=None, help="Verify only revisions changed since GIT_REF.")
+@click.option(
+    "--order",
+    type=click.Choice(ORDER_CHOICES),
+    default="all",
+    show_default=True,
+    help="Upgrade order(s) to verify in: Alembic's `upgrade heads`, per change, per release, or all three.",
+)
+@format_option("text", "json")
+def verify(since: str | None, order: str, fmt: str) -> None:
+    """Check every revision upgrades, downgrades and upgrades again leaving schema and data as they were.
+
+    Runs on scratch databases: the embedded PostgreSQL by default, or the server given by --database-url
+    (databases are created there and dropped afterwards). Never touches the application database.
+    """
+    from expandcontract.verify import verify_project
+    from expandcontract.verify.orders import ORDERS
+
+    ctx = app()
+    orders = ORDERS if order == "all" else (order,)
+    report = verify_project(
+        ctx.config(),
+        server_url=ctx.database_url,
+        orders=orders,
+        since=since,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(report.render_text())
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
