@@ -1,10 +1,37 @@
 """expandcontract: zero-downtime PostgreSQL schema changes for SQLAlchemy + Alembic.
 
-The public API is what `__all__` lists; everything else is private and may change.
+The public API is what `__all__` lists; everything else is private and may change. Names are loaded on
+first use, so `import expandcontract` stays cheap (the .sql lint path must not import SQLAlchemy).
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+_EXPORTS: dict[str, str] = {
+    "Classifier": "expandcontract.phases.stamp",
+    "Config": "expandcontract.config",
+    "ExpandContractError": "expandcontract.errors",
+    "PodClass": "expandcontract.phases.stamp",
+    "Project": "expandcontract.phases.project",
+    "load_config": "expandcontract.config",
+    "load_project": "expandcontract.phases.project",
+    "make_stamp": "expandcontract.phases.stamp",
+    "plan_upgrade": "expandcontract.phases.planner",
+    "project_status": "expandcontract.phases.status",
+    "run_downgrade": "expandcontract.phases.run",
+    "run_migrations": "expandcontract.env",
+    "run_phase": "expandcontract.phases.run",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'expandcontract' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

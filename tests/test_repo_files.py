@@ -35,4 +35,10 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert expandcontract.__all__ == sorted(expandcontract.__all__)
-    assert expandcontract.__all__ == ["__version__"]
+    assert expandcontract.__all__ == [
+        "Classifier", "Config", "ExpandContractError", "PodClass", "Project", "__version__", "load_config",
+        "load_project", "make_stamp", "plan_upgrade", "project_status", "run_downgrade", "run_migrations",
+        "run_phase",
+    ]
+    for name in expandcontract.__all__:
+        assert getattr(expandcontract, name) is not None
