@@ -35,5 +35,5 @@ def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0
     s = sorted(values)
-    k = min(len(s) - 1, max(0, int(round(p / 100.0 * (len(s) - 1)))))
+    k = min(len(s) - 1, max(0, round(p / 100.0 * (len(s) - 1))))
     return s[k]

@@ -30,9 +30,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._writer import percentile, writer  # noqa: E402
-from expandcontract.db import embedded  # noqa: E402
-from expandcontract.db.url import with_database  # noqa: E402
+from benchmarks._writer import percentile, writer
+from expandcontract.db import embedded
+from expandcontract.db.url import with_database
 
 HOLD_S = 3.0
 INTERVAL_S = 0.005
@@ -49,8 +49,11 @@ def _project(root: Path, column: str) -> object:
     with contextlib.redirect_stdout(io.StringIO()):
         made = scaffold.new(load_config(start=root), "add column", "bench-add-column", ("expand",))
     path = made[0].path
-    path.write_text(path.read_text().replace(
-        "    # TODO", f'    op.execute("ALTER TABLE bench ADD COLUMN {column} int")\n    # TODO', 1))
+    path.write_text(
+        path.read_text().replace(
+            "    # TODO", f'    op.execute("ALTER TABLE bench ADD COLUMN {column} int")\n    # TODO', 1
+        )
+    )
     return load_project(load_config(start=root))
 
 
@@ -89,7 +92,8 @@ def scenario(url: str, ddl: str | None, tmp: Path, hold: bool = True) -> tuple[l
             project = _project(tmp / ddl, column)
             if ddl == "retry-only":
                 project.config = dataclasses.replace(  # type: ignore[attr-defined]
-                    project.config, ddl=dataclasses.replace(project.config.ddl, holder_wait_s=0.0))  # type: ignore[attr-defined]
+                    project.config, ddl=dataclasses.replace(project.config.ddl, holder_wait_s=0.0)
+                )  # type: ignore[attr-defined]
             run_phase(project, url, "expand", None, notify=lambda m: None)  # type: ignore[arg-type]
         ddl_time = time.perf_counter() - t0
         holder.join()
@@ -114,14 +118,20 @@ def main() -> None:
             conn.execute("CREATE TABLE bench (id bigserial PRIMARY KEY, v int)")
             conn.execute("INSERT INTO bench (v) SELECT g FROM generate_series(1, 10000) g")
         results = {}
-        for name, ddl, hold in (("idle", None, False), ("naive ALTER", "naive", True),
-                                ("runner (defaults)", "runner", True), ("runner, retries only", "retry-only", True),
-                                ("runner, no reader", "free", False)):
+        for name, ddl, hold in (
+            ("idle", None, False),
+            ("naive ALTER", "naive", True),
+            ("runner (defaults)", "runner", True),
+            ("runner, retries only", "retry-only", True),
+            ("runner, no reader", "free", False),
+        ):
             lat, ddl_s = scenario(url, ddl, tmp, hold)
             results[name] = (percentile(lat, 99) * 1000, max(lat) * 1000, ddl_s, len(lat))
         idle_p99, idle_max = results["idle"][0], results["idle"][1]
-        print(f"writer: one INSERT every {INTERVAL_S * 1000:.0f} ms for {DURATION_S:.0f} s; a reader holds the "
-              f"table {HOLD_S:.0f} s; lock_timeout 100 ms")
+        print(
+            f"writer: one INSERT every {INTERVAL_S * 1000:.0f} ms for {DURATION_S:.0f} s; a reader holds the "
+            f"table {HOLD_S:.0f} s; lock_timeout 100 ms"
+        )
         print(f"{'scenario':<24}{'writes':>8}{'p99 ms':>10}{'max ms':>10}{'p99/idle':>10}{'max/idle':>10}{'DDL s':>8}")
         for name, (p99, mx, ddl_s, n) in results.items():
             print(f"{name:<24}{n:>8}{p99:>10.1f}{mx:>10.1f}{p99 / idle_p99:>10.1f}{mx / idle_max:>10.1f}{ddl_s:>8.2f}")
@@ -129,8 +139,10 @@ def main() -> None:
         for name in ("runner (defaults)", "runner, retries only"):
             mx = results[name][1]
             verdict = "met" if mx <= 100 + 50 else "NOT met"
-            print(f"{name}: writer max {mx:.0f} ms vs naive {naive_max:.0f} ms ({naive_max / mx:.0f}x lower); "
-                  f"goal max <= lock_timeout + 50 ms = 150 ms: {verdict}")
+            print(
+                f"{name}: writer max {mx:.0f} ms vs naive {naive_max:.0f} ms ({naive_max / mx:.0f}x lower); "
+                f"goal max <= lock_timeout + 50 ms = 150 ms: {verdict}"
+            )
         with psycopg.connect(server, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS ec_bench_ddl WITH (FORCE)")
     finally:

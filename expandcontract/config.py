@@ -127,7 +127,8 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
         table = data.get("tool", {}).get("expandcontract")
         if table is None:
             raise ConfigError(f"{path} has no [tool.expandcontract] table; run `expandcontract init`")
-    return _build(Config, table, f"{path} [tool.expandcontract]", {"root": path.parent, "source": path})
+    config: Config = _build(Config, table, f"{path} [tool.expandcontract]", {"root": path.parent, "source": path})
+    return config
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -81,15 +81,18 @@ class Demo:
         self.run("expand", "initial-schema")
         self.sql(
             "INSERT INTO users (email, name) SELECT 'user' || g || '@example.com', 'User ' || g "
-            "FROM generate_series(1, %s) g", SEED_USERS)
+            "FROM generate_series(1, %s) g",
+            SEED_USERS,
+        )
         self.sql("INSERT INTO orders (user_id, total_cents) SELECT id, (id %% 500) * 100 FROM users")
         n = self.sql("SELECT count(*) FROM users")[0][0]
         self.say(f"   seeded {n:,} users and {n:,} orders")
 
         self.heading("Three changes are written as linked revisions (expand / migrate / contract)")
         for c in self.project().changes.values():
-            phases = ", ".join(f"{p} {r.id}" for p in ("expand", "migrate", "contract")
-                               if (r := c.revision(p)) is not None)
+            phases = ", ".join(
+                f"{p} {r.id}" for p in ("expand", "migrate", "contract") if (r := c.revision(p)) is not None
+            )
             self.say(f"   {c.slug}: {phases}")
 
         self.heading("Before the deploy: run expand (additive only; old code keeps working)")
@@ -103,10 +106,14 @@ class Demo:
         self.heading("After the deploy (every pod dual-writes): run migrate, batched backfills")
         started = time.monotonic()
         self.run("migrate")
-        missing = self.sql("SELECT count(*) FILTER (WHERE email_verified IS NULL), "
-                           "count(*) FILTER (WHERE full_name IS NULL) FROM users")[0]
-        self.say(f"   done in {time.monotonic() - started:.1f}s; rows still missing a value: "
-                 f"email_verified {missing[0]}, full_name {missing[1]}")
+        missing = self.sql(
+            "SELECT count(*) FILTER (WHERE email_verified IS NULL), "
+            "count(*) FILTER (WHERE full_name IS NULL) FROM users"
+        )[0]
+        self.say(
+            f"   done in {time.monotonic() - started:.1f}s; rows still missing a value: "
+            f"email_verified {missing[0]}, full_name {missing[1]}"
+        )
 
         self.heading("Once no pod needs the old shape: run contract for users-full-name")
         self.run("contract", "users-full-name")
@@ -125,8 +132,10 @@ class Demo:
 
         self.heading("Roll forward again and finish every contract (orders.id becomes bigint)")
         self.run("contract")
-        typ = self.sql("SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-                       "WHERE attrelid = 'orders'::regclass AND attname = 'id'")[0][0]
+        typ = self.sql(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+            "WHERE attrelid = 'orders'::regclass AND attname = 'id'"
+        )[0][0]
         self.say(f"   orders.id is now {typ}")
         self.status()
 

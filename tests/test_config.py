@@ -19,8 +19,11 @@ def test_defaults_without_config(tmp_path: Path) -> None:
 
 
 def test_reads_sections(tmp_path: Path) -> None:
-    _write(tmp_path, "[tool.expandcontract]\nrequire_gate = true\n[tool.expandcontract.ddl]\nlock_timeout_ms = 50\n"
-           "[tool.expandcontract.rollout]\nkind = 'Deployment'\nname = 'web'\n")
+    _write(
+        tmp_path,
+        "[tool.expandcontract]\nrequire_gate = true\n[tool.expandcontract.ddl]\nlock_timeout_ms = 50\n"
+        "[tool.expandcontract.rollout]\nkind = 'Deployment'\nname = 'web'\n",
+    )
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     cfg = load_config(start=sub)  # found from a subdirectory

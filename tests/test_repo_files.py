@@ -30,14 +30,25 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert commands[0].endswith("expandcontract demo")
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "pip\" install --quiet -e \".[test]\"" in ci and "-m pytest" in ci
+    assert 'pip" install --quiet -e ".[test]"' in ci and "-m pytest" in ci
 
 
 def test_public_api_is_pinned() -> None:
     assert expandcontract.__all__ == sorted(expandcontract.__all__)
     assert expandcontract.__all__ == [
-        "Classifier", "Config", "ExpandContractError", "PodClass", "Project", "__version__", "load_config",
-        "load_project", "make_stamp", "plan_upgrade", "project_status", "run_downgrade", "run_migrations",
+        "Classifier",
+        "Config",
+        "ExpandContractError",
+        "PodClass",
+        "Project",
+        "__version__",
+        "load_config",
+        "load_project",
+        "make_stamp",
+        "plan_upgrade",
+        "project_status",
+        "run_downgrade",
+        "run_migrations",
         "run_phase",
     ]
     for name in expandcontract.__all__:

@@ -57,7 +57,7 @@ class LazyGroup(click.Group):
 @global_options
 @click.version_option(package_name="expandcontract")
 @click.pass_context
-def cli(ctx: click.Context, **_: Any) -> None:
+def cli(ctx: click.Context, /, **_: Any) -> None:
     """Zero-downtime PostgreSQL schema changes for SQLAlchemy + Alembic: expand, migrate, contract."""
     ctx.ensure_object(AppContext)
 

@@ -96,11 +96,15 @@ def handle_errors(fn: F) -> F:
         except Exception as exc:
             # A connection lost mid-command (server restarted, network): one line, not a traceback.
             if type(exc).__name__ == "OperationalError" and type(exc).__module__.split(".")[0] in (
-                "psycopg", "sqlalchemy"
+                "psycopg",
+                "sqlalchemy",
             ):
                 orig = getattr(exc, "orig", None) or exc
-                click.echo(f"error: lost the database connection ({str(orig).strip().splitlines()[0]}); "
-                           "check the server and re-run (completed steps are recorded)", err=True)
+                click.echo(
+                    f"error: lost the database connection ({str(orig).strip().splitlines()[0]}); "
+                    "check the server and re-run (completed steps are recorded)",
+                    err=True,
+                )
                 sys.exit(2)
             raise
         except KeyboardInterrupt:
@@ -114,6 +118,7 @@ def command(**settings: Any) -> Callable[[F], click.Command]:
     """`@command()` = click.command + global options + error handling."""
 
     def decorate(fn: F) -> click.Command:
-        return click.command(**settings)(global_options(handle_errors(fn)))
+        cmd: click.Command = click.command(**settings)(global_options(handle_errors(fn)))
+        return cmd
 
     return decorate

@@ -43,9 +43,7 @@ def status(fmt: str) -> None:
         click.echo("no changes yet: expandcontract new MESSAGE --change SLUG")
     width = max((len(c.change) for c in st.changes), default=6)
     for c in st.changes:
-        cells = "  ".join(
-            click.style(f"{phase} {c.phases[phase]:<8}", fg=_fg(c.phases[phase])) for phase in LANES
-        )
+        cells = "  ".join(click.style(f"{phase} {c.phases[phase]:<8}", fg=_fg(c.phases[phase])) for phase in LANES)
         click.echo(f"{c.change:<{width}}  {cells}")
         for b in c.backfills:
             click.echo(f"{'':<{width}}  backfill {b.get('name')}: {b.get('status')}, {b.get('rows_done', 0)} rows")
@@ -75,8 +73,10 @@ def _print_plan(plan: Any, sql: dict[str, str] | None = None) -> None:
     click.echo(f"{plan.phase}{' of ' + plan.change if plan.change else ''}: {len(plan.steps)} revision(s)")
     for i, s in enumerate(plan.steps, 1):
         r = s.revision
-        click.echo(f"  {i}. {r.id} [{r.lane}] {r.change or 'unphased'}: {r.message.splitlines()[0] if r.message else ''}"
-                   f"{'' if s.why == 'target' else '  (' + s.why + ')'}")
+        click.echo(
+            f"  {i}. {r.id} [{r.lane}] {r.change or 'unphased'}: {r.message.splitlines()[0] if r.message else ''}"
+            f"{'' if s.why == 'target' else '  (' + s.why + ')'}"
+        )
         if sql and r.id in sql:
             for line in sql[r.id].strip().splitlines():
                 click.echo(f"       {line}")
@@ -96,8 +96,10 @@ def _offline_sql(project: Any, plan: Any) -> dict[str, str]:
         return out
     for s in plan.steps:
         buf = io.StringIO()
-        ctx = MigrationContext.configure(dialect_name="postgresql", opts={
-            "as_sql": True, "output_buffer": buf, "literal_binds": True, "transactional_ddl": False})
+        ctx = MigrationContext.configure(
+            dialect_name="postgresql",
+            opts={"as_sql": True, "output_buffer": buf, "literal_binds": True, "transactional_ddl": False},
+        )
         try:
             with Operations.context(ctx):
                 s.revision.module.upgrade()
@@ -135,8 +137,9 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
 @click.option("--reason", default=None, help="Why the gate is skipped (recorded in the audit log).")
 @click.option("--lock-wait", default=30.0, show_default=True, help="Seconds to wait for another runner.")
 @format_option("text", "json")
-def run(phase: str, change: str | None, dry_run: bool, skip_gate: bool, reason: str | None,
-        lock_wait: float, fmt: str) -> None:
+def run(
+    phase: str, change: str | None, dry_run: bool, skip_gate: bool, reason: str | None, lock_wait: float, fmt: str
+) -> None:
     """Run PHASE: upgrade its lane safely (runner lock, lock_timeout with retries, audit log)."""
     from expandcontract.phases.run import run_phase
 
@@ -145,8 +148,16 @@ def run(phase: str, change: str | None, dry_run: bool, skip_gate: bool, reason: 
     if reason and not skip_gate:
         raise UsageError("--reason goes with --skip-gate")
     project, url = _load()
-    report = run_phase(project, url, phase, change, notify=_notify, dry_run=dry_run,
-                       skip_gate_reason=reason if skip_gate else None, lock_wait_s=lock_wait)
+    report = run_phase(
+        project,
+        url,
+        phase,
+        change,
+        notify=_notify,
+        dry_run=dry_run,
+        skip_gate_reason=reason if skip_gate else None,
+        lock_wait_s=lock_wait,
+    )
     if fmt == "json":
         click.echo(json.dumps(report.to_json()))
         return
@@ -209,7 +220,9 @@ def history(limit: int, fmt: str) -> None:
         conn.execute(ensure_schema_sql())
         cur = conn.execute(
             f"SELECT id, command, phase, change, started_at, finished_at, os_user, host, revisions, outcome, "
-            f"error, skip_gate_reason, gate FROM {SCHEMA}.runs ORDER BY id DESC LIMIT %s", (limit,))
+            f"error, skip_gate_reason, gate FROM {SCHEMA}.runs ORDER BY id DESC LIMIT %s",
+            (limit,),
+        )
         cols = [d.name for d in cur.description or ()]
         rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     if fmt == "json":
@@ -219,8 +232,10 @@ def history(limit: int, fmt: str) -> None:
         click.echo("no runs yet")
     for r in rows:
         what = f"{r['command']} {r['phase'] or ''}{' --change ' + r['change'] if r['change'] else ''}".strip()
-        click.echo(f"#{r['id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['os_user']}@{r['host']} {what}: "
-                   f"{r['outcome']} ({len(r['revisions'] or [])} revision(s))")
+        click.echo(
+            f"#{r['id']} {r['started_at']:%Y-%m-%d %H:%M:%S} {r['os_user']}@{r['host']} {what}: "
+            f"{r['outcome']} ({len(r['revisions'] or [])} revision(s))"
+        )
         if r["error"]:
             click.echo(f"    {r['error']}")
         if r["skip_gate_reason"]:

@@ -25,14 +25,19 @@ def init(directory: Path) -> None:
         click.echo(f"created {path}")
     if result.adopted_base:
         click.echo(f"adopted the existing history as the expand lane (branch label on {result.adopted_base})")
-    click.echo("next: expandcontract new \"add email_verified to users\" --change users-email-verified")
+    click.echo('next: expandcontract new "add email_verified to users" --change users-email-verified')
 
 
 @command()
 @click.argument("message")
 @click.option("--change", "change", required=True, help="Slug of the change, e.g. users-email-verified.")
-@click.option("--phase", "phases", multiple=True, type=click.Choice(list(LANES)),
-              help="Phase(s) to add (default: all three). --phase contract adds a contract later.")
+@click.option(
+    "--phase",
+    "phases",
+    multiple=True,
+    type=click.Choice(list(LANES)),
+    help="Phase(s) to add (default: all three). --phase contract adds a contract later.",
+)
 @format_option("text", "json")
 def new(message: str, change: str, phases: tuple[str, ...], fmt: str) -> None:
     """Scaffold the linked revisions of a change: expand, migrate and contract."""
@@ -41,8 +46,14 @@ def new(message: str, change: str, phases: tuple[str, ...], fmt: str) -> None:
     with contextlib.redirect_stdout(sys.stderr):  # Alembic prints "Generating ..." on stdout
         made = do_new(app().config(), message, change, phases or LANES)
     if fmt == "json":
-        click.echo(json.dumps({"change": change, "revisions": [
-            {"phase": m.phase, "revision": m.revision, "path": str(m.path)} for m in made]}))
+        click.echo(
+            json.dumps(
+                {
+                    "change": change,
+                    "revisions": [{"phase": m.phase, "revision": m.revision, "path": str(m.path)} for m in made],
+                }
+            )
+        )
         return
     for m in made:
         click.echo(f"{m.phase:<9} {m.revision}  {m.path}")

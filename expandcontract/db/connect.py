@@ -12,15 +12,11 @@ from expandcontract.errors import DatabaseUnreachable
 APPLICATION_NAME = "expandcontract"
 
 
-def connect(
-    url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any
-) -> psycopg.Connection[Any]:
+def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection[Any]:
     """A psycopg connection, or DatabaseUnreachable naming the host/port (password masked)."""
     kwargs.setdefault("application_name", APPLICATION_NAME)
     try:
-        return psycopg.connect(
-            validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs
-        )
+        return psycopg.connect(validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
     except psycopg.OperationalError as exc:
         raise unreachable(url, exc) from None
 

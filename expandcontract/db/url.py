@@ -28,9 +28,7 @@ def validate(url: str) -> str:
     """Return `url` in libpq form (`postgresql://...`) or raise UsageError with the fix."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in _SCHEMES:
-        raise UsageError(
-            f"database URL {mask(url)!r} is not a PostgreSQL URL; use postgresql://USER@HOST:PORT/DBNAME"
-        )
+        raise UsageError(f"database URL {mask(url)!r} is not a PostgreSQL URL; use postgresql://USER@HOST:PORT/DBNAME")
     return "postgresql://" + url.split("://", 1)[1]
 
 

@@ -13,12 +13,15 @@ from expandcontract.phases.project import Project
 
 
 class DecisionLike(Protocol):
-    decision: str
-    exit_code: int
+    @property
+    def decision(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int: ...
 
     def summary(self) -> str: ...
 
-    def to_json(self) -> dict[str, Any]: ...
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 Decider = Callable[[str, str], DecisionLike]  # (phase, change) -> decision
@@ -45,8 +48,9 @@ class GatePolicy:
     reason: str | None = None
 
     @classmethod
-    def for_run(cls, project: Project, phase: str, skip_reason: str | None,
-                decider: Decider | None = None) -> GatePolicy:
+    def for_run(
+        cls, project: Project, phase: str, skip_reason: str | None, decider: Decider | None = None
+    ) -> GatePolicy:
         cfg = project.config
         if phase not in GATED_PHASES:
             return cls("skip-unconfigured", None, "expand is additive: no gate")
@@ -67,7 +71,7 @@ class GatePolicy:
         if self.mode != "check" or change is None or self.decider is None:
             return None
         decision = self.decider(phase, change)
-        evidence = decision.to_json()
+        evidence = decision.as_dict()
         if decision.decision == "allow":
             return evidence
         exc_cls = {"blocked": GateBlocked, "deny": GateDenied}.get(decision.decision, GateUnknown)

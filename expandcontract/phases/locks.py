@@ -67,7 +67,7 @@ def relations(statement: str) -> list[str]:
         return []
     names: list[str] = []
 
-    class Collect(Visitor):  # type: ignore[misc]
+    class Collect(Visitor):
         def visit_RangeVar(self, _ancestors: Any, node: Any) -> None:
             names.append(_qualify(node.schemaname, node.relname))
 
@@ -79,7 +79,7 @@ def relations(statement: str) -> list[str]:
                     parts = [getattr(p, "sval", None) for p in (obj if isinstance(obj, tuple) else (obj,))]
                     parts = [p for p in parts if p]
                     if parts:
-                        names.append(".".join(_quote(p) for p in parts))
+                        names.append(".".join(_quote(str(p)) for p in parts))
 
     for raw in stmts:
         Collect()(raw)
@@ -91,7 +91,8 @@ def _quote(name: str) -> str:
     return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
 
 
-def _qualify(schema: str | None, name: str) -> str:
+def _qualify(schema: str | None, name: str | None) -> str:
+    name = name or ""
     return f"{_quote(schema)}.{_quote(name)}" if schema else _quote(name)
 
 
@@ -148,8 +149,9 @@ class LockGuard:
     def _on_commit(self, _conn: Any) -> None:
         self.committed_in_step = True
 
-    def _before(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
-                executemany: bool) -> tuple[str, Any]:
+    def _before(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> tuple[str, Any]:
         if not is_locking(statement):
             return statement, parameters
         tables = relations(statement)

@@ -89,8 +89,7 @@ class Project:
         if slug not in self.changes:
             known = ", ".join(self.changes) or "none yet"
             raise ProjectError(
-                f"unknown change {slug!r} (known: {known}); create it with "
-                f"`expandcontract new MESSAGE --change {slug}`"
+                f"unknown change {slug!r} (known: {known}); create it with `expandcontract new MESSAGE --change {slug}`"
             )
         return self.changes[slug]
 
@@ -298,11 +297,7 @@ def project_problems(project: Project) -> list[str]:
                         f"{ch.contract.path}: contract of change {ch.slug!r} does not depend on "
                         f"{', '.join(sorted(missing))}; set depends_on = {tuple(sorted(needed))!r}"
                     )
-        if (
-            ch.migrate is not None
-            and ch.expand is not None
-            and ch.expand.id not in project.ancestors([ch.migrate.id])
-        ):
+        if ch.migrate is not None and ch.expand is not None and ch.expand.id not in project.ancestors([ch.migrate.id]):
             problems.append(
                 f"{ch.migrate.path}: migrate of change {ch.slug!r} does not depend on its expand "
                 f"{ch.expand.id}; set depends_on = {ch.expand.id!r}"

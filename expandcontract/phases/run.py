@@ -31,12 +31,19 @@ class RunReport:
             "dry_run": self.dry_run,
             "run_id": self.run_id,
             "planned": [
-                {"revision": s.revision.id, "change": s.revision.change, "phase": s.revision.phase,
-                 "lane": s.revision.lane, "why": s.why, "path": str(s.revision.path)}
+                {
+                    "revision": s.revision.id,
+                    "change": s.revision.change,
+                    "phase": s.revision.phase,
+                    "lane": s.revision.lane,
+                    "why": s.why,
+                    "path": str(s.revision.path),
+                }
                 for s in self.plan.steps
             ],
-            "applied": [{"revision": o.revision, "attempts": o.attempts, "seconds": round(o.seconds, 3)}
-                        for o in self.applied],
+            "applied": [
+                {"revision": o.revision, "attempts": o.attempts, "seconds": round(o.seconds, 3)} for o in self.applied
+            ],
             "notes": self.plan.notes,
             "stopped_by_gate": self.stopped_by_gate,
             "gate": self.gate,
@@ -48,13 +55,24 @@ def make_plan(project: Project, url: str, phase: str, change: str | None, notify
     return plan_upgrade(project, runner.applied(), phase, change)
 
 
-def run_phase(project: Project, url: str, phase: str, change: str | None, *, notify: Notify,
-              dry_run: bool = False, skip_gate_reason: str | None = None, decider: Decider | None = None,
-              lock_wait_s: float = 30.0) -> RunReport:
+def run_phase(
+    project: Project,
+    url: str,
+    phase: str,
+    change: str | None,
+    *,
+    notify: Notify,
+    dry_run: bool = False,
+    skip_gate_reason: str | None = None,
+    decider: Decider | None = None,
+    lock_wait_s: float = 30.0,
+) -> RunReport:
     gate = GatePolicy.for_run(project, phase, skip_gate_reason, decider)
     if gate.mode == "skip-unconfigured" and phase in ("migrate", "contract"):
-        notify(f"warning: no rollout target configured: the {phase} gate is skipped "
-               "(set [tool.expandcontract.rollout], or require_gate = true to refuse)")
+        notify(
+            f"warning: no rollout target configured: the {phase} gate is skipped "
+            "(set [tool.expandcontract.rollout], or require_gate = true to refuse)"
+        )
     elif gate.mode == "skip-requested":
         notify(f"warning: gate skipped on request: {skip_gate_reason}")
     runner = Runner(project, url, notify, lock_wait_s=lock_wait_s)
@@ -67,8 +85,7 @@ def run_phase(project: Project, url: str, phase: str, change: str | None, *, not
         evidence = gate.check(phase, ch)  # fail fast before taking the lock
     with runner.locked():
         plan = plan_upgrade(project, runner.applied(), phase, change)  # re-plan under the lock
-        run_id = runner.start_audit("run", phase, change, [r.id for r in plan.revisions], evidence,
-                                    skip_gate_reason)
+        run_id = runner.start_audit("run", phase, change, [r.id for r in plan.revisions], evidence, skip_gate_reason)
         report = RunReport(plan, run_id, gate=evidence)
         checked: set[str] = set()
 
@@ -121,8 +138,16 @@ def downgrade_plan(project: Project, url: str, change: str, phase: str, notify: 
     return plan_downgrade(project, runner.applied(), change, phase)
 
 
-def run_downgrade(project: Project, url: str, change: str, phase: str, *, notify: Notify,
-                  confirm: Callable[[DowngradePlan], bool], lock_wait_s: float = 30.0) -> DowngradePlan | None:
+def run_downgrade(
+    project: Project,
+    url: str,
+    change: str,
+    phase: str,
+    *,
+    notify: Notify,
+    confirm: Callable[[DowngradePlan], bool],
+    lock_wait_s: float = 30.0,
+) -> DowngradePlan | None:
     runner = Runner(project, url, notify, lock_wait_s=lock_wait_s)
     plan = plan_downgrade(project, runner.applied(), change, phase)
     if not confirm(plan):

@@ -127,7 +127,8 @@ class Runner:
                 if time.monotonic() >= deadline:
                     raise RunnerBusy(
                         f"another expandcontract runner holds the runner lock: {desc}; wait for it to "
-                        f"finish (see `expandcontract status`), or stop it with SELECT pg_terminate_backend({holder[0] if holder else 'PID'})"
+                        "finish (see `expandcontract status`), or stop it with "
+                        f"SELECT pg_terminate_backend({holder[0] if holder else 'PID'})"
                     )
                 if not told:
                     self.notify(f"waiting up to {self.lock_wait_s:.0f}s for the runner lock held by {desc}")
@@ -140,8 +141,15 @@ class Runner:
             conn.close()  # closing the session releases the advisory lock
 
     # -- audit --------------------------------------------------------------------------------
-    def start_audit(self, command: str, phase: str | None, change: str | None, revisions: list[str],
-                    gate: dict[str, Any] | None, skip_reason: str | None) -> int:
+    def start_audit(
+        self,
+        command: str,
+        phase: str | None,
+        change: str | None,
+        revisions: list[str],
+        gate: dict[str, Any] | None,
+        skip_reason: str | None,
+    ) -> int:
         user, host = who()
         row = self._lock_conn.execute(
             f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
@@ -150,8 +158,15 @@ class Runner:
         ).fetchone()
         return int(row[0])
 
-    def finish_audit(self, run_id: int, outcome: str, *, error: str | None = None,
-                     failed_revision: str | None = None, gate: dict[str, Any] | None = None) -> None:
+    def finish_audit(
+        self,
+        run_id: int,
+        outcome: str,
+        *,
+        error: str | None = None,
+        failed_revision: str | None = None,
+        gate: dict[str, Any] | None = None,
+    ) -> None:
         self._lock_conn.execute(
             f"UPDATE {SCHEMA}.runs SET finished_at = clock_timestamp(), outcome = %s, error = %s, "
             "failed_revision = %s, gate = coalesce(%s, gate) WHERE id = %s",
@@ -190,8 +205,9 @@ class Runner:
             for key in (ATTR_CONNECTION, ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
                 acfg.attributes.pop(key, None)
 
-    def upgrade_steps(self, plan: Plan, run_id: int,
-                      before_step: Callable[[Revision], None] | None = None) -> list[StepOutcome]:
+    def upgrade_steps(
+        self, plan: Plan, run_id: int, before_step: Callable[[Revision], None] | None = None
+    ) -> list[StepOutcome]:
         """Apply each step of the plan in order, each in its own transaction, with lock retries."""
         from sqlalchemy.pool import NullPool
 
@@ -213,8 +229,9 @@ class Runner:
             engine.dispose()
         return outcomes
 
-    def _one_step(self, conn: Any, rev: Revision, run_id: int, guard: LockGuard, *, upgrade: bool,
-                  destination: str | None = None) -> StepOutcome:
+    def _one_step(
+        self, conn: Any, rev: Revision, run_id: int, guard: LockGuard, *, upgrade: bool, destination: str | None = None
+    ) -> StepOutcome:
         started = time.monotonic()
         attempt = 0
         verb = "upgrade" if upgrade else "downgrade"
@@ -240,12 +257,15 @@ class Runner:
                         time.sleep(delay)
                         continue
                     found = self._blockers(guard.last_tables)
-                    report = "; ".join(
-                        f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, "
-                        f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}: "
-                        f"{b['query'][:120]!r})"
-                        for b in found
-                    ) or "no blocking session left (the lock was released just now; re-run)"
+                    report = (
+                        "; ".join(
+                            f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, "
+                            f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}: "
+                            f"{b['query'][:120]!r})"
+                            for b in found
+                        )
+                        or "no blocking session left (the lock was released just now; re-run)"
+                    )
                     raise LockBudgetExhausted(
                         f"{verb} of {rev.id} ({rev.path.name}) gave up after {attempt} attempts in "
                         f"{elapsed:.1f}s: could not lock {tables}. Blocking sessions: {report}. Nothing of "

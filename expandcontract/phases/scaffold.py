@@ -131,9 +131,7 @@ def _adopt(directory: Path, ini: Path) -> InitResult:
 
 def _add_branch_label(path: Path) -> None:
     text = path.read_text()
-    new, n = re.subn(
-        r"^branch_labels(\s*:[^=]*)?\s*=\s*None\s*$", 'branch_labels = ("expand",)', text, flags=re.M
-    )
+    new, n = re.subn(r"^branch_labels(\s*:[^=]*)?\s*=\s*None\s*$", 'branch_labels = ("expand",)', text, flags=re.M)
     if n != 1:
         raise ProjectError(
             f'{path}: could not set branch_labels = ("expand",) on the base revision; set it by hand and re-run init'
@@ -188,9 +186,7 @@ def new(config: Config, message: str, change: str, phases: tuple[str, ...] = LAN
     existing = project.changes.get(change)
     for p in phases:
         if existing is not None and existing.revision(p) is not None:
-            raise UsageError(
-                f"change {change!r} already has a {p} revision ({existing.revision(p).path.name})"
-            )  # type: ignore[union-attr]
+            raise UsageError(f"change {change!r} already has a {p} revision ({existing.revision(p).path.name})")  # type: ignore[union-attr]
     ordered = [p for p in LANES if p in phases]
     if "expand" not in ordered and (existing is None or existing.expand is None):
         raise UsageError(f"change {change!r} has no expand revision yet; add it with --phase expand")

@@ -44,9 +44,7 @@ def parse_stamp(stamp: str) -> dict[str, str | None]:
         lane, sep, rev = part.partition("=")
         lane, rev = lane.strip(), rev.strip()
         if not sep or lane not in LANES or not rev or lane in result:
-            raise StampError(
-                f"malformed schema stamp {stamp!r}; expected expand=REV,migrate=REV,contract=REV"
-            )
+            raise StampError(f"malformed schema stamp {stamp!r}; expected expand=REV,migrate=REV,contract=REV")
         result[lane] = None if rev == EMPTY else rev
     if set(result) != set(LANES):
         raise StampError(f"malformed schema stamp {stamp!r}; it must name all three lanes")

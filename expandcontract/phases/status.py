@@ -25,8 +25,7 @@ class ChangeStatus:
     backfills: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"change": self.change, "phases": self.phases, "revisions": self.revisions,
-                "backfills": self.backfills}
+        return {"change": self.change, "phases": self.phases, "revisions": self.revisions, "backfills": self.backfills}
 
 
 @dataclass
@@ -37,8 +36,12 @@ class ProjectStatus:
     runner_active: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {"changes": [c.to_json() for c in self.changes], "database_heads": self.heads,
-                "unphased_pending": self.unphased_pending, "runner_active": self.runner_active}
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "database_heads": self.heads,
+            "unphased_pending": self.unphased_pending,
+            "runner_active": self.runner_active,
+        }
 
 
 def _table_exists(conn: Any, name: str) -> bool:
@@ -56,8 +59,8 @@ def project_status(project: Project, url: str) -> ProjectStatus:
     runner_active = False
     with connect(url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s "
-            "AND granted", (ADVISORY_LOCK_KEY,)
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = %s AND granted",
+            (ADVISORY_LOCK_KEY,),
         ).fetchone()
         runner_active = bool(row and row[0])
         if _table_exists(conn, f"{SCHEMA}.runs"):
@@ -109,5 +112,7 @@ def _backfills(conn: Any) -> dict[str, list[dict[str, Any]]]:
         name = str(rec.get("name", ""))
         change = name.split(".", 1)[0]
         keep = {k: rec[k] for k in ("name", "status", "rows_done", "table_name", "table") if k in rec}
-        out.setdefault(change, []).append({k: (v if isinstance(v, int | str | None) else str(v)) for k, v in keep.items()})
+        out.setdefault(change, []).append(
+            {k: (v if isinstance(v, int | str | None) else str(v)) for k, v in keep.items()}
+        )
     return out

@@ -38,9 +38,14 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
     assert [m["phase"] for m in made["revisions"]] == ["expand", "migrate", "contract"]
     assert "Generating" not in r.stdout
     status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
-    assert status["changes"] == [{"change": "users-email", "phases": {
-        "expand": "pending", "migrate": "pending", "contract": "pending"},
-        "revisions": {m["phase"]: m["revision"] for m in made["revisions"]}, "backfills": []}]
+    assert status["changes"] == [
+        {
+            "change": "users-email",
+            "phases": {"expand": "pending", "migrate": "pending", "contract": "pending"},
+            "revisions": {m["phase"]: m["revision"] for m in made["revisions"]},
+            "backfills": [],
+        }
+    ]
     plan = json.loads(_ok(runner.invoke(cli, ["plan", "contract", "--format", "json", *db])).stdout)
     assert [p["why"] for p in plan["planned"]] == ["dependency", "dependency", "target"]
     r = _ok(runner.invoke(cli, [*db, "run", "expand", "--change", "users-email", "--format", "json"]))
@@ -54,8 +59,11 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
     assert [h["phase"] for h in hist["runs"]] == ["contract", "migrate", "expand"]
     r = runner.invoke(cli, ["downgrade", "--change", "users-email", "--phase", "expand", *db], input="")
     assert r.exit_code == 2 and "--yes" in r.stderr
-    r = _ok(runner.invoke(cli, ["downgrade", "--change", "users-email", "--phase", "expand", "--yes", *db,
-                                "--format", "json"]))
+    r = _ok(
+        runner.invoke(
+            cli, ["downgrade", "--change", "users-email", "--phase", "expand", "--yes", *db, "--format", "json"]
+        )
+    )
     assert len(json.loads(r.stdout)["removed"]) == 3
     assert "(cascade)" in r.stderr
     _ok(runner.invoke(cli, ["doctor", *db]))
@@ -77,13 +85,16 @@ def test_unreachable_database_is_exit_2_one_line_masked(project_dir: Path, runne
     assert "Traceback" not in r.output
 
 
-def test_database_url_env_is_used(project_dir: Path, runner: CliRunner, database_url: str,
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_database_url_env_is_used(
+    project_dir: Path, runner: CliRunner, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _ok(runner.invoke(cli, ["new", "x", "--change", "users-x", "--phase", "expand"]))
     monkeypatch.setenv("DATABASE_URL", database_url)
     _ok(runner.invoke(cli, ["run", "expand"]))
-    assert json.loads(_ok(runner.invoke(cli, ["status", "--format", "json"])).stdout)["changes"][0]["phases"][
-        "expand"] == "applied"
+    assert (
+        json.loads(_ok(runner.invoke(cli, ["status", "--format", "json"])).stdout)["changes"][0]["phases"]["expand"]
+        == "applied"
+    )
 
 
 def test_unknown_config_key_is_exit_2(project_dir: Path, runner: CliRunner) -> None:
@@ -98,7 +109,9 @@ def test_two_heads_in_a_lane_is_exit_2_naming_both(project_dir: Path, runner: Cl
     (first,) = list(lane.glob("*.py"))
     text = first.read_text()
     rid = text.split("revision = '")[1].split("'")[0]
-    twin = text.replace(f"revision = '{rid}'", "revision = 'aaaaaaaaaaaa'").replace("branch_labels = ('expand',)", "branch_labels = None")
+    twin = text.replace(f"revision = '{rid}'", "revision = 'aaaaaaaaaaaa'").replace(
+        "branch_labels = ('expand',)", "branch_labels = None"
+    )
     twin = twin.replace("down_revision = None", f"down_revision = '{rid}'").replace("'users-x'", "'users-y'")
     (lane / "a_twin.py").write_text(twin)
     (lane / "b_twin.py").write_text(twin.replace("aaaaaaaaaaaa", "bbbbbbbbbbbb").replace("'users-y'", "'users-z'"))
@@ -122,6 +135,11 @@ def test_python_dash_m_entry_point(project_dir: Path) -> None:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "expandcontract", "heads", "--stamp"], capture_output=True,
-                         text=True, cwd=project_dir, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    out = subprocess.run(
+        [sys.executable, "-m", "expandcontract", "heads", "--stamp"],
+        capture_output=True,
+        text=True,
+        cwd=project_dir,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
     assert out.returncode == 0 and out.stdout.strip() == "expand=-,migrate=-,contract=-"

@@ -26,8 +26,9 @@ class ProjectFactory:
     def project(self) -> Project:
         return load_project(self.config)
 
-    def new(self, change: str, phases: tuple[str, ...] = ("expand", "migrate", "contract"),
-            **bodies: str) -> dict[str, Path]:
+    def new(
+        self, change: str, phases: tuple[str, ...] = ("expand", "migrate", "contract"), **bodies: str
+    ) -> dict[str, Path]:
         with contextlib.redirect_stdout(io.StringIO()):
             made = scaffold.new(self.config, f"change {change}", change, phases)
         out: dict[str, Path] = {}

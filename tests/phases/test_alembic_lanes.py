@@ -39,17 +39,23 @@ def _state(url: str) -> set[str]:
 
 @pytest.fixture
 def two_changes(factory: ProjectFactory) -> tuple[ProjectFactory, dict[str, dict[str, Path]]]:
-    a = factory.new("users-email", expand='op.execute("CREATE TABLE a (id int)")',
-                    expand_down='op.execute("DROP TABLE a")')
-    b = factory.new("orders-total", expand='op.execute("CREATE TABLE b (id int)")',
-                    expand_down='op.execute("DROP TABLE b")')
+    a = factory.new(
+        "users-email", expand='op.execute("CREATE TABLE a (id int)")', expand_down='op.execute("DROP TABLE a")'
+    )
+    b = factory.new(
+        "orders-total", expand='op.execute("CREATE TABLE b (id int)")', expand_down='op.execute("DROP TABLE b")'
+    )
     return factory, {"a": a, "b": b}
 
 
 def _ids(factory: ProjectFactory) -> dict[str, str]:
     p = factory.project()
-    return {f"{c.slug}.{ph}": r.id for c in p.changes.values() for ph in ("expand", "migrate", "contract")
-            if (r := c.revision(ph)) is not None}
+    return {
+        f"{c.slug}.{ph}": r.id
+        for c in p.changes.values()
+        for ph in ("expand", "migrate", "contract")
+        if (r := c.revision(ph)) is not None
+    }
 
 
 def test_lane_head_upgrades_only_that_lane(two_changes, database_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -58,7 +64,10 @@ def test_lane_head_upgrades_only_that_lane(two_changes, database_url: str) -> No
     command.upgrade(_alembic(factory, database_url), "expand@head")
     assert _versions(database_url) == {ids["orders-total.expand"]}
     assert _state(database_url) == {ids["users-email.expand"], ids["orders-total.expand"]}
-    assert {r[0] for r in _rows(database_url, "SELECT tablename FROM pg_tables WHERE tablename IN ('a','b')")} == {"a", "b"}
+    assert {r[0] for r in _rows(database_url, "SELECT tablename FROM pg_tables WHERE tablename IN ('a','b')")} == {
+        "a",
+        "b",
+    }
 
 
 def test_upgrading_a_contract_applies_its_dependencies_first(two_changes, database_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -91,12 +100,17 @@ def test_a_lane_branching_off_another_lanes_labelled_revision_inherits_its_label
         warnings.simplefilter("ignore")
         # the mistake our lanes avoid: a migrate revision whose down_revision is the expand
         command.revision(acfg, "bad", head=expand_id, version_path=str(factory.root / "migrations/versions/migrate"))
-        command.revision(acfg, "other expand", head=expand_id, splice=True,
-                         version_path=str(factory.root / "migrations/versions/expand"))
+        command.revision(
+            acfg,
+            "other expand",
+            head=expand_id,
+            splice=True,
+            version_path=str(factory.root / "migrations/versions/expand"),
+        )
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory.from_config(acfg)
-    with pytest.raises(CommandError, match="[Mm]ultiple"):
+    with pytest.raises(CommandError, match=r"[Mm]ultiple"):
         script.get_revision("expand@head")
 
 
@@ -106,10 +120,16 @@ def test_a_second_head_in_a_lane_is_reported_with_both_names_and_the_fix(factory
     assert first is not None
     acfg = AlembicConfig(str(factory.root / "alembic.ini"))
     with contextlib.redirect_stdout(io.StringIO()):
-        second = command.revision(acfg, "parallel branch", head=first.id, splice=True,
-                                  version_path=str(factory.root / "migrations/versions/expand"))
-        third = command.revision(acfg, "another", head=first.id, splice=True,
-                                 version_path=str(factory.root / "migrations/versions/expand"))
+        second = command.revision(
+            acfg,
+            "parallel branch",
+            head=first.id,
+            splice=True,
+            version_path=str(factory.root / "migrations/versions/expand"),
+        )
+        third = command.revision(
+            acfg, "another", head=first.id, splice=True, version_path=str(factory.root / "migrations/versions/expand")
+        )
     problems = project_problems(load_project(factory.config, validate=False))
     assert len(problems) == 1
     assert "expand lane has 2 heads" in problems[0]

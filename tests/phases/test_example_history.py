@@ -18,7 +18,10 @@ def test_example_ships_as_package_data_and_is_valid(tmp_path: Path) -> None:
     project = load_project(load_config(start=workdir))
     assert set(project.changes) == {"initial-schema", "users-email-verified", "users-full-name", "orders-id-bigint"}
     assert [r.id for r in project.lanes["contract"]] == [
-        "ct02_users_email_verified", "ct03_users_full_name", "ct04_orders_id_bigint"]
+        "ct02_users_email_verified",
+        "ct03_users_full_name",
+        "ct04_orders_id_bigint",
+    ]
 
 
 def test_example_story_on_a_real_database(tmp_path: Path, database_url: str) -> None:
@@ -26,12 +29,18 @@ def test_example_story_on_a_real_database(tmp_path: Path, database_url: str) -> 
     demo = Demo(copy_example(tmp_path / "app"), database_url, lines.append)
     demo.story()
     with connect(database_url) as conn:
-        cols = {r[0]: (r[1], r[2]) for r in conn.execute(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'users'")}
+        cols = {
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = 'users'"
+            )
+        }
         assert "name" not in cols and cols["full_name"] == ("text", "YES")
         assert cols["email_verified"] == ("boolean", "NO")
-        assert conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-                            "'orders'::regclass AND attname = 'id'").fetchone() == ("bigint",)
+        assert conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+            "'orders'::regclass AND attname = 'id'"
+        ).fetchone() == ("bigint",)
         assert conn.execute("SELECT count(*) FROM orders WHERE id IS NULL").fetchone() == (0,)
         # the sequence moved to the new key: new orders still get ids
         conn.execute("INSERT INTO orders (user_id, total_cents) VALUES (1, 5)")
@@ -42,8 +51,9 @@ def test_example_story_on_a_real_database(tmp_path: Path, database_url: str) -> 
 
 
 def test_demo_command_from_any_directory(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "expandcontract", "demo"], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "expandcontract", "demo"], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "demo finished" in out.stdout
     assert list(tmp_path.iterdir()) == []  # it wrote nothing where it was started

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from expandcontract.config import DDLConfig
 from expandcontract.db.connect import connect
 from expandcontract.errors import GateUnknown, LockBudgetExhausted, PhaseFailed, UsageError
 from expandcontract.phases.doctor import diagnose
@@ -58,16 +57,24 @@ def _one(url: str, sql: str) -> object:
     return row[0] if row else None
 
 
-def test_run_each_phase_up_to_a_change(factory: ProjectFactory, database_url: str, notify: Callable[[str], None],
-                                       notes: Notes) -> None:
+def test_run_each_phase_up_to_a_change(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE, expand_down=TABLE_DOWN)
-    factory.new("users-email", expand='op.execute("ALTER TABLE users ADD COLUMN email text")',
-                expand_down='op.execute("ALTER TABLE users DROP COLUMN email")',
-                migrate='op.execute("UPDATE users SET email = \'x\' WHERE email IS NULL")',
-                contract='op.execute("ALTER TABLE users DROP COLUMN name")',
-                contract_down='op.execute("ALTER TABLE users ADD COLUMN name text")')
-    factory.new("users-age", phases=("expand",), expand='op.execute("ALTER TABLE users ADD COLUMN age int")',
-                expand_down='op.execute("ALTER TABLE users DROP COLUMN age")')
+    factory.new(
+        "users-email",
+        expand='op.execute("ALTER TABLE users ADD COLUMN email text")',
+        expand_down='op.execute("ALTER TABLE users DROP COLUMN email")',
+        migrate="op.execute(\"UPDATE users SET email = 'x' WHERE email IS NULL\")",
+        contract='op.execute("ALTER TABLE users DROP COLUMN name")',
+        contract_down='op.execute("ALTER TABLE users ADD COLUMN name text")',
+    )
+    factory.new(
+        "users-age",
+        phases=("expand",),
+        expand='op.execute("ALTER TABLE users ADD COLUMN age int")',
+        expand_down='op.execute("ALTER TABLE users DROP COLUMN age")',
+    )
     project = factory.project()
     r = run_phase(project, database_url, "expand", "users-email", notify=notify)
     assert [o.revision for o in r.applied] == [project.change(c).expand.id for c in ("users", "users-email")]  # type: ignore[union-attr]
@@ -83,10 +90,14 @@ def test_run_each_phase_up_to_a_change(factory: ProjectFactory, database_url: st
     st = {c.change: c.phases for c in project_status(project, database_url).changes}
     assert st["users-email"]["contract"] == "applied" and st["users-age"]["expand"] == "pending"
     with connect(database_url) as conn:
-        runs = conn.execute("SELECT command, phase, outcome, array_length(revisions, 1) FROM expandcontract.runs "
-                            "ORDER BY id").fetchall()
-    assert runs == [("run", "expand", "succeeded", 2), ("run", "migrate", "succeeded", 1),
-                    ("run", "contract", "succeeded", 1)]
+        runs = conn.execute(
+            "SELECT command, phase, outcome, array_length(revisions, 1) FROM expandcontract.runs ORDER BY id"
+        ).fetchall()
+    assert runs == [
+        ("run", "expand", "succeeded", 2),
+        ("run", "migrate", "succeeded", 1),
+        ("run", "contract", "succeeded", 1),
+    ]
     assert diagnose(project, database_url) == []
 
 
@@ -97,8 +108,9 @@ def test_dry_run_changes_nothing(factory: ProjectFactory, database_url: str, not
     assert _one(database_url, "SELECT to_regclass('users')") is None
 
 
-def test_ddl_waits_out_a_long_lock_holder_instead_of_queueing(factory: ProjectFactory, database_url: str,
-                                                              notify: Callable[[str], None], notes: Notes) -> None:
+def test_ddl_waits_out_a_long_lock_holder_instead_of_queueing(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
     factory.new("users-email", phases=("expand",), expand='op.execute("ALTER TABLE users ADD COLUMN email text")')
     project = factory.project()
@@ -113,12 +125,15 @@ def test_ddl_waits_out_a_long_lock_holder_instead_of_queueing(factory: ProjectFa
     assert any("waiting for session" in n and "holder-app" in n for n in notes)
 
 
-def test_lock_timeout_rolls_back_and_retries_with_backoff(factory: ProjectFactory, database_url: str,
-                                                          notify: Callable[[str], None], notes: Notes) -> None:
+def test_lock_timeout_rolls_back_and_retries_with_backoff(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
-    factory.new("users-email", phases=("expand",),
-                expand='op.execute("CREATE TABLE audit (id int)")\n'
-                       'op.execute("ALTER TABLE users ADD COLUMN email text")')
+    factory.new(
+        "users-email",
+        phases=("expand",),
+        expand='op.execute("CREATE TABLE audit (id int)")\nop.execute("ALTER TABLE users ADD COLUMN email text")',
+    )
     project = _fast(factory.project(), holder_wait_s=0.0, lock_timeout_ms=50, retry_base_ms=50, retry_max_ms=100)
     run_phase(project, database_url, "expand", "users", notify=notify)
     with holding(database_url, "SELECT * FROM users", seconds=0.8):
@@ -129,16 +144,20 @@ def test_lock_timeout_rolls_back_and_retries_with_backoff(factory: ProjectFactor
     assert _one(database_url, "SELECT count(*) FROM pg_class WHERE relname = 'audit'") == 1
 
 
-def test_retry_budget_exhausted_reports_the_blocking_session(factory: ProjectFactory, database_url: str,
-                                                             notify: Callable[[str], None]) -> None:
+def test_retry_budget_exhausted_reports_the_blocking_session(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
     factory.new("users-email", phases=("expand",), expand='op.execute("ALTER TABLE users ADD COLUMN email text")')
-    project = _fast(factory.project(), holder_wait_s=0.0, lock_timeout_ms=20, retries=3, retry_base_ms=10,
-                    retry_max_ms=20)
+    project = _fast(
+        factory.project(), holder_wait_s=0.0, lock_timeout_ms=20, retries=3, retry_base_ms=10, retry_max_ms=20
+    )
     run_phase(project, database_url, "expand", "users", notify=notify)
-    with holding(database_url, "SELECT * FROM users", seconds=2.0, app="reporting-job"):
-        with pytest.raises(LockBudgetExhausted) as err:
-            run_phase(project, database_url, "expand", None, notify=notify)
+    with (
+        holding(database_url, "SELECT * FROM users", seconds=2.0, app="reporting-job"),
+        pytest.raises(LockBudgetExhausted) as err,
+    ):
+        run_phase(project, database_url, "expand", None, notify=notify)
     msg = str(err.value)
     assert "gave up after 4 attempts" in msg and "reporting-job" in msg and "AccessShareLock on users" in msg
     assert err.value.blockers and err.value.blockers[0]["application_name"] == "reporting-job"
@@ -147,8 +166,9 @@ def test_retry_budget_exhausted_reports_the_blocking_session(factory: ProjectFac
     assert _one(database_url, "SELECT outcome FROM expandcontract.runs ORDER BY id DESC LIMIT 1") == "failed"
 
 
-def test_writers_are_not_stalled_behind_waiting_ddl(factory: ProjectFactory, database_url: str,
-                                                    notify: Callable[[str], None]) -> None:
+def test_writers_are_not_stalled_behind_waiting_ddl(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     """While our DDL waits for a reader, a writer's insert is not queued behind it (a naive ALTER would
     queue the writer for the reader's whole transaction)."""
     factory.new("users", phases=("expand",), expand=TABLE)
@@ -158,8 +178,9 @@ def test_writers_are_not_stalled_behind_waiting_ddl(factory: ProjectFactory, dat
     worst = 0.0
     with holding(database_url, "SELECT * FROM users", seconds=1.5):
         done = threading.Event()
-        runner = threading.Thread(target=lambda: (run_phase(project, database_url, "expand", None, notify=notify),
-                                                  done.set()))
+        runner = threading.Thread(
+            target=lambda: (run_phase(project, database_url, "expand", None, notify=notify), done.set())
+        )
         runner.start()
         with psycopg.connect(database_url, autocommit=True) as w:
             for i in range(40):
@@ -172,24 +193,29 @@ def test_writers_are_not_stalled_behind_waiting_ddl(factory: ProjectFactory, dat
     assert worst < 0.5  # bounded by lock_timeout (50 ms) plus noise, far below the reader's 1.5 s
 
 
-def test_a_second_runner_waits_then_fails_clearly(factory: ProjectFactory, database_url: str,
-                                                  notify: Callable[[str], None]) -> None:
+def test_a_second_runner_waits_then_fails_clearly(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
     project = factory.project()
     first = Runner(project, database_url, notify)
     with first.locked():
         second = Runner(project, database_url, notify, lock_wait_s=0.3)
-        with pytest.raises(RunnerBusy, match="another expandcontract runner holds the runner lock: session"):
-            with second.locked():
-                pass
+        with (
+            pytest.raises(RunnerBusy, match="another expandcontract runner holds the runner lock: session"),
+            second.locked(),
+        ):
+            pass
     with second.locked():  # released when the first closes its session
         pass
 
 
-def test_a_failing_revision_is_rolled_back_and_reported(factory: ProjectFactory, database_url: str,
-                                                        notify: Callable[[str], None]) -> None:
-    paths = factory.new("users", phases=("expand",),
-                        expand=TABLE + '\nop.execute("ALTER TABLE nosuch ADD COLUMN x int")')
+def test_a_failing_revision_is_rolled_back_and_reported(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
+    paths = factory.new(
+        "users", phases=("expand",), expand=TABLE + '\nop.execute("ALTER TABLE nosuch ADD COLUMN x int")'
+    )
     project = factory.project()
     with pytest.raises(PhaseFailed) as err:
         run_phase(project, database_url, "expand", None, notify=notify)
@@ -200,12 +226,15 @@ def test_a_failing_revision_is_rolled_back_and_reported(factory: ProjectFactory,
     assert st.phases["expand"] == "failed"
 
 
-CIC = ('with op.get_context().autocommit_block():\n'
-       '    op.execute("CREATE UNIQUE INDEX CONCURRENTLY ix_users_name ON users (name)")')
+CIC = (
+    "with op.get_context().autocommit_block():\n"
+    '    op.execute("CREATE UNIQUE INDEX CONCURRENTLY ix_users_name ON users (name)")'
+)
 
 
-def test_failed_concurrent_build_leaves_no_invalid_index(factory: ProjectFactory, database_url: str,
-                                                         notify: Callable[[str], None], notes: Notes) -> None:
+def test_failed_concurrent_build_leaves_no_invalid_index(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
     factory.new("users-name-idx", phases=("expand",), expand=CIC)
     project = factory.project()
@@ -224,8 +253,9 @@ def test_failed_concurrent_build_leaves_no_invalid_index(factory: ProjectFactory
     assert _one(database_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_users_name'::regclass") is True
 
 
-def test_leftover_invalid_index_is_dropped_before_building_again(factory: ProjectFactory, database_url: str,
-                                                                 notify: Callable[[str], None], notes: Notes) -> None:
+def test_leftover_invalid_index_is_dropped_before_building_again(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
     factory.new("users-name-idx", phases=("expand",), expand=CIC)
     project = factory.project()
@@ -242,11 +272,15 @@ def test_leftover_invalid_index_is_dropped_before_building_again(factory: Projec
     assert _one(database_url, "SELECT count(*) FROM pg_index WHERE NOT indisvalid") == 0
 
 
-def test_failure_after_an_autocommit_block_says_partly_applied(factory: ProjectFactory, database_url: str,
-                                                               notify: Callable[[str], None]) -> None:
+def test_failure_after_an_autocommit_block_says_partly_applied(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     factory.new("users", phases=("expand",), expand=TABLE)
-    factory.new("users-name-idx", phases=("expand",),
-                expand=CIC.replace("UNIQUE ", "") + '\nop.execute("ALTER TABLE nosuch ADD COLUMN x int")')
+    factory.new(
+        "users-name-idx",
+        phases=("expand",),
+        expand=CIC.replace("UNIQUE ", "") + '\nop.execute("ALTER TABLE nosuch ADD COLUMN x int")',
+    )
     project = factory.project()
     run_phase(project, database_url, "expand", "users", notify=notify)
     with pytest.raises(PhaseFailed, match="PARTLY applied") as err:
@@ -254,8 +288,9 @@ def test_failure_after_an_autocommit_block_says_partly_applied(factory: ProjectF
     assert "doctor" in str(err.value)
 
 
-def test_require_gate_without_a_target_refuses(factory: ProjectFactory, database_url: str,
-                                               notify: Callable[[str], None]) -> None:
+def test_require_gate_without_a_target_refuses(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     factory.new("users", expand=TABLE)
     project = factory.project()
     project.config = dataclasses.replace(project.config, require_gate=True)
@@ -265,21 +300,33 @@ def test_require_gate_without_a_target_refuses(factory: ProjectFactory, database
     assert err.value.exit_code == 4 and "[tool.expandcontract.rollout]" in str(err.value)
     r = run_phase(project, database_url, "migrate", None, notify=notify, skip_gate_reason="hotfix, approved by DBA")
     assert len(r.applied) == 1
-    assert _one(database_url, "SELECT skip_gate_reason FROM expandcontract.runs ORDER BY id DESC LIMIT 1") == \
-        "hotfix, approved by DBA"
+    assert (
+        _one(database_url, "SELECT skip_gate_reason FROM expandcontract.runs ORDER BY id DESC LIMIT 1")
+        == "hotfix, approved by DBA"
+    )
 
 
-def test_downgrade_cascades_across_lanes(factory: ProjectFactory, database_url: str,
-                                         notify: Callable[[str], None]) -> None:
+def test_downgrade_cascades_across_lanes(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
     factory.new("users", expand=TABLE, expand_down=TABLE_DOWN)
     project = factory.project()
     run_phase(project, database_url, "contract", None, notify=notify)
     seen = []
-    plan = run_downgrade(project, database_url, "users", "expand", notify=notify,
-                         confirm=lambda p: seen.append([r.phase for r in p.removed]) or True)
+    plan = run_downgrade(
+        project,
+        database_url,
+        "users",
+        "expand",
+        notify=notify,
+        confirm=lambda p: seen.append([r.phase for r in p.removed]) or True,
+    )
     assert seen == [["contract", "migrate", "expand"]] and plan is not None
     assert _one(database_url, "SELECT to_regclass('users')") is None
     assert project_status(project, database_url).changes[0].phases == {
-        "expand": "pending", "migrate": "pending", "contract": "pending"}
+        "expand": "pending",
+        "migrate": "pending",
+        "contract": "pending",
+    }
     with pytest.raises(UsageError, match="is not applied; nothing to downgrade"):
         run_downgrade(project, database_url, "users", "expand", notify=notify, confirm=lambda p: True)

@@ -78,7 +78,7 @@ def test_stamp_changes_with_any_lane_head_and_classifies_pods(factory: ProjectFa
     s2 = make_stamp(p2)
     assert s1 != s2
     ch = p2.change("users-email")
-    old = f"expand=-,migrate=-,contract=-"
+    old = "expand=-,migrate=-,contract=-"
     new = f"expand={ch.expand.id},migrate={ch.migrate.id},contract=-"  # type: ignore[union-attr]
     c = Classifier(p2, "users-email")
     assert c.classify(old) is PodClass.OLD
