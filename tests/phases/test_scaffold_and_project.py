@@ -133,3 +133,13 @@ def test_init_adopts_an_existing_linear_alembic_history(tmp_path: Path) -> None:
     ch = project.change("users-x")
     assert ch.expand is not None and ch.expand.down_revisions == (r2.revision,)  # type: ignore[union-attr]
     assert made[1].path.parent == tmp_path / "migrations" / "versions" / "migrate"
+
+
+def test_contract_whose_change_has_no_expand(factory: ProjectFactory) -> None:
+    paths = factory.new("users-email")
+    import re
+
+    text = paths["expand"].read_text()
+    paths["expand"].write_text(re.sub(r"ec_change = '[a-z-]+'", "ec_change = 'other-change'", text))
+    with pytest.raises(ProjectError, match="contract of change 'users-email' has no expand revision"):
+        factory.project()
