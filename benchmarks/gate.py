@@ -21,11 +21,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from expandcontract.gates.evaluate import evaluate  # noqa: E402
-from expandcontract.gates.model import Target  # noqa: E402
-from expandcontract.gates.wait import wait_for  # noqa: E402
-from tests.gates.conftest import FINAL, NEW, fake_classify, find, find_all, load  # noqa: E402
-from tests.gates.kmock_thread import KmockThread, resource_of  # noqa: E402
+from expandcontract.gates.evaluate import evaluate
+from expandcontract.gates.model import Target
+from expandcontract.gates.wait import wait_for
+from tests.gates.conftest import FINAL, NEW, fake_classify, find, find_all, load
+from tests.gates.kmock_thread import KmockThread, resource_of
 
 TARGET = Target("Deployment", "web", "shop")
 
@@ -126,11 +126,11 @@ def main() -> None:
             seed(km, unfinished, replace=True)
             result: dict[str, Any] = {}
 
-            def waiter() -> None:
-                result["decision"] = wait_for(ask, 60, interval=0.25)
-                result["at"] = time.perf_counter()
+            def waiter(out: dict[str, Any]) -> None:
+                out["decision"] = wait_for(ask, 60, interval=0.25)
+                out["at"] = time.perf_counter()
 
-            thread = threading.Thread(target=waiter)
+            thread = threading.Thread(target=waiter, args=(result,))
             thread.start()
             time.sleep(0.8 + 0.13 * i)  # let it poll a few times, at varying phases of the poll cycle
             seed(km, finished, replace=True)
