@@ -40,7 +40,8 @@ SELECT c.oid::regclass::text, a.attname, format_type(a.atttypid, a.atttypmod), a
        a.attidentity <> '' OR a.attgenerated <> '',
        bt.typcategory, bt.typname,
        CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
-       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid)
+       (SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid),
+       CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
@@ -79,24 +80,33 @@ class Column:
 @dataclass
 class Table:
     name: str  # regclass text, already quoted where needed
+    key_name: str = ""  # as snapshots name it: `users`, `audit.log`
     columns: list[Column] = field(default_factory=list)
     key: list[str] = field(default_factory=list)
     fks: list[tuple[list[str], str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
-class Samples:
-    """Rows written after an upgrade: per table the key values that find them again."""
+class Written:
+    """The sample rows of one table: `ROW(key columns)::text` of each, to find them again."""
 
-    rows: dict[str, tuple[list[str], list[list[str | None]]]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    sql_name: str
+    key: list[str]
+    rows: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Samples:
+    """Rows written after an upgrade, per table (keyed as snapshots name tables), parents first."""
+
+    tables: dict[str, Written] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
 def _tables(conn: Any) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     for row in conn.execute(COLUMNS_SQL).fetchall():
-        table = tables.setdefault(row[0], Table(row[0]))
+        table = tables.setdefault(row[0], Table(row[0], row[11]))
         serial = bool(row[5]) or bool(row[6])
         table.columns.append(Column(row[1], row[2], row[3], row[4], serial, row[7], row[8], row[9], row[10]))
     for contype, rel, ref, cols, refcols, definition in conn.execute(CONSTRAINTS_SQL).fetchall():
@@ -184,29 +194,24 @@ def _value(col: Column, n: int) -> str | None:
 
 def insert(conn: Any, counter: Iterator[int]) -> Samples:
     """Write ROWS_PER_TABLE rows into every user table; tables that refuse them get a note."""
-    tables = _tables(conn)
     samples = Samples()
-    for table in _ordered(tables):
-        written = 0
+    for table in _ordered(_tables(conn)):
+        written = Written(table.name, _key_columns(table))
         for i in range(ROWS_PER_TABLE):
-            for nulls in (i == 1, False) if i == 1 else (False,):
+            for nulls in (True, False) if i == 1 else (False,):
                 row = _row(conn, table, next(counter), nulls)
                 if row is None:
                     break
-                names, literals, types = row
                 try:
-                    keys = _insert_row(conn, table, names, literals, types)
+                    written.rows.append(_insert_row(conn, table, written.key, *row))
                 except Exception:
                     continue
-                entry = samples.rows.setdefault(table.name, (_key_columns(table), []))
-                entry[1].append(keys)
-                written += 1
                 break
-        if written:
-            samples.order.append(table.name)
+        if written.rows:
+            samples.tables[table.key_name] = written
         else:
             samples.notes.append(
-                f"table {table.name}: no sample rows could be written (types or constraints not understood); "
+                f"table {table.key_name}: no sample rows could be written (types or constraints not understood); "
                 "its data was not checked"
             )
     return samples
@@ -256,34 +261,33 @@ def _row(conn: Any, table: Table, n: int, nulls: bool) -> tuple[list[str], list[
 
 
 def _insert_row(
-    conn: Any, table: Table, names: list[str], literals: list[str | None], types: list[str]
-) -> list[str | None]:
-    key = _key_columns(table)
-    query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
-        sql.SQL(table.name),
-        sql.SQL(", ").join(sql.Identifier(c) for c in names),
-        sql.SQL(", ").join(sql.SQL("%s::" + t) for t in types),
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key),
-    )
-    if not names:
-        query = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(
+    conn: Any, table: Table, key: list[str], names: list[str], literals: list[str | None], types: list[str]
+) -> str:
+    returning = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(sql.Identifier(c) for c in key))
+    if names:
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
             sql.SQL(table.name),
-            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key),
+            sql.SQL(", ").join(sql.Identifier(c) for c in names),
+            sql.SQL(", ").join(sql.SQL("%s::" + t) for t in types),
+            returning,
         )
+    else:
+        query = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(sql.SQL(table.name), returning)
     row = conn.execute(query, literals).fetchone()
-    return list(row) if row else []
+    return str(row[0])
+
+
+def _ours(written: Written) -> sql.Composable:
+    return sql.SQL("ROW({})::text = ANY(%s)").format(sql.SQL(", ").join(sql.Identifier(c) for c in written.key))
 
 
 def delete(conn: Any, samples: Samples) -> None:
-    """Remove the sample rows again (best effort: a row a migration rewrote may stay)."""
-    for name in reversed(samples.order):
-        columns, rows = samples.rows[name]
-        match = sql.SQL(" AND ").join(
-            sql.SQL("{}::text IS NOT DISTINCT FROM %s").format(sql.Identifier(c)) for c in columns
-        )
-        for keys in rows:
-            with contextlib.suppress(Exception):
-                conn.execute(sql.SQL("DELETE FROM {} WHERE {}").format(sql.SQL(name), match), keys)
+    """Remove the sample rows again (best effort: a row a migration rewrote may stay), children first."""
+    for written in reversed(samples.tables.values()):
+        with contextlib.suppress(Exception):
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE {}").format(sql.SQL(written.sql_name), _ours(written)), (written.rows,)
+            )
 
 
 # --- fingerprints -------------------------------------------------------------------------------
@@ -311,19 +315,23 @@ def _ident(table_key: str) -> sql.Composable:
     return sql.Identifier(schema or "public", name)
 
 
-def fingerprint(conn: Any, tables: dict[str, list[str]]) -> dict[str, TablePrint]:
+def fingerprint(conn: Any, tables: dict[str, list[str]], samples: Samples) -> dict[str, TablePrint]:
+    """Per table with sample rows: count and hashes of those rows over `tables[table]` columns."""
     prints: dict[str, TablePrint] = {}
     for table, columns in tables.items():
+        written = samples.tables.get(table)
+        if written is None or not set(written.key) <= set(columns):
+            continue
         ids = [sql.Identifier(c) for c in columns]
         per_column = [
             sql.SQL("coalesce(sum(hashtextextended(coalesce({}::text, '<null>'), 0)::numeric), 0)").format(i)
             for i in ids
         ]
         query = sql.SQL(
-            "SELECT count(*), coalesce(sum(hashtextextended(ROW({})::text, 0)::numeric), 0), {} FROM {}"
-        ).format(sql.SQL(", ").join(ids), sql.SQL(", ").join(per_column), _ident(table))
+            "SELECT count(*), coalesce(sum(hashtextextended(ROW({})::text, 0)::numeric), 0), {} FROM {} WHERE {}"
+        ).format(sql.SQL(", ").join(ids), sql.SQL(", ").join(per_column), _ident(table), _ours(written))
         try:
-            row = conn.execute(query).fetchone()
+            row = conn.execute(query, (written.rows,)).fetchone()
         except Exception:
             continue  # the table or a column is gone: the snapshot diff says so
         prints[table] = TablePrint(int(row[0]), row[1], dict(zip(columns, row[2:], strict=True)))
@@ -338,10 +346,7 @@ def compare(before: dict[str, TablePrint], after: dict[str, TablePrint], rev: st
         if now is None:
             continue
         if now.rows != was.rows:
-            out.append(
-                f"table {table}: {now.rows} rows after downgrade of {rev}, {was.rows} before it "
-                f"({'rows lost' if now.rows < was.rows else 'rows added'})"
-            )
+            out.append(f"table {table}: {now.rows} of {was.rows} sample rows left after downgrade of {rev} (rows lost)")
             continue
         changed = [c for c, h in was.columns.items() if now.columns.get(c) != h]
         for column in changed:
@@ -350,7 +355,7 @@ def compare(before: dict[str, TablePrint], after: dict[str, TablePrint], rev: st
                 f"(data lost in a column that existed before the upgrade)"
             )
         if not changed and now.whole != was.whole:
-            out.append(f"table {table}: values moved between rows by the downgrade of {rev}")
+            out.append(f"table {table}: values moved between sample rows by the downgrade of {rev}")
     return out
 
 

@@ -240,7 +240,7 @@ class _Session:
         samples = data.insert(self.conn, self.counter)
         result.notes.extend(samples.notes)
         columns = data.shared_columns(before, after)
-        written = data.fingerprint(self.conn, columns)
+        written = data.fingerprint(self.conn, columns, samples)
         if not empty_up and not declared and _is_empty(getattr(module, "downgrade", None)):
             result.differences.append(
                 f"downgrade() of {rev.id} is empty but upgrade() is not: write the downgrade, or declare "
@@ -261,11 +261,11 @@ class _Session:
             )
             raise _Failed from None
         except Exception as exc:
-            rows = f" (with sample rows in {len(samples.order)} tables)" if samples.order else ""
+            rows = f" (with sample rows in {len(samples.tables)} tables)" if samples.tables else ""
             result.differences.append(f"downgrade of {rev.id} failed{rows}: {_one_line(exc)}")
             raise _Failed from None
         result.differences.extend(diff(before, snapshot.take(self.conn), downgrade_stage(rev.id)))
-        lost = data.compare(written, data.fingerprint(self.conn, columns), rev.id)
+        lost = data.compare(written, data.fingerprint(self.conn, columns, samples), rev.id)
         if rev.reversible == "lossy":
             result.notes.extend(f"{m} (allowed: ec_reversible = 'lossy')" for m in lost)
             if lost:

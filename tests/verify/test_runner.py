@@ -196,8 +196,25 @@ def test_sample_rows_respect_foreign_keys_and_checks(chain: Chain, pg_server_url
     report = run(chain, pg_server_url)
     result = report.results[2]
     assert result.status == "fail"
-    lost = [d for d in result.differences if d.startswith(f"table t0: 0 rows after downgrade of {rev}")]
+    lost = [
+        d for d in result.differences if d == f"table t0: 0 of 3 sample rows left after downgrade of {rev} (rows lost)"
+    ]
     assert lost, result.differences
+
+
+def test_rows_the_migration_itself_adds_and_removes_are_not_data_loss(chain: Chain, pg_server_url: str) -> None:
+    chain.add("users", {"expand": BASE})
+    chain.add(
+        "seed",
+        {
+            "expand": (
+                "op.execute(\"INSERT INTO users (email, name) VALUES ('admin@example.com', 'admin')\")",
+                "op.execute(\"DELETE FROM users WHERE email = 'admin@example.com'\")",
+            )
+        },
+    )
+    report = run(chain, pg_server_url)
+    assert report.ok, report.render_text()
 
 
 def test_embedded_default_ignores_database_url(chain: Chain, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -206,7 +223,7 @@ def test_embedded_default_ignores_database_url(chain: Chain, monkeypatch: pytest
     chain.add("users", {"expand": BASE})
     chain.add("ix", {"expand": (BUGS[0].upgrade, BUGS[0].downgrade)})
     report = verify_project(chain.config, orders=("alembic",))
-    assert [r.status for r in report.results] == ["pass", "fail"]
+    assert [r.status for r in report.results] == ["pass", "fail"], report.render_text()
     assert "embedded PostgreSQL" in report.server
     from expandcontract.db import embedded
     from expandcontract.verify.scratch import embedded_dir
