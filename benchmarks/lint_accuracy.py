@@ -65,8 +65,18 @@ def squawk_binary() -> str:
 
 
 def run_ours(files: list[Path], mode: str, pg: int, schema: bool) -> dict[str, set[str]]:
-    cmd = [sys.executable, "-m", "expandcontract", "lint", "--format", "json", "--pg-version", str(pg),
-           "--transaction", mode]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "expandcontract",
+        "lint",
+        "--format",
+        "json",
+        "--pg-version",
+        str(pg),
+        "--transaction",
+        mode,
+    ]
     if schema:
         cmd += ["--schema", str(CORPUS / "schema.ddl")]
     out = subprocess.run(cmd + [str(f) for f in files], capture_output=True, text=True, cwd=ROOT)
@@ -143,8 +153,7 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
 
 
 def total(scores: dict[str, tuple[int, int, int]]) -> tuple[int, int, int]:
-    return (sum(v[0] for v in scores.values()), sum(v[1] for v in scores.values()),
-            sum(v[2] for v in scores.values()))  # fmt: skip
+    return (sum(v[0] for v in scores.values()), sum(v[1] for v in scores.values()), sum(v[2] for v in scores.values()))
 
 
 def main() -> None:
@@ -163,8 +172,10 @@ def main() -> None:
             theirs.update(run_squawk(group, mode, args.pg_version))
     s_ours, s_theirs = score(expected, ours), score(expected, theirs)
     rules = sorted(set(s_ours) | set(s_theirs))
-    print(f"corpus: {len(files)} files ({sum(not v for v in expected.values())} safe look-alikes), "
-          f"pg {args.pg_version}, schema for expandcontract: {not args.no_schema}")  # fmt: skip
+    print(
+        f"corpus: {len(files)} files ({sum(not v for v in expected.values())} safe look-alikes), "
+        f"pg {args.pg_version}, schema for expandcontract: {not args.no_schema}"
+    )
     print(f"{'rule':40} {'expandcontract P/R/F1':>24} {'squawk P/R/F1':>24}")
     for r in rules:
         a = prf(*s_ours.get(r, (0, 0, 0)))
@@ -172,8 +183,14 @@ def main() -> None:
         print(f"{r:40} {a[0]:7.2f} {a[1]:7.2f} {a[2]:7.2f}  {b[0]:7.2f} {b[1]:7.2f} {b[2]:7.2f}")
     a, b = prf(*total(s_ours)), prf(*total(s_theirs))
     print(f"{'OVERALL':40} {a[0]:7.3f} {a[1]:7.3f} {a[2]:7.3f}  {b[0]:7.3f} {b[1]:7.3f} {b[2]:7.3f}")
-    print(json.dumps({"expandcontract": dict(zip(("precision", "recall", "f1"), a, strict=True)),
-                      "squawk": dict(zip(("precision", "recall", "f1"), b, strict=True))}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "expandcontract": dict(zip(("precision", "recall", "f1"), a, strict=True)),
+                "squawk": dict(zip(("precision", "recall", "f1"), b, strict=True)),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

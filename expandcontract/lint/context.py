@@ -63,3 +63,8 @@ def q(name: str) -> str:
 def s(name: str) -> str:
     """A name ready to paste into Python (Alembic ops take the table without its schema)."""
     return repr(name.split(".")[-1]).replace("'", '"')
+
+
+def lit(text: str) -> str:
+    """Any text as a double-quoted Python string literal (SQL expressions inside Alembic fixes)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -14,19 +14,38 @@ Node = dict[str, Any]
 
 # statements that change no schema (everything else counts as DDL for `ddl-in-migrate`)
 NOT_DDL = {
-    "SelectStmt", "UpdateStmt", "DeleteStmt", "InsertStmt", "MergeStmt", "TransactionStmt",
-    "VariableSetStmt", "VariableShowStmt", "DoStmt", "CopyStmt", "NotifyStmt", "ExplainStmt",
-    "CallStmt", "DynamicExecute", "LockStmt", "VacuumStmt", "CheckPointStmt", "DiscardStmt",
-}  # fmt: skip
+    "SelectStmt",
+    "UpdateStmt",
+    "DeleteStmt",
+    "InsertStmt",
+    "MergeStmt",
+    "TransactionStmt",
+    "VariableSetStmt",
+    "VariableShowStmt",
+    "DoStmt",
+    "CopyStmt",
+    "NotifyStmt",
+    "ExplainStmt",
+    "CallStmt",
+    "DynamicExecute",
+    "LockStmt",
+    "VacuumStmt",
+    "CheckPointStmt",
+    "DiscardStmt",
+}
 
 
-def alter_cmds(stmt: Statement) -> Iterator[tuple[str, Node]]:
-    """(table, AlterTableCmd) for each subcommand of an ALTER TABLE."""
-    if stmt.kind != "AlterTableStmt" or stmt.node.get("objtype") != "OBJECT_TABLE":
-        return
-    table = table_name(stmt.node.get("relation"))
-    for cmd in stmt.node.get("cmds", ()):
-        yield table, cmd.get("AlterTableCmd", {})
+def alter_cmds(stmt: Statement) -> list[tuple[str, Node]]:
+    """(table, AlterTableCmd) for each subcommand of an ALTER TABLE (computed once per statement: most
+    rules look at ALTER TABLE)."""
+    found: list[tuple[str, Node]] | None = stmt.cache.get("cmds")
+    if found is None:
+        found = []
+        if stmt.kind == "AlterTableStmt" and stmt.node.get("objtype") == "OBJECT_TABLE":
+            table = table_name(stmt.node.get("relation"))
+            found = [(table, cmd.get("AlterTableCmd", {})) for cmd in stmt.node.get("cmds", ())]
+        stmt.cache["cmds"] = found
+    return found
 
 
 def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
@@ -100,5 +119,5 @@ def is_ddl(stmt: Statement) -> bool:
     if stmt.kind in NOT_DDL:
         return False
     if stmt.kind == "CreateTableAsStmt":
-        return stmt.node.get("into", {}).get("rel", {}).get("relpersistence") != "t"
+        return bool(stmt.node.get("into", {}).get("rel", {}).get("relpersistence") != "t")
     return not (stmt.kind == "CreateStmt" and stmt.node.get("relation", {}).get("relpersistence") == "t")

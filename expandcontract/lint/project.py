@@ -40,11 +40,20 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
         except ValueError:
             return str(path)
 
-    def meta(path: Path, line: int, rule_id: str, message: str, fix: list[str], rev: str | None,
-             phase: str | None, column: int = 1) -> Finding:  # fmt: skip
+    def meta(
+        path: Path,
+        line: int,
+        rule_id: str,
+        message: str,
+        fix: list[str],
+        rev: str | None,
+        phase: str | None,
+        column: int = 1,
+    ) -> Finding:
         rule = rules[rule_id]
-        return Finding(rel(path), line, column, rule_id, sel.severity(rule), message, rule.why, fix,
-                       phase=phase, revision=rev)  # fmt: skip
+        return Finding(
+            rel(path), line, column, rule_id, sel.severity(rule), message, rule.why, fix, phase=phase, revision=rev
+        )
 
     graph: dict[str, list[Finding]] = {}
     for lane, heads in lane_heads(project).items():
@@ -53,22 +62,39 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
                 rev = project.revisions[h]
                 others = ", ".join(x for x in sorted(heads) if x != h)
                 graph.setdefault(h, []).append(
-                    meta(rev.path, 1, "multiple-lane-heads", f"the {lane} lane has {len(heads)} heads: {h} and "
-                         f"{others}; `alembic upgrade {lane}@head` will refuse to run",
-                         [f"Make the newer revision revise the older one (down_revision = {h!r} in the other), "
-                          f"or `alembic merge -m merge {' '.join(sorted(heads))}`."], h, rev.phase)  # fmt: skip
+                    meta(
+                        rev.path,
+                        1,
+                        "multiple-lane-heads",
+                        f"the {lane} lane has {len(heads)} heads: {h} and "
+                        f"{others}; `alembic upgrade {lane}@head` will refuse to run",
+                        [
+                            f"Make the newer revision revise the older one (down_revision = {h!r} in the other), "
+                            f"or `alembic merge -m merge {' '.join(sorted(heads))}`."
+                        ],
+                        h,
+                        rev.phase,
+                    )
                 )
     for rev in project.ordered():
         if rev.phase is None and rev.change is None:
             continue
         if rev.phase not in LANES or (rev.lane is not None and rev.lane != rev.phase):
             graph.setdefault(rev.id, []).append(
-                meta(rev.path, _line_of(rev.path, "ec_phase"), "phase-lane-mismatch",
-                     f"ec_phase = {rev.phase!r} but the revision is in the {rev.lane or 'unlabelled'} lane",
-                     [f"Move it to versions/{rev.phase}/ and make it revise that lane's head, or set "
-                      f"ec_phase = {rev.lane!r}." if rev.phase in LANES and rev.lane else
-                      "Set ec_phase to 'expand', 'migrate' or 'contract' to match its directory."],
-                     rev.id, rev.phase)  # fmt: skip
+                meta(
+                    rev.path,
+                    _line_of(rev.path, "ec_phase"),
+                    "phase-lane-mismatch",
+                    f"ec_phase = {rev.phase!r} but the revision is in the {rev.lane or 'unlabelled'} lane",
+                    [
+                        f"Move it to versions/{rev.phase}/ and make it revise that lane's head, or set "
+                        f"ec_phase = {rev.lane!r}."
+                        if rev.phase in LANES and rev.lane
+                        else "Set ec_phase to 'expand', 'migrate' or 'contract' to match its directory."
+                    ],
+                    rev.id,
+                    rev.phase,
+                )
             )
     for ch in project.changes.values():
         c = ch.contract
@@ -77,10 +103,16 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
         needed = {r.id for r in (ch.expand, ch.migrate) if r is not None}
         missing = needed - project.ancestors([c.id])
         if ch.expand is None or missing:
-            msg = (f"contract of change {ch.slug!r} has no expand revision" if ch.expand is None else
-                   f"contract of change {ch.slug!r} does not depend on {', '.join(sorted(missing))}")  # fmt: skip
-            fix = ([f"Add the expand: `expandcontract new MESSAGE --change {ch.slug} --phase expand`."]
-                   if ch.expand is None else [f"Set depends_on = {tuple(sorted(needed))!r} in {c.path.name}."])  # fmt: skip
+            msg = (
+                f"contract of change {ch.slug!r} has no expand revision"
+                if ch.expand is None
+                else f"contract of change {ch.slug!r} does not depend on {', '.join(sorted(missing))}"
+            )
+            fix = (
+                [f"Add the expand: `expandcontract new MESSAGE --change {ch.slug} --phase expand`."]
+                if ch.expand is None
+                else [f"Set depends_on = {tuple(sorted(needed))!r} in {c.path.name}."]
+            )
             graph.setdefault(c.id, []).append(
                 meta(c.path, _line_of(c.path, "depends_on"), "contract-without-expand", msg, fix, c.id, "contract")
             )
@@ -106,8 +138,16 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
             parsed = parse(op.sql)
             if parsed.error is not None:
                 rev_findings.append(
-                    meta(rev.path, op.line, "syntax-error", f"the SQL of this {op.name} op does not parse: "
-                         f"{parsed.error.message}", ["Fix the SQL of this op."], rev.id, phase, op.column)  # fmt: skip
+                    meta(
+                        rev.path,
+                        op.line,
+                        "syntax-error",
+                        f"the SQL of this {op.name} op does not parse: {parsed.error.message}",
+                        ["Fix the SQL of this op."],
+                        rev.id,
+                        phase,
+                        op.column,
+                    )
                 )
             units.append(Unit(parsed.statements, op.name, op.existing_types, op.table, op.line, op.column))
         rev_findings += run(units, ctx, sel, path, rev.id)
@@ -117,14 +157,32 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
                 continue
             seen_lines.add(line)
             rev_findings.append(
-                meta(rev.path, line, "not-analysable", message,
-                     ["Write the SQL literally (or as Alembic ops), or add "
-                      "`# expandcontract: ignore[not-analysable] <why it is safe>` on the line before."],
-                     rev.id, phase, col)  # fmt: skip
+                meta(
+                    rev.path,
+                    line,
+                    "not-analysable",
+                    message,
+                    [
+                        "Write the SQL literally (or as Alembic ops), or add "
+                        "`# expandcontract: ignore[not-analysable] <why it is safe>` on the line before."
+                    ],
+                    rev.id,
+                    phase,
+                    col,
+                )
             )
         for st in (s for u in units for s in u.statements if s.dynamic):
-            rev_findings.append(meta(rev.path, st.line, "not-analysable", "EXECUTE of a computed string "
-                                     "inside DO cannot be analysed offline", [], rev.id, phase))  # fmt: skip
+            rev_findings.append(
+                meta(
+                    rev.path,
+                    st.line,
+                    "not-analysable",
+                    "EXECUTE of a computed string inside DO cannot be analysed offline",
+                    [],
+                    rev.id,
+                    phase,
+                )
+            )
         if changed is not None and rev.path.resolve() not in changed:
             continue
         linted += 1
@@ -159,12 +217,15 @@ def _line_of(path: Path, name: str) -> int:
 def _changed_since(root: Path, ref: str) -> set[Path]:
     """Files changed since `ref` (committed, staged, unstaged and untracked)."""
     try:
-        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True,
-                             text=True, check=True).stdout.strip()  # fmt: skip
-        diff = subprocess.run(["git", "diff", "--name-only", ref, "--"], cwd=root, capture_output=True,
-                              text=True, check=True).stdout.split("\n")  # fmt: skip
-        new = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=top,
-                             capture_output=True, text=True, check=True).stdout.split("\n")  # fmt: skip
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        diff = subprocess.run(
+            ["git", "diff", "--name-only", ref, "--"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.split("\n")
+        new = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"], cwd=top, capture_output=True, text=True, check=True
+        ).stdout.split("\n")
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise UsageError(f"--since {ref}: git could not list changed files ({detail.strip()})") from None

@@ -14,7 +14,7 @@ from expandcontract.lint.finding import Finding
 
 def render(fmt: str, findings: list[Finding], files: int) -> str:
     if fmt == "json":
-        return json.dumps({"files": files, "findings": [f.to_dict() for f in findings]}, indent=2)
+        return json.dumps({"files": files, "findings": [f.to_dict() for f in findings]})
     if fmt == "sarif":
         return json.dumps(sarif(findings), indent=2)
     if fmt == "github":

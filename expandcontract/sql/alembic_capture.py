@@ -101,7 +101,6 @@ def _ensure_backfill_op() -> None:
 
 def capture_revision(module: ModuleType, path: Path | str, fn: str = "upgrade") -> Capture:
     """Render `module.upgrade()` offline, op by op."""
-    import io
 
     from alembic.operations import Operations
     from alembic.operations import ops as alembic_ops
@@ -157,8 +156,12 @@ def capture_revision(module: ModuleType, path: Path | str, fn: str = "upgrade") 
     except Exception as exc:
         line, col = _failure_position(exc, filename)
         capture.problems.append(
-            (line, col, f"rendering the revision offline failed here ({type(exc).__name__}: {exc}); the "
-                        "rest of it was not analysed")  # fmt: skip
+            (
+                line,
+                col,
+                f"rendering the revision offline failed here ({type(exc).__name__}: {exc}); the "
+                "rest of it was not analysed",
+            )
         )
     finally:
         operations._remove_proxy()
@@ -177,8 +180,20 @@ def _failure_position(exc: BaseException, filename: str) -> tuple[int, int]:
     return found
 
 
-_READS = {"fetchall", "fetchone", "fetchmany", "scalar", "scalars", "scalar_one", "first", "one", "all",
-          "mappings", "one_or_none", "scalar_one_or_none"}  # fmt: skip
+_READS = {
+    "fetchall",
+    "fetchone",
+    "fetchmany",
+    "scalar",
+    "scalars",
+    "scalar_one",
+    "first",
+    "one",
+    "all",
+    "mappings",
+    "one_or_none",
+    "scalar_one_or_none",
+}
 
 
 def dynamic_sql(path: Path) -> list[tuple[int, int, str]]:
@@ -203,21 +218,30 @@ def dynamic_sql(path: Path) -> list[tuple[int, int, str]]:
                 attr = node.func.attr
                 if attr == "execute" and node.args and not _literal_sql(node.args[0], constants):
                     problems.append(
-                        (node.lineno, node.col_offset + 1,
-                         "SQL built at run time (f-string, concatenation, format or a variable) cannot be "
-                         "analysed offline")  # fmt: skip
+                        (
+                            node.lineno,
+                            node.col_offset + 1,
+                            "SQL built at run time (f-string, concatenation, format or a variable) cannot be "
+                            "analysed offline",
+                        )
                     )
                 if attr in _READS and isinstance(node.func.value, ast.Call) and _is_execute(node.func.value):
                     problems.append(
-                        (node.lineno, node.col_offset + 1,
-                         "this op reads data at run time (op.get_bind().execute(...) returns nothing "
-                         "offline); what follows from it cannot be analysed")  # fmt: skip
+                        (
+                            node.lineno,
+                            node.col_offset + 1,
+                            "this op reads data at run time (op.get_bind().execute(...) returns nothing "
+                            "offline); what follows from it cannot be analysed",
+                        )
                     )
             if isinstance(node, ast.For) and isinstance(node.iter, ast.Call) and _is_execute(node.iter):
                 problems.append(
-                    (node.lineno, node.col_offset + 1,
-                     "this loop iterates over rows read at run time; its SQL cannot be analysed offline")
-                )  # fmt: skip
+                    (
+                        node.lineno,
+                        node.col_offset + 1,
+                        "this loop iterates over rows read at run time; its SQL cannot be analysed offline",
+                    )
+                )
     return problems
 
 
@@ -243,9 +267,7 @@ def _literal_sql(arg: ast.expr, constants: set[str]) -> bool:
         func = arg.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if name == "text":
-            return bool(arg.args) and _literal_sql(arg.args[0], constants) and not isinstance(
-                arg.args[0], ast.Call
-            )
+            return bool(arg.args) and _literal_sql(arg.args[0], constants) and not isinstance(arg.args[0], ast.Call)
         return name != "format"
     return False
 

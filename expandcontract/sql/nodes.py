@@ -141,15 +141,43 @@ def narrows(old: TypeSpec, new: TypeSpec) -> bool:
 
 
 VOLATILE_FUNCTIONS = {
-    "random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc", "uuid_generate_v4",
-    "uuidv4", "uuidv7", "clock_timestamp", "timeofday", "nextval", "txid_current", "setseed",
-    "random_normal", "gen_random_bytes",
-}  # fmt: skip
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v1mc",
+    "uuid_generate_v4",
+    "uuidv4",
+    "uuidv7",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "txid_current",
+    "setseed",
+    "random_normal",
+    "gen_random_bytes",
+}
 STABLE_OR_IMMUTABLE_FUNCTIONS = {
-    "now", "statement_timestamp", "transaction_timestamp", "current_setting", "to_timestamp",
-    "lower", "upper", "length", "coalesce", "concat", "md5", "jsonb_build_object", "json_build_object",
-    "jsonb_build_array", "array", "make_interval", "make_date", "to_jsonb", "timezone", "date_trunc",
-}  # fmt: skip
+    "now",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "current_setting",
+    "to_timestamp",
+    "lower",
+    "upper",
+    "length",
+    "coalesce",
+    "concat",
+    "md5",
+    "jsonb_build_object",
+    "json_build_object",
+    "jsonb_build_array",
+    "array",
+    "make_interval",
+    "make_date",
+    "to_jsonb",
+    "timezone",
+    "date_trunc",
+}
 
 
 def volatility(expr: Any) -> str:

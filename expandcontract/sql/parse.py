@@ -31,6 +31,7 @@ class Statement:
     column: int  # 1-based
     in_do: bool = False
     dynamic: bool = False  # EXECUTE of a non-literal string inside DO: cannot be analysed
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived views
 
 
 @dataclass

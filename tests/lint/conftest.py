@@ -12,7 +12,8 @@ INI = """\
 [alembic]
 script_location = %(here)s/migrations
 path_separator = space
-version_locations = %(here)s/migrations/versions/expand %(here)s/migrations/versions/migrate %(here)s/migrations/versions/contract
+version_locations = %(here)s/migrations/versions/expand %(here)s/migrations/versions/migrate \
+    %(here)s/migrations/versions/contract
 """
 
 ENV = """\

@@ -42,30 +42,43 @@ UNPHASED: list[tuple[str, list[str]]] = [
     ('op.rename_table("orders", "purchases")', ["rename-table"]),
     ('op.alter_column("users", "age", type_=sa.BigInteger(), existing_type=sa.Integer())', ["change-column-type"]),
     ('op.alter_column("users", "email", type_=sa.String(50))', ["change-column-type"]),  # earlier revision's type
-    ('op.add_column("users", sa.Column("k", sa.Uuid(), server_default=sa.text("gen_random_uuid()")))',
-     ["add-column-volatile-default"]),
+    (
+        'op.add_column("users", sa.Column("k", sa.Uuid(), server_default=sa.text("gen_random_uuid()")))',
+        ["add-column-volatile-default"],
+    ),
     ('op.add_column("users", sa.Column("tenant", sa.BigInteger(), nullable=False))', ["add-required-column"]),
     ('op.add_column("users", sa.Column("seq", sa.BigInteger(), sa.Identity()))', ["add-serial-column"]),
-    ('op.add_column("orders", sa.Column("c", sa.BigInteger(), sa.Computed("total * 100")))',
-     ["add-generated-stored-column"]),
+    (
+        'op.add_column("orders", sa.Column("c", sa.BigInteger(), sa.Computed("total * 100")))',
+        ["add-generated-stored-column"],
+    ),
     ('op.create_index("ix_users_email", "users", ["email"])', ["create-index-non-concurrently"]),
     ('op.drop_index("ix_old", table_name="users")', ["drop-index-non-concurrently"]),
-    ('op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
-     ["concurrently-in-transaction"]),
+    (
+        'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+        ["concurrently-in-transaction"],
+    ),
     ('op.create_foreign_key("fk", "orders", "users", ["user_id"], ["id"])', ["add-foreign-key-validated"]),
     ('op.create_check_constraint("ck", "orders", "total >= 0")', ["add-check-validated"]),
-    ('op.execute("ALTER TABLE orders ADD CONSTRAINT ck CHECK (total > 0) NOT VALID")\n'
-     'op.execute("ALTER TABLE orders VALIDATE CONSTRAINT ck")', ["validate-constraint-same-transaction"]),
+    (
+        'op.execute("ALTER TABLE orders ADD CONSTRAINT ck CHECK (total > 0) NOT VALID")\n'
+        'op.execute("ALTER TABLE orders VALIDATE CONSTRAINT ck")',
+        ["validate-constraint-same-transaction"],
+    ),
     ('op.alter_column("users", "name", nullable=False)', ["set-not-null"]),
     ('op.create_unique_constraint("users_email_key", "users", ["email"])', ["add-unique-constraint"]),
     ('op.create_primary_key("orders_pk", "orders", ["user_id"])', ["add-primary-key"]),
-    ('op.execute("ALTER TABLE orders ADD CONSTRAINT ex EXCLUDE USING btree (total WITH =)")',
-     ["add-exclusion-constraint"]),
+    (
+        'op.execute("ALTER TABLE orders ADD CONSTRAINT ex EXCLUDE USING btree (total WITH =)")',
+        ["add-exclusion-constraint"],
+    ),
     ('op.execute("REINDEX TABLE users")', ["reindex-non-concurrently"]),
     ('op.execute("ALTER TABLE events DETACH PARTITION events_2020")', ["detach-partition-non-concurrently"]),
     ('op.execute("CLUSTER users USING users_pkey")', ["vacuum-full-or-cluster"]),
-    ('op.add_column("users", sa.Column("v", sa.Boolean()))\nop.execute("UPDATE users SET v = false")',
-     ["backfill-in-ddl-transaction"]),
+    (
+        'op.add_column("users", sa.Column("v", sa.Boolean()))\nop.execute("UPDATE users SET v = false")',
+        ["backfill-in-ddl-transaction"],
+    ),
 ]
 
 UNPHASED_SAFE: list[str] = [
@@ -75,9 +88,9 @@ UNPHASED_SAFE: list[str] = [
     'op.alter_column("users", "email", type_=sa.String(200), existing_type=sa.String(100))',
     'op.alter_column("users", "email", type_=sa.Text(), existing_type=sa.String(100))',
     'op.alter_column("users", "email", nullable=True)',
-    'with op.get_context().autocommit_block():\n'
+    "with op.get_context().autocommit_block():\n"
     '    op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
-    'with op.get_context().autocommit_block():\n'
+    "with op.get_context().autocommit_block():\n"
     '    op.drop_index("ix_old", table_name="users", postgresql_concurrently=True)',
     'op.create_foreign_key("fk", "orders", "users", ["user_id"], ["id"], postgresql_not_valid=True)',
     'op.create_check_constraint("ck", "orders", "total >= 0", postgresql_not_valid=True)',
@@ -133,12 +146,22 @@ def test_phases(make_project: Callable[[], ProjectMaker]) -> None:
     p = make_project()
     p.add(BASE, change="base")
     ex = p.add('op.add_column("users", sa.Column("nick", sa.Text()))\nop.drop_column("users", "name")', change="c1")
-    mg = p.add('op.execute("UPDATE users SET nick = name")\nop.create_index("ix", "users", ["nick"])',
-               phase="migrate", change="c1")  # fmt: skip
-    ok = p.add('op.backfill("users", values={"nick": "name"}, where="nick IS NULL")', phase="migrate", change="c2",
-               depends_on=None)  # fmt: skip
-    ct = p.add('op.drop_column("users", "age")\nop.alter_column("users", "nick", nullable=False)',
-               phase="contract", change="c1")  # fmt: skip
+    mg = p.add(
+        'op.execute("UPDATE users SET nick = name")\nop.create_index("ix", "users", ["nick"])',
+        phase="migrate",
+        change="c1",
+    )
+    ok = p.add(
+        'op.backfill("users", values={"nick": "name"}, where="nick IS NULL")',
+        phase="migrate",
+        change="c2",
+        depends_on=None,
+    )
+    ct = p.add(
+        'op.drop_column("users", "age")\nop.alter_column("users", "nick", nullable=False)',
+        phase="contract",
+        change="c1",
+    )
     findings = lint(p)
     assert rules_in(findings, ex) == ["destructive-outside-contract"]
     assert rules_in(findings, mg) == ["create-index-non-concurrently", "ddl-in-migrate", "unbatched-backfill"]

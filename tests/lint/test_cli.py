@@ -56,8 +56,20 @@ def test_json_contract(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert code == 1 and doc["files"] == 1
     (f,) = doc["findings"]
-    assert set(f) == {"path", "line", "column", "rule", "severity", "message", "why", "fix", "lock", "table",
-                      "phase", "revision"}  # fmt: skip
+    assert set(f) == {
+        "path",
+        "line",
+        "column",
+        "rule",
+        "severity",
+        "message",
+        "why",
+        "fix",
+        "lock",
+        "table",
+        "phase",
+        "revision",
+    }
     assert (f["rule"], f["severity"], f["table"], f["revision"]) == ("drop-column", "error", "users", None)
 
 
@@ -80,7 +92,9 @@ def test_select_ignore_phase_and_config_severity(tmp_path: Path) -> None:
     _, out = run(["lint", "--format", "json", "--select", "drop-column", "-"], input=sql, cwd=tmp_path)
     assert [f["rule"] for f in json.loads(out)["findings"]] == ["drop-column"]
     _, out = run(["lint", "--format", "json", "--phase", "expand", "-"], input=DROP, cwd=tmp_path)
-    assert [(f["rule"], f["phase"]) for f in json.loads(out)["findings"]] == [("destructive-outside-contract", "expand")]
+    assert [(f["rule"], f["phase"]) for f in json.loads(out)["findings"]] == [
+        ("destructive-outside-contract", "expand")
+    ]
     (tmp_path / "pyproject.toml").write_text(
         '[tool.expandcontract.lint]\npg_version = 10\nseverity = {"drop-column" = "warning"}\n'
     )
@@ -133,8 +147,14 @@ def test_sql_path_imports_no_heavy_modules(tmp_path: Path, args: list[str]) -> N
         "heavy = [m for m in ('sqlalchemy', 'alembic', 'rich', 'kubernetes', 'psycopg') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], input=DROP, capture_output=True, text=True, cwd=tmp_path,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        input=DROP,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
     assert "HEAVY []" in proc.stderr, proc.stderr
     assert "drop-column" in proc.stdout
 

@@ -37,7 +37,9 @@ def test_sql_golden(rule_id: str) -> None:
 
     sql, opts = SQL_CASES[rule_id]
     findings = lint_sql(sql, "migration.sql", _options(opts))
-    check(GOLDEN / "sql" / f"{rule_id}.txt", "-- input:\n" + sql + "\n-- output:\n" + render("text", findings, 1) + "\n")
+    check(
+        GOLDEN / "sql" / f"{rule_id}.txt", "-- input:\n" + sql + "\n-- output:\n" + render("text", findings, 1) + "\n"
+    )
 
 
 ALEMBIC_CASES = {f"{ids[0]}-{i}": ops for i, (ops, ids) in enumerate(UNPHASED)}

@@ -30,13 +30,15 @@ FLAG: list[tuple[str, set[str], dict[str, object]]] = [
     ("ALTER TABLE users ADD COLUMN k uuid DEFAULT gen_random_uuid();", {"add-column-volatile-default"}, {}),
     ("ALTER TABLE users ADD COLUMN t timestamptz DEFAULT clock_timestamp();", {"add-column-volatile-default"}, {}),
     ("ALTER TABLE users ADD COLUMN r float8 DEFAULT random() * 10;", {"add-column-volatile-default"}, {}),
-    ("ALTER TABLE users ADD COLUMN flag boolean DEFAULT false;", {"add-column-volatile-default"},
-     {"pg_version": 10}),
+    ("ALTER TABLE users ADD COLUMN flag boolean DEFAULT false;", {"add-column-volatile-default"}, {"pg_version": 10}),
     ("ALTER TABLE users ADD COLUMN tenant bigint NOT NULL;", {"add-required-column"}, {}),
     ("ALTER TABLE users ADD COLUMN seq bigserial;", {"add-serial-column"}, {}),
     ("ALTER TABLE users ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;", {"add-serial-column"}, {}),
-    ("ALTER TABLE orders ADD COLUMN c bigint GENERATED ALWAYS AS (total * 100) STORED;",
-     {"add-generated-stored-column"}, {}),
+    (
+        "ALTER TABLE orders ADD COLUMN c bigint GENERATED ALWAYS AS (total * 100) STORED;",
+        {"add-generated-stored-column"},
+        {},
+    ),
     ("CREATE INDEX users_email_idx ON users (email);", {"create-index-non-concurrently"}, {}),
     ("create unique index u on public.users using btree (lower(email));", {"create-index-non-concurrently"}, {}),
     ("DROP INDEX users_email_idx;", {"drop-index-non-concurrently"}, {}),
@@ -44,35 +46,57 @@ FLAG: list[tuple[str, set[str], dict[str, object]]] = [
     ("BEGIN; DROP INDEX CONCURRENTLY i; COMMIT;", {"concurrently-in-transaction"}, {"transaction": "none"}),
     ("REINDEX INDEX CONCURRENTLY i;", {"concurrently-in-transaction"}, {}),
     ("ALTER TABLE p DETACH PARTITION c CONCURRENTLY;", {"concurrently-in-transaction"}, {}),
-    ("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);",
-     {"add-foreign-key-validated"}, {}),
-    ("ALTER TABLE orders ADD COLUMN user_id bigint DEFAULT 1 REFERENCES users (id);",
-     {"add-foreign-key-validated"}, {}),
+    (
+        "ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (user_id) REFERENCES users (id);",
+        {"add-foreign-key-validated"},
+        {},
+    ),
+    (
+        "ALTER TABLE orders ADD COLUMN user_id bigint DEFAULT 1 REFERENCES users (id);",
+        {"add-foreign-key-validated"},
+        {},
+    ),
     ("ALTER TABLE orders ADD CONSTRAINT ck CHECK (total >= 0);", {"add-check-validated"}, {}),
-    ("ALTER TABLE orders ADD CONSTRAINT ck CHECK (total >= 0) NOT VALID;\n"
-     "ALTER TABLE orders VALIDATE CONSTRAINT ck;", {"validate-constraint-same-transaction"}, {}),
+    (
+        "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total >= 0) NOT VALID;\n"
+        "ALTER TABLE orders VALIDATE CONSTRAINT ck;",
+        {"validate-constraint-same-transaction"},
+        {},
+    ),
     ("ALTER TABLE users ALTER COLUMN name SET NOT NULL;", {"set-not-null"}, {"schema": SCHEMA}),
     ("ALTER TABLE users ALTER COLUMN email SET NOT NULL;", {"set-not-null"}, {"schema": SCHEMA, "pg_version": 11}),
     ("ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);", {"add-unique-constraint"}, {}),
     ("ALTER TABLE users ADD COLUMN code text UNIQUE;", {"add-unique-constraint"}, {}),
     ("ALTER TABLE events ADD PRIMARY KEY (id);", {"add-primary-key"}, {}),
-    ("ALTER TABLE b ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);",
-     {"add-exclusion-constraint"}, {}),
+    (
+        "ALTER TABLE b ADD CONSTRAINT no_overlap EXCLUDE USING gist (room WITH =, during WITH &&);",
+        {"add-exclusion-constraint"},
+        {},
+    ),
     ("REINDEX TABLE orders;", {"reindex-non-concurrently"}, {}),
     ("REINDEX INDEX orders_pkey;", {"reindex-non-concurrently"}, {}),
     ("ALTER TABLE events DETACH PARTITION events_2023;", {"detach-partition-non-concurrently"}, {}),
     ("VACUUM FULL orders;", {"vacuum-full-or-cluster"}, {"transaction": "none"}),
     ("VACUUM (FULL, ANALYZE) orders;", {"vacuum-full-or-cluster"}, {"transaction": "none"}),
     ("CLUSTER orders USING orders_pkey;", {"vacuum-full-or-cluster"}, {}),
-    ("ALTER TABLE users ADD COLUMN verified boolean;\nUPDATE users SET verified = false;",
-     {"backfill-in-ddl-transaction"}, {}),
-    ("CREATE INDEX i ON users (email);\nDELETE FROM users WHERE email IS NULL;",
-     {"create-index-non-concurrently", "backfill-in-ddl-transaction"}, {}),
+    (
+        "ALTER TABLE users ADD COLUMN verified boolean;\nUPDATE users SET verified = false;",
+        {"backfill-in-ddl-transaction"},
+        {},
+    ),
+    (
+        "CREATE INDEX i ON users (email);\nDELETE FROM users WHERE email IS NULL;",
+        {"create-index-non-concurrently", "backfill-in-ddl-transaction"},
+        {},
+    ),
     # phase rules (--phase)
     ("ALTER TABLE users DROP COLUMN email;", {"destructive-outside-contract"}, {"phase": "expand"}),
     ("ALTER TABLE users RENAME TO members;", {"destructive-outside-contract"}, {"phase": "expand"}),
-    ("ALTER TABLE users ALTER COLUMN nick TYPE varchar(5);", {"destructive-outside-contract", "change-column-type"},
-     {"phase": "expand", "schema": SCHEMA}),
+    (
+        "ALTER TABLE users ALTER COLUMN nick TYPE varchar(5);",
+        {"destructive-outside-contract", "change-column-type"},
+        {"phase": "expand", "schema": SCHEMA},
+    ),
     ("ALTER TABLE users ADD COLUMN nickname text;", {"ddl-in-migrate"}, {"phase": "migrate"}),
     ("DROP TABLE legacy;", {"destructive-outside-contract", "ddl-in-migrate"}, {"phase": "migrate"}),
     ("UPDATE users SET verified = false WHERE verified IS NULL;", {"unbatched-backfill"}, {"phase": "migrate"}),
@@ -81,11 +105,17 @@ FLAG: list[tuple[str, set[str], dict[str, object]]] = [
 
 NOT_FLAG: list[tuple[str, dict[str, object]]] = [
     # anything on a table created earlier in the same migration
-    ("CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN c int NOT NULL;\nCREATE INDEX i ON t (c);\n"
-     "ALTER TABLE t ADD CONSTRAINT ck CHECK (c > 0);\nALTER TABLE t DROP COLUMN c;\n"
-     "ALTER TABLE t ADD COLUMN k uuid DEFAULT gen_random_uuid();\nUPDATE t SET id = 1;\nDROP TABLE t;", {}),
-    ("CREATE TABLE app.t (id int);\nCREATE INDEX ON app.t (id);\nALTER TABLE app.t RENAME TO u;"
-     "\nALTER TABLE app.u ADD PRIMARY KEY (id);", {}),
+    (
+        "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN c int NOT NULL;\nCREATE INDEX i ON t (c);\n"
+        "ALTER TABLE t ADD CONSTRAINT ck CHECK (c > 0);\nALTER TABLE t DROP COLUMN c;\n"
+        "ALTER TABLE t ADD COLUMN k uuid DEFAULT gen_random_uuid();\nUPDATE t SET id = 1;\nDROP TABLE t;",
+        {},
+    ),
+    (
+        "CREATE TABLE app.t (id int);\nCREATE INDEX ON app.t (id);\nALTER TABLE app.t RENAME TO u;"
+        "\nALTER TABLE app.u ADD PRIMARY KEY (id);",
+        {},
+    ),
     # constant / STABLE defaults on PG 11+
     ("ALTER TABLE users ADD COLUMN flag boolean NOT NULL DEFAULT false;", {}),
     ("ALTER TABLE users ADD COLUMN created_at timestamptz NOT NULL DEFAULT now();", {}),
@@ -100,20 +130,31 @@ NOT_FLAG: list[tuple[str, dict[str, object]]] = [
     ("ALTER TABLE users ALTER COLUMN name TYPE varchar;", {"schema": SCHEMA}),
     # SET NOT NULL backed by a validated CHECK (PG 12+)
     ("ALTER TABLE users ALTER COLUMN email SET NOT NULL;", {"schema": SCHEMA}),
-    ("ALTER TABLE users ADD CONSTRAINT c CHECK (name IS NOT NULL) NOT VALID;\nCOMMIT;\nBEGIN;\n"
-     "ALTER TABLE users VALIDATE CONSTRAINT c;\nCOMMIT;\nBEGIN;\nALTER TABLE users ALTER COLUMN name SET NOT NULL;",
-     {}),
+    (
+        "ALTER TABLE users ADD CONSTRAINT c CHECK (name IS NOT NULL) NOT VALID;\nCOMMIT;\nBEGIN;\n"
+        "ALTER TABLE users VALIDATE CONSTRAINT c;\nCOMMIT;\nBEGIN;\nALTER TABLE users ALTER COLUMN name SET NOT NULL;",
+        {},
+    ),
     ("ALTER TABLE users ALTER COLUMN email DROP NOT NULL;", {}),
     ("ALTER INDEX users_email_idx RENAME TO users_email_key;", {}),
     ("ALTER TABLE users RENAME CONSTRAINT a TO b;", {}),
     # DDL inside a CREATE FUNCTION body does not execute
-    ("CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE users; "
-     "ALTER TABLE users DROP COLUMN email; END $$;", {}),
-    ("CREATE OR REPLACE FUNCTION g() RETURNS trigger LANGUAGE plpgsql AS $body$\nBEGIN\n"
-     "  UPDATE users SET name = 'x'; RETURN NEW;\nEND $body$;", {}),
+    (
+        "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DROP TABLE users; "
+        "ALTER TABLE users DROP COLUMN email; END $$;",
+        {},
+    ),
+    (
+        "CREATE OR REPLACE FUNCTION g() RETURNS trigger LANGUAGE plpgsql AS $body$\nBEGIN\n"
+        "  UPDATE users SET name = 'x'; RETURN NEW;\nEND $body$;",
+        {},
+    ),
     # keywords in comments and strings
-    ("-- DROP TABLE users; ALTER TABLE users DROP COLUMN email\n/* CREATE INDEX i ON users (a) */\n"
-     "INSERT INTO audit (note) VALUES ('DROP TABLE users; ALTER TABLE x RENAME TO y');", {}),
+    (
+        "-- DROP TABLE users; ALTER TABLE users DROP COLUMN email\n/* CREATE INDEX i ON users (a) */\n"
+        "INSERT INTO audit (note) VALUES ('DROP TABLE users; ALTER TABLE x RENAME TO y');",
+        {},
+    ),
     ("COMMENT ON TABLE users IS 'we used to DROP COLUMN email here';", {}),
     # safe forms of the dangerous operations
     ("CREATE INDEX CONCURRENTLY i ON users (email);", {"transaction": "none"}),
@@ -129,15 +170,17 @@ NOT_FLAG: list[tuple[str, dict[str, object]]] = [
     ("ALTER TABLE users ALTER COLUMN nickname SET DEFAULT 'x';", {}),
     ("VACUUM ANALYZE orders;", {"transaction": "none"}),
     ("ANALYZE orders;", {}),
-    ("ALTER TABLE orders ADD COLUMN c int GENERATED ALWAYS AS (total * 2) VIRTUAL;", {}),
+    ("ALTER TABLE orders ADD COLUMN c int GENERATED ALWAYS AS (total * 2) VIRTUAL;", {"pg_version": 18}),
     ("UPDATE users SET verified = false WHERE id BETWEEN 1 AND 1000;", {"phase": "migrate"}),
     ("UPDATE users SET verified = false WHERE id >= 1 AND id < 1000;", {"phase": "migrate"}),
     ("UPDATE users SET v = 1 WHERE id IN (SELECT id FROM users WHERE v IS NULL LIMIT 1000);", {"phase": "migrate"}),
     ("UPDATE settings SET value = 'x' WHERE key = 'theme';", {"phase": "migrate"}),
     ("INSERT INTO settings (key, value) VALUES ('a', 'b');\nALTER TABLE settings ADD COLUMN c text;", {}),
     # destructive in a contract that has an expand; unphased code gets no phase rule
-    ("ALTER TABLE users DROP COLUMN email;\nDROP TABLE legacy;\nALTER TABLE users RENAME COLUMN n TO m;",
-     {"phase": "contract"}),
+    (
+        "ALTER TABLE users DROP COLUMN email;\nDROP TABLE legacy;\nALTER TABLE users RENAME COLUMN n TO m;",
+        {"phase": "contract"},
+    ),
     ("UPDATE users SET verified = false;", {}),
     ("ALTER TABLE users ADD COLUMN nickname text;", {"phase": "expand"}),
     ("CREATE TEMP TABLE tmp AS SELECT 1;\nSELECT 1; SET lock_timeout = '1s';", {"phase": "migrate"}),

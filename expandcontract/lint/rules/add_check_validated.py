@@ -41,9 +41,14 @@ class RULE(Rule):
     summary = "ADD CHECK without NOT VALID"
     why = "Adding a CHECK scans every row while an ACCESS EXCLUSIVE lock blocks all reads and writes."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0)", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0)",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, con in added_constraints(stmt):

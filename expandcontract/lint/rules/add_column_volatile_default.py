@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandcontract.lint.context import LintContext, q, s
+from expandcontract.lint.context import LintContext, lit, q, s
 from expandcontract.lint.match import added_columns, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
@@ -46,13 +46,30 @@ class RULE(Rule):
         "EXCLUSIVE lock, blocking every read and write until it finishes."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c float8 DEFAULT random()", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=True),
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c int DEFAULT 0", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False, min_version=11),
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False, min_version=11),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN c float8 DEFAULT random()",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN c int DEFAULT 0",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+            min_version=11,
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now()",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+            min_version=11,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, col in added_columns(stmt):
@@ -73,7 +90,8 @@ class RULE(Rule):
                         f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, <{typ}>, nullable=True))`, "
                         f"then `op.alter_column({s(table)}, {s(name)}, server_default=sa.text({expr!r}))` "
                         "for new rows.",
-                        f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: sa.text({expr!r})}})` in batches.",
+                        f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: {lit(expr)}}}, "
+                        f"where={lit(name + ' IS NULL')})` in batches.",
                         f"Contract: NOT NULL through `CHECK ({name} IS NOT NULL) NOT VALID`, VALIDATE, then "
                         f"`op.alter_column({s(table)}, {s(name)}, nullable=False)`.",
                     ]
@@ -97,6 +115,7 @@ class RULE(Rule):
 def _default_text(sql: str) -> str:
     import re
 
-    m = re.search(r"\bdefault\s+(.+?)(?:\s+(?:not\s+null|null|check|references|constraint)\b|\s*;?\s*$)",
-                  sql, re.I | re.S)  # fmt: skip
+    m = re.search(
+        r"\bdefault\s+(.+?)(?:\s+(?:not\s+null|null|check|references|constraint)\b|\s*;?\s*$)", sql, re.I | re.S
+    )
     return m.group(1).strip().rstrip(",") if m else "<default>"

@@ -38,9 +38,14 @@ class RULE(Rule):
     summary = "ADD EXCLUDE on an existing table"
     why = "The exclusion index is built under ACCESS EXCLUSIVE and no NOT VALID / USING INDEX form exists."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD CONSTRAINT t_ex EXCLUDE USING btree (id WITH =)",
-                  "t", locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_ex EXCLUDE USING btree (id WITH =)",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, con in added_constraints(stmt):

@@ -46,13 +46,20 @@ class RULE(Rule):
         "on both tables block their writes."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int, p_id int)",
-                  "ALTER TABLE t ADD CONSTRAINT t_p_fk FOREIGN KEY (p_id) REFERENCES p (id)", "t",
-                  locks.SHARE_ROW_EXCLUSIVE, rewrite=False),
-        LockCheck("CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int, p_id int)",
-                  "ALTER TABLE t ADD CONSTRAINT t_p_fk FOREIGN KEY (p_id) REFERENCES p (id)", "p",
-                  locks.SHARE_ROW_EXCLUSIVE),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int, p_id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_p_fk FOREIGN KEY (p_id) REFERENCES p (id)",
+            "t",
+            locks.SHARE_ROW_EXCLUSIVE,
+            rewrite=False,
+        ),
+        LockCheck(
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int, p_id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_p_fk FOREIGN KEY (p_id) REFERENCES p (id)",
+            "p",
+            locks.SHARE_ROW_EXCLUSIVE,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, con in added_constraints(stmt):

@@ -39,9 +39,14 @@ class RULE(Rule):
     summary = "ADD COLUMN GENERATED ... STORED"
     why = "The generated value is written into every existing row: a table rewrite under ACCESS EXCLUSIVE."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (id * 2) STORED",
-                  "t", locks.ACCESS_EXCLUSIVE, rewrite=True),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN g int GENERATED ALWAYS AS (id * 2) STORED",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, col in added_columns(stmt):

@@ -39,14 +39,18 @@ class RULE(Rule):
     summary = "ADD PRIMARY KEY without USING INDEX"
     why = "ADD PRIMARY KEY builds its index (and proves NOT NULL) while ACCESS EXCLUSIVE blocks the table."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD PRIMARY KEY (id)", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)", "ALTER TABLE t ADD PRIMARY KEY (id)", "t", locks.ACCESS_EXCLUSIVE, rewrite=False
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         found = list(added_constraints(stmt))
-        found += [(t, {**c, "keys": [{"String": {"sval": col.get("colname", "")}}]})
-                  for t, col in added_columns(stmt) for c in column_constraints(col)]  # fmt: skip
+        found += [
+            (t, {**c, "keys": [{"String": {"sval": col.get("colname", "")}}]})
+            for t, col in added_columns(stmt)
+            for c in column_constraints(col)
+        ]
         for table, con in found:
             if con.get("contype") != "CONSTR_PRIMARY" or con.get("indexname") or not ctx.existing(table):
                 continue

@@ -45,9 +45,14 @@ class RULE(Rule):
         "release, which does not set the column, fail with a NOT NULL violation."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c int NOT NULL", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN c int NOT NULL",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, col in added_columns(stmt):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandcontract.lint.context import LintContext, q, s
+from expandcontract.lint.context import LintContext, lit, q, s
 from expandcontract.lint.match import added_columns, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
@@ -45,11 +45,17 @@ class RULE(Rule):
         "EXCLUSIVE lock, blocking reads and writes until it finishes."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c bigserial", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=True),
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY",
-                  "t", locks.ACCESS_EXCLUSIVE, rewrite=True),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN c bigserial", "t", locks.ACCESS_EXCLUSIVE, rewrite=True
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD COLUMN c bigint GENERATED ALWAYS AS IDENTITY",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, col in added_columns(stmt):
@@ -66,7 +72,7 @@ class RULE(Rule):
                     f"Expand: `op.add_column({s(table)}, sa.Column({s(name)}, sa.BigInteger(), nullable=True))`, "
                     f'`op.execute("CREATE SEQUENCE {seq} OWNED BY {q(table)}.{q(name)}")`, '
                     f"`op.alter_column({s(table)}, {s(name)}, server_default=sa.text(\"nextval('{seq}')\"))`.",
-                    f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: sa.text(\"nextval('{seq}')\")}})` in batches.",
+                    f"Migrate: `op.backfill({s(table)}, values={{{s(name)}: {lit(f'nextval({seq!r})')}}})` in batches.",
                     f"Contract: NOT NULL via a validated CHECK; a unique key via "
                     f"`op.create_index(..., [{s(name)}], unique=True, postgresql_concurrently=True)`.",
                 ]

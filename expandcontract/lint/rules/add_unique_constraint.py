@@ -45,14 +45,22 @@ class RULE(Rule):
     summary = "ADD UNIQUE without USING INDEX"
     why = "ADD UNIQUE builds its index while an ACCESS EXCLUSIVE lock blocks every read and write."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t ADD CONSTRAINT t_id_key UNIQUE (id)", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_id_key UNIQUE (id)",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         found = [(t, c) for t, c in added_constraints(stmt)]
-        found += [(t, {**c, "keys": [{"String": {"sval": col.get("colname", "")}}]})
-                  for t, col in added_columns(stmt) for c in column_constraints(col)]  # fmt: skip
+        found += [
+            (t, {**c, "keys": [{"String": {"sval": col.get("colname", "")}}]})
+            for t, col in added_columns(stmt)
+            for c in column_constraints(col)
+        ]
         for table, con in found:
             if con.get("contype") != "CONSTR_UNIQUE" or con.get("indexname") or not ctx.existing(table):
                 continue

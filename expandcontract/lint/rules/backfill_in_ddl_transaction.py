@@ -50,9 +50,13 @@ class RULE(Rule):
     summary = "UPDATE/DELETE/INSERT SELECT after DDL on the same table in one transaction"
     why = "The DDL's lock is held until commit, so the table stays blocked for the whole backfill."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)",
-                  "ALTER TABLE t ADD COLUMN d int; UPDATE t SET d = 1", "t", locks.ACCESS_EXCLUSIVE),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)",
+            "ALTER TABLE t ADD COLUMN d int; UPDATE t SET d = 1",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         table = dml_target(stmt)

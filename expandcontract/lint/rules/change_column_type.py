@@ -46,15 +46,31 @@ class RULE(Rule):
         "ACCESS EXCLUSIVE lock: the table is unreadable and unwritable until it finishes."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int, c int)", "ALTER TABLE t ALTER COLUMN c TYPE bigint", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=True),
-        LockCheck("CREATE TABLE t (id int, c varchar(10))", "ALTER TABLE t ALTER COLUMN c TYPE varchar(20)", "t",
-                  None, rewrite=False),
-        LockCheck("CREATE TABLE t (id int, c varchar(10))", "ALTER TABLE t ALTER COLUMN c TYPE text", "t",
-                  None, rewrite=False),
-        LockCheck("CREATE TABLE t (id int, c numeric(10, 2))", "ALTER TABLE t ALTER COLUMN c TYPE numeric(12, 2)",
-                  "t", None, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int, c int)",
+            "ALTER TABLE t ALTER COLUMN c TYPE bigint",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int, c varchar(10))",
+            "ALTER TABLE t ALTER COLUMN c TYPE varchar(20)",
+            "t",
+            None,
+            rewrite=False,
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int, c varchar(10))", "ALTER TABLE t ALTER COLUMN c TYPE text", "t", None, rewrite=False
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int, c numeric(10, 2))",
+            "ALTER TABLE t ALTER COLUMN c TYPE numeric(12, 2)",
+            "t",
+            None,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for change in type_changes(stmt):

@@ -41,11 +41,17 @@ class RULE(Rule):
     summary = "CONCURRENTLY inside a transaction"
     why = "PostgreSQL refuses CONCURRENTLY inside a transaction block: the migration fails mid-deploy."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "CREATE INDEX CONCURRENTLY i ON t (id)", "t", None,
-                  fails_in_transaction=True),
-        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "DROP INDEX CONCURRENTLY i", "t", None,
-                  fails_in_transaction=True),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)", "CREATE INDEX CONCURRENTLY i ON t (id)", "t", None, fails_in_transaction=True
+        ),
+        LockCheck(
+            "CREATE TABLE t (id int); CREATE INDEX i ON t (id)",
+            "DROP INDEX CONCURRENTLY i",
+            "t",
+            None,
+            fails_in_transaction=True,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if not ctx.state.in_transaction:

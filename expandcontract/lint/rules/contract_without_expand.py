@@ -31,6 +31,6 @@ class RULE(Rule):
 
     id = "contract-without-expand"
     kind = PHASE
-    kinds: frozenset[str] = frozenset()  # a revision-graph check, done in lint/project.py
+    kinds = frozenset()  # a revision-graph check, done in lint/project.py
     summary = "contract revision that does not depend on its change's expand/migrate"
     why = "Without the dependency Alembic can run the contract before the expand and migrate it relies on."

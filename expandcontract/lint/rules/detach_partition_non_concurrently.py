@@ -39,10 +39,15 @@ class RULE(Rule):
     summary = "DETACH PARTITION without CONCURRENTLY"
     why = "A plain DETACH PARTITION locks the whole partitioned table against reads and writes."
     lock_checks = (
-        LockCheck("CREATE TABLE p (id int) PARTITION BY RANGE (id); "
-                  "CREATE TABLE c PARTITION OF p FOR VALUES FROM (0) TO (10)",
-                  "ALTER TABLE p DETACH PARTITION c", "p", locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE p (id int) PARTITION BY RANGE (id); "
+            "CREATE TABLE c PARTITION OF p FOR VALUES FROM (0) TO (10)",
+            "ALTER TABLE p DETACH PARTITION c",
+            "p",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, cmd in alter_cmds(stmt):
@@ -54,8 +59,10 @@ class RULE(Rule):
             child = table_name(part.get("name"))
             sql = f"ALTER TABLE {q(table)} DETACH PARTITION {q(child)} CONCURRENTLY"
             if ctx.pg_version < 14:
-                fix = [f"Upgrade to PostgreSQL 14+ and use `{sql}` outside a transaction, or detach in a "
-                       "maintenance window."]  # fmt: skip
+                fix = [
+                    f"Upgrade to PostgreSQL 14+ and use `{sql}` outside a transaction, or detach in a "
+                    "maintenance window."
+                ]
             elif ctx.alembic:
                 fix = [f'`with op.get_context().autocommit_block(): op.execute("{sql}")`.']
             else:

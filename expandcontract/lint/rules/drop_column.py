@@ -45,9 +45,10 @@ class RULE(Rule):
         "column; its queries fail as soon as the column is gone."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int, c int)", "ALTER TABLE t DROP COLUMN c", "t", locks.ACCESS_EXCLUSIVE,
-                  rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int, c int)", "ALTER TABLE t DROP COLUMN c", "t", locks.ACCESS_EXCLUSIVE, rewrite=False
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if ctx.destructive_allowed or ctx.phase in ("expand", "migrate"):

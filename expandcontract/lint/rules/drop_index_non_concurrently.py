@@ -41,9 +41,14 @@ class RULE(Rule):
         "query on the table queues behind it."
     )
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "DROP INDEX i", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int); CREATE INDEX i ON t (id)",
+            "DROP INDEX i",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         n = stmt.node

@@ -39,9 +39,10 @@ class RULE(Rule):
     summary = "REINDEX without CONCURRENTLY"
     why = "REINDEX blocks writes to the table and every query that uses the index for the whole rebuild."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX TABLE t", "t", locks.SHARE,
-                  rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX TABLE t", "t", locks.SHARE, rewrite=False
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         n = stmt.node

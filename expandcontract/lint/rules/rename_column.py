@@ -39,9 +39,14 @@ class RULE(Rule):
     summary = "RENAME COLUMN on an existing table"
     why = "The running release queries the old name and the new release the new one: one of them always fails."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int, c int)", "ALTER TABLE t RENAME COLUMN c TO d", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int, c int)",
+            "ALTER TABLE t RENAME COLUMN c TO d",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if ctx.destructive_allowed or ctx.phase in ("expand", "migrate"):

@@ -40,9 +40,8 @@ class RULE(Rule):
     summary = "ALTER TABLE ... RENAME TO on an existing table"
     why = "The release still running queries the old table name; every one of its queries fails after the rename."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t RENAME TO u", "t", locks.ACCESS_EXCLUSIVE,
-                  rewrite=False),
-    )  # fmt: skip
+        LockCheck("CREATE TABLE t (id int)", "ALTER TABLE t RENAME TO u", "t", locks.ACCESS_EXCLUSIVE, rewrite=False),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if ctx.destructive_allowed or ctx.phase in ("expand", "migrate"):

@@ -41,9 +41,14 @@ class RULE(Rule):
     summary = "SET NOT NULL without a validated CHECK"
     why = "SET NOT NULL scans every row to prove there is no NULL while ACCESS EXCLUSIVE blocks the table."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int, c int)", "ALTER TABLE t ALTER COLUMN c SET NOT NULL", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int, c int)",
+            "ALTER TABLE t ALTER COLUMN c SET NOT NULL",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, cmd in alter_cmds(stmt):

@@ -37,10 +37,15 @@ class RULE(Rule):
     summary = "VACUUM FULL or CLUSTER"
     why = "VACUUM FULL and CLUSTER rewrite the table while ACCESS EXCLUSIVE blocks every read and write."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "CLUSTER t USING i", "t",
-                  locks.ACCESS_EXCLUSIVE, rewrite=True),
+        LockCheck(
+            "CREATE TABLE t (id int); CREATE INDEX i ON t (id)",
+            "CLUSTER t USING i",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
         LockCheck("CREATE TABLE t (id int)", "VACUUM FULL t", "t", None, rewrite=True, in_transaction=False),
-    )  # fmt: skip
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         n = stmt.node

@@ -39,10 +39,14 @@ class RULE(Rule):
     summary = "VALIDATE CONSTRAINT in the transaction that added it NOT VALID"
     why = "The ADD's lock is held until commit, so the validation scan runs under it and blocks the table."
     lock_checks = (
-        LockCheck("CREATE TABLE t (id int)",
-                  "ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0) NOT VALID; "
-                  "ALTER TABLE t VALIDATE CONSTRAINT t_ck", "t", locks.ACCESS_EXCLUSIVE, rewrite=False),
-    )  # fmt: skip
+        LockCheck(
+            "CREATE TABLE t (id int)",
+            "ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0) NOT VALID; ALTER TABLE t VALIDATE CONSTRAINT t_ck",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=False,
+        ),
+    )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, cmd in alter_cmds(stmt):
