@@ -60,8 +60,9 @@ def lint(
     phase: str | None,
     list_rules: bool,
 ) -> None:
-    """Lint Alembic revisions (no PATHS: the whole project) or raw .sql files (`-` reads stdin)."""
-    from expandcontract.lint.api import LintOptions, lint_paths, load_schema
+    """Lint Alembic revisions (no PATHS: the whole project; revision .py paths: just those) or raw .sql
+    files (`-` reads stdin)."""
+    from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
     from expandcontract.lint.render import render
 
     state = app()
@@ -84,13 +85,17 @@ def lint(
         )
     except UsageError:
         raise
-    if paths:
-        stdin = sys.stdin.read() if "-" in paths else None
-        result = lint_paths(list(paths), options, stdin=stdin)
-    else:
+    revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
+    sql = [p for p in paths if not p.endswith(".py")]
+    result = LintResult(0, [])
+    if sql:
+        stdin = sys.stdin.read() if "-" in sql else None
+        result = lint_paths(sql, options, stdin=stdin)
+    if revisions or not paths:
         from expandcontract.lint.project import lint_project
 
-        result = lint_project(config, options, since=since)
+        project = lint_project(config, options, since=since, only=revisions or None)
+        result = LintResult(result.files + project.files, result.findings + project.findings)
     click.echo(render(fmt, result.findings, result.files))
     sys.exit(result.exit_code)
 

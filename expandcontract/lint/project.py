@@ -22,7 +22,11 @@ from expandcontract.sql.parse import parse
 from expandcontract.sql.schema import SchemaModel
 
 
-def lint_project(config: Config, options: LintOptions, since: str | None = None) -> LintResult:
+def lint_project(
+    config: Config, options: LintOptions, since: str | None = None, only: list[str] | None = None
+) -> LintResult:
+    """Lint every revision (or those changed since `since`, or the revision files in `only`); all
+    revisions are still rendered in order so later ones know what earlier ones created."""
     from expandcontract.phases.project import lane_heads, load_project
     from expandcontract.sql.alembic_capture import capture_revision, function_lines
 
@@ -30,6 +34,9 @@ def lint_project(config: Config, options: LintOptions, since: str | None = None)
     sel = options.selection
     rules = all_rules()
     changed = _changed_since(config.root, since) if since else None
+    if only is not None:
+        picked = {Path(p).resolve() for p in only}
+        changed = picked if changed is None else changed & picked
     schema = options.schema.copy() if options.schema else SchemaModel()
     findings: list[Finding] = []
     linted = 0

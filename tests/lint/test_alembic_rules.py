@@ -3,6 +3,8 @@ order, knowing what earlier revisions created, each op's existing_type, phase an
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -263,3 +265,23 @@ def test_since_lints_only_changed_revisions(make_project: Callable[[], ProjectMa
     assert result.files == 1
     assert {Path(f.path).name for f in result.findings} == {new.name}
     assert old.name not in {Path(f.path).name for f in result.findings}
+
+
+def test_revision_paths_lint_only_those_revisions(make_project: Callable[[], ProjectMaker]) -> None:
+    from click.testing import CliRunner
+
+    from expandcontract.cli import cli
+
+    p = make_project()
+    p.add(BASE + '\nop.drop_column("users", "x")', change=None, phased=False)
+    new = p.add('op.create_index("ix", "users", ["name"])', change=None, phased=False)
+    (p.root / "pyproject.toml").write_text("[tool.expandcontract]\n")
+    old_cwd = os.getcwd()
+    os.chdir(p.root)
+    try:
+        result = CliRunner().invoke(cli, ["lint", "--format", "json", str(new)])
+    finally:
+        os.chdir(old_cwd)
+    doc = json.loads(result.output)
+    assert result.exit_code == 1 and doc["files"] == 1
+    assert [(Path(f["path"]).name, f["rule"]) for f in doc["findings"]] == [(new.name, "create-index-non-concurrently")]
