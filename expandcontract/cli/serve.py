@@ -7,11 +7,15 @@ Loopback by default: the gate reads the cluster with its own credentials, so exp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from expandcontract.cli._common import app, command
 from expandcontract.errors import UsageError
+
+if TYPE_CHECKING:
+    from expandcontract.config import Config
 
 
 @command()
@@ -34,11 +38,19 @@ def serve(host: str, port: int, snapshot: Path | None) -> None:
     project = load_project(config)
     rollout = config.rollout
     target = Target(rollout.kind, rollout.name, rollout.namespace) if rollout.kind and rollout.name else None
+    hook, hook_note = None, "no database configured: rollout-start (confirm-rollout/promotion) answers unknown"
+    url = _database_url(config)
+    if url:
+        from expandcontract.db.url import mask
+        from expandcontract.gates.schema import schema_ready_hook
+
+        hook, hook_note = schema_ready_hook(project, url), f"rollout-start reads the database at {mask(url)}"
     gate_app = GateApp(
         reader=reader_for(config, snapshot),
         classifier=lambda change: classifier_for(project, change),
         default_target=target,
         options=options_from(config),
+        schema_ready=hook,
     )
     try:
         server = make_server(gate_app, host, port)
@@ -46,10 +58,17 @@ def serve(host: str, port: int, snapshot: Path | None) -> None:
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
     real_host, real_port = server.server_address[:2]
     click.echo(f"serving the gate on http://{real_host!s}:{real_port} (Ctrl-C stops)", err=True)
-    click.echo("rollout-start (confirm-rollout, confirm-promotion): no database hook wired, answers unknown", err=True)
+    click.echo(hook_note, err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+
+
+def _database_url(config: Config) -> str | None:
+    """--database-url, DATABASE_URL, the config, or an embedded server already running; never starts one."""
+    from expandcontract.db.resolve import resolve_database
+
+    return resolve_database(app().database_url, config, start_embedded=False).url or None
