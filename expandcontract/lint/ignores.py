@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from expandcontract.lint.finding import Finding
 
-_PATTERN = re.compile(r"(?:--|#)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?$", re.M)
+_PATTERN = re.compile(
+    r"^(?:--|#|/\*)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?\s*$", re.S
+)
 
 
 @dataclass
@@ -26,30 +28,65 @@ class Ignore:
     source: str = "comment"
 
 
-def find_ignores(text: str, skip: tuple[int, int] | None = None) -> list[Ignore]:
-    """Ignores in `text`; lines in the range `skip` (a revision's downgrade()) are not looked at."""
+def _sql_comments(text: str) -> list[tuple[int, int, str]]:
+    """(line, column, text) of each SQL comment, found by PostgreSQL's scanner (so `--` inside a string
+    is not a comment)."""
+    from pglast.parser import scan
+
+    data = text.encode("utf-8")
+    try:
+        tokens = scan(text)
+    except Exception:  # unscannable SQL: it is a syntax-error finding anyway
+        return []
+    out = []
+    for tok in tokens:
+        if tok.name in ("SQL_COMMENT", "C_COMMENT"):
+            before = data[: tok.start]
+            line = before.count(b"\n") + 1
+            col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+            out.append((line, col, data[tok.start : tok.end + 1].decode("utf-8", "replace")))
+    return out
+
+
+def _python_comments(text: str) -> list[tuple[int, int, str]]:
+    import io
+    import tokenize
+
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.COMMENT:
+                out.append((tok.start[0], tok.start[1] + 1, tok.string))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return out
+
+
+def find_ignores(text: str, skip: tuple[int, int] | None = None, python: bool = False) -> list[Ignore]:
+    """Ignores in the comments of `text` (SQL, or Python when `python`); comments in the line range
+    `skip` (a revision's downgrade()) are not looked at."""
     if "expandcontract:" not in text:
         return []
     lines = text.splitlines()
     out: list[Ignore] = []
-    for idx, line in enumerate(lines):
-        if skip is not None and skip[0] <= idx + 1 <= skip[1]:
+    for line_no, col, comment in _python_comments(text) if python else _sql_comments(text):
+        if skip is not None and skip[0] <= line_no <= skip[1]:
             continue
-        m = _PATTERN.search(line)
+        m = _PATTERN.match(comment.strip())
         if not m:
             continue
         rules = tuple(r.strip() for r in m.group(2).split(",") if r.strip())
         target: int | None = None
-        if m.group(1) == "ignore" and line[: m.start()].strip():
-            target = idx + 1  # a trailing comment applies to its own line
+        if m.group(1) == "ignore" and lines[line_no - 1][: col - 1].strip():
+            target = line_no  # a trailing comment applies to its own line
         elif m.group(1) == "ignore":
-            target = idx + 2  # default: the next line
-            for j in range(idx + 1, len(lines)):
+            target = line_no + 1
+            for j in range(line_no, len(lines)):
                 stripped = lines[j].strip()
-                if stripped and not stripped.startswith(("--", "#")):
+                if stripped and not stripped.startswith(("--", "#", "/*")):
                     target = j + 1
                     break
-        out.append(Ignore(idx + 1, target, rules, m.group(3).strip()))
+        out.append(Ignore(line_no, target, rules, m.group(3).strip()))
     return out
 
 

@@ -194,7 +194,7 @@ def lint_project(
             continue
         linted += 1
         rev_findings = [f for f in rev_findings if sel.enabled(f.rule)]
-        ignores = find_ignores(_read(rev.path), function_lines(rev.path, "downgrade"))
+        ignores = find_ignores(_read(rev.path), function_lines(rev.path, "downgrade"), python=True)
         assign_line = _line_of(rev.path, "ec_safety_assured")
         for rule_id, reason in rev.safety_assured.items():
             ignores.append(Ignore(assign_line, None, (rule_id,), str(reason or "").strip(), source="safety_assured"))

@@ -1,0 +1,33 @@
+"""The linter's public API is pinned: what `expandcontract.lint` exports, and that importing it stays
+light (no Alembic / SQLAlchemy until lint_project is used)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import expandcontract.lint as lint
+
+
+def test_public_api_is_pinned() -> None:
+    assert lint.__all__ == sorted(lint.__all__)
+    assert lint.__all__ == [
+        "Finding", "LintOptions", "LintResult", "all_rules", "get_rule", "lint_paths", "lint_project", "lint_sql",
+        "render",
+    ]  # fmt: skip
+    for name in lint.__all__:
+        assert getattr(lint, name) is not None
+
+
+def test_importing_the_package_does_not_import_alembic() -> None:
+    code = "import sys, expandcontract.lint; print(sorted(m for m in ('alembic', 'sqlalchemy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_result_exit_codes() -> None:
+    ok = lint.lint_paths(["-"], stdin="ALTER TABLE users ADD COLUMN nick text;")
+    bad = lint.lint_paths(["-"], stdin="ALTER TABLE users DROP COLUMN nick;")
+    warn = lint.lint_paths(["-"], stdin="-- expandcontract: ignore[drop-table] stale\nSELECT 1;")
+    assert (ok.exit_code, bad.exit_code, warn.exit_code) == (0, 1, 0)
+    assert bad.to_dict()["files"] == 1
