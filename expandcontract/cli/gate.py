@@ -14,7 +14,7 @@ import click
 from expandcontract.cli._common import app, command, format_option
 from expandcontract.errors import UsageError
 
-PHASES = ("expand", "migrate", "contract", "undo-expand")
+PHASES = ("expand", "migrate", "contract", "undo-expand", "undo-contract")
 KINDS = ("Deployment", "Service", "Rollout", "Canary")
 
 
@@ -46,8 +46,8 @@ def gate(
 ) -> None:
     """Decide whether PHASE of a change may run now, from the rollout state of the app in Kubernetes.
 
-    PHASE is migrate, contract or undo-expand (expand always allows, with a warning when NEW pods already
-    run). Exit 0 allow, 3 blocked, 4 unknown, 5 deny, 2 bad usage.
+    PHASE is migrate, contract or undo-expand (expand and undo-contract are additive and always allow;
+    expand warns when NEW pods already run). Exit 0 allow, 3 blocked, 4 unknown, 5 deny, 2 bad usage.
     """
     from expandcontract.gates.evaluate import classifier_for, evaluate, options_from, reader_for, target_from
     from expandcontract.gates.model import Decision

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from expandcontract.errors import UsageError
 from expandcontract.gates.base import Classify, Reader, SourceError
 from expandcontract.gates.judge import judge
-from expandcontract.gates.model import PHASES, Decision, Reason, Severity, Target
+from expandcontract.gates.model import ADDITIVE, PHASES, Decision, Reason, Severity, Target
 from expandcontract.gates.objects import ObjectSet, generation
 from expandcontract.gates.registry import STRATEGIES
 
@@ -102,8 +102,8 @@ def evaluate(
 
 
 def _phase_view(decision: Decision) -> Decision:
-    """expand is additive and always allowed: everything it saw is a warning."""
-    if decision.phase != "expand":
+    """expand and undo-contract are additive and always allowed: everything they saw is a warning."""
+    if decision.phase not in ADDITIVE:
         return decision
     warned = tuple(replace(r, severity=Severity.WARN) for r in decision.reasons)
     return replace(decision, reasons=warned)

@@ -188,7 +188,7 @@ def judge(
 
     reasons: list[Reason] = []
     for reason in assessment.reasons:
-        if phase in ("expand", "undo-expand") and reason.severity is Severity.DENY:
+        if phase not in ("migrate", "contract") and reason.severity is Severity.DENY:
             # a failed rollout ends migrate/contract; for undo-expand only the pods matter
             reason = Reason(reason.code, reason.message, reason.objects, Severity.WARN)
         reasons.append(reason)

@@ -23,7 +23,8 @@ DENY = "deny"
 
 EXIT_CODES = {ALLOW: EXIT_OK, BLOCKED: EXIT_BLOCKED, UNKNOWN: EXIT_UNKNOWN, DENY: EXIT_DENIED}
 
-PHASES = ("expand", "migrate", "contract", "undo-expand")
+PHASES = ("expand", "migrate", "contract", "undo-expand", "undo-contract")
+ADDITIVE = ("expand", "undo-contract")  # always allowed: what they see is a warning
 
 
 class Severity(enum.IntEnum):
@@ -97,7 +98,7 @@ class Decision:
 
     @property
     def decision(self) -> str:
-        if self.phase == "expand":  # additive: always allowed, reasons are warnings
+        if self.phase in ADDITIVE:
             return ALLOW
         return outcome(self.reasons)
 
