@@ -183,3 +183,27 @@ def test_unstamped_canary_pod_is_unknown() -> None:
 def test_missing_rollout_is_unknown() -> None:
     decision = decide_on(load("argo-canary-paused.yaml"), "migrate", "Rollout", name="api")
     assert decision.decision == "unknown"
+
+
+def test_terminating_pods_after_scale_down_block_contract() -> None:
+    objs = load("argo-canary-scaledown.yaml", shift=True)
+    rs = find(objs, "ReplicaSet", "web-6f4b8c9d7")
+    del rs["metadata"]["annotations"]["scale-down-deadline"]
+    rs["spec"]["replicas"] = 0
+    rs["status"] = {"observedGeneration": 3}
+    for pod in find_all(objs, "Pod", "web-6f4b8c9d7"):
+        pod["metadata"]["deletionTimestamp"] = "2026-11-25T09:31:40Z"
+    decision = decide_on(objs, "contract", "Rollout")
+    assert codes(decision) == {"TERMINATING_PODS"}
+    assert len(decision.reasons[0].objects) == 4
+
+
+def test_workload_ref_rollout_is_judged_by_its_replicasets() -> None:
+    objs = scaled_down(load("argo-canary-scaledown.yaml", shift=True))
+    ro = rollout(objs)
+    del ro["spec"]["template"]
+    ro["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    decision = decide_on(objs, "contract", "Rollout")
+    assert decision.decision == "allow", decision.summary()
+    find(objs, "ReplicaSet", "web-8d6c5f9b4")["spec"]["template"]["metadata"]["annotations"].clear()
+    assert decide_on(objs, "contract", "Rollout").decision == "unknown"

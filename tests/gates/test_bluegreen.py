@@ -127,3 +127,26 @@ def test_active_colour_mid_rollout_blocks_migrate() -> None:
     blue["metadata"]["generation"] = 12
     assert decide_on(objs, "migrate", "Service").decision == "unknown"
     assert NEW
+
+
+def test_terminating_pods_of_the_active_colour_block_contract() -> None:
+    import copy
+
+    objs = cold(load("bluegreen-warm.yaml", shift=True))
+    old = copy.deepcopy(find_all(objs, "Pod", "web-blue")[0])
+    old["metadata"]["name"] = "web-blue-59c8d7f6b-x2x9z"
+    old["metadata"]["deletionTimestamp"] = "2026-11-25T09:15:02Z"
+    old["metadata"]["annotations"]["expandcontract.io/schema"] = NEW
+    old["metadata"]["labels"]["pod-template-hash"] = "59c8d7f6b"
+    old["metadata"]["ownerReferences"][0].update(name="web-blue-59c8d7f6b", uid="deleted-rs")
+    decision = decide_on([*objs, old], "contract", "Service")
+    assert codes(decision) == {"TERMINATING_PODS"}
+
+
+def test_unstamped_pod_and_unknown_reason_in_a_colour_are_unknown() -> None:
+    objs = cold(load("bluegreen-warm.yaml"))
+    find_all(objs, "Pod", "web-blue")[0]["metadata"].pop("annotations")
+    assert deciding(decide_on(objs, "migrate", "Service")) == {"UNSTAMPED_POD"}
+    objs = cold(load("bluegreen-warm.yaml"))
+    find(objs, "Deployment", "web-blue")["status"]["conditions"][1]["reason"] = "Mystery"
+    assert deciding(decide_on(objs, "migrate", "Service")) == {"UNKNOWN_VALUE"}

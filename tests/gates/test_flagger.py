@@ -105,3 +105,12 @@ def test_unstamped_canary_template_is_unknown() -> None:
     objs = load("flagger-succeeded.yaml")
     del find(objs, "Deployment", "web")["spec"]["template"]["metadata"]["annotations"]
     assert decide_on(objs, "migrate", "Canary").decision == "unknown"
+
+
+@pytest.mark.parametrize("phase", ["Initializing", "Initialized", "Waiting", "Terminating", "Terminated"])
+def test_other_known_phases_are_not_done(phase: str) -> None:
+    objs = load("flagger-succeeded.yaml")
+    find(objs, "Canary")["status"]["phase"] = phase
+    decision = decide_on(objs, "migrate", "Canary")
+    assert decision.decision == "blocked"
+    assert deciding(decision) == {"ROLLOUT_IN_PROGRESS"}
