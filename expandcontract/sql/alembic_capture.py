@@ -145,6 +145,12 @@ def capture_revision(module: ModuleType, path: Path | str, fn: str = "upgrade") 
         depth[0] += 1
         try:
             return original(operation)
+        except Exception as exc:  # this op cannot be rendered offline: report it, render the rest
+            op.sql = ""
+            capture.problems.append(
+                (line, col, f"this {name} op cannot be rendered offline ({type(exc).__name__}: {exc})")
+            )
+            return None
         finally:
             depth[0] -= 1
             recorder.current = None

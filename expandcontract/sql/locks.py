@@ -33,3 +33,8 @@ BLOCKING = {ACCESS_EXCLUSIVE, SHARE, SHARE_ROW_EXCLUSIVE}
 
 def describe(mode: str, table: str) -> str:
     return f"{mode} lock on {table}: {BLOCKS.get(mode, 'blocks other sessions').format(table=table)}"
+
+
+def article(mode: str) -> str:
+    """`an ACCESS EXCLUSIVE`, `a SHARE`."""
+    return f"{'an' if mode[:1] in 'AEIOU' else 'a'} {mode}"

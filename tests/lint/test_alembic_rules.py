@@ -285,3 +285,20 @@ def test_revision_paths_lint_only_those_revisions(make_project: Callable[[], Pro
     doc = json.loads(result.output)
     assert result.exit_code == 1 and doc["files"] == 1
     assert [(Path(f["path"]).name, f["rule"]) for f in doc["findings"]] == [(new.name, "create-index-non-concurrently")]
+
+
+def test_an_op_that_cannot_render_does_not_hide_the_rest(make_project: Callable[[], ProjectMaker]) -> None:
+    p = make_project()
+    p.add(BASE, change=None, phased=False)
+    path = p.add(
+        'op.bulk_insert(sa.table("users", sa.column("id")), [{"id": 1}])\n'
+        'op.get_bind().execute(sa.text("DELETE FROM users"))\n'
+        'op.drop_column("users", "age")',
+        change=None,
+        phased=False,
+    )
+    got = [(f.rule, f.line) for f in lint(p) if f.path.endswith(path.name)]
+    assert got == [
+        ("not-analysable", line_of(path, "bulk_insert")),
+        ("drop-column", line_of(path, "drop_column")),
+    ]
