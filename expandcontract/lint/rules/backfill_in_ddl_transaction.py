@@ -79,7 +79,8 @@ class RULE(Rule):
                 "commit per batch.",
             ]
         yield Hit(
-            f"{verb} on {q(table)} runs in the transaction that already holds {locks.article(held)} lock on it: the lock "
+            f"{verb} on {q(table)} runs in the transaction that already holds {locks.article(held)} lock on it: "
+            "the lock "
             "is held for the whole backfill",
             fix,
             table,
