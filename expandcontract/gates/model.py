@@ -120,14 +120,13 @@ class Decision:
 
     def summary(self) -> str:
         """One line: `contract(users-email) blocked: Deployment default/web: ... [CODE]`."""
-        head = f"{self.phase}({self.change}) {self.decision}"
-        where = f" {self.target}" if self.target else ""
+        head = f"{self.phase}({self.change}) {self.decision}:" + (f" {self.target}:" if self.target else "")
         reasons = self.deciding()
         if not reasons:
-            return f"{head}:{where} every counted pod and template is compatible"
+            return f"{head} every counted pod and template is compatible"
         first = reasons[0]
         more = f" (+{len(reasons) - 1} more)" if len(reasons) > 1 else ""
-        return f"{head}:{where}: {first.message} [{first.code}]{more}"
+        return f"{head} {first.message} [{first.code}]{more}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
