@@ -59,7 +59,7 @@ _MIGRATE = {
     ),
     Role.IDLE_COLOUR: _Rule(
         "HOT_ROLLBACK_TARGET",
-        "idle colour {what} is still scaled up and built before the expand of {change}",
+        "{what} of the idle colour are still scaled up and built before the expand of {change}",
         "scale the idle colour to 0 or redeploy it with the NEW image, then retry",
     ),
     Role.ROLLBACK_WINDOW: _Rule(
@@ -102,7 +102,7 @@ _CONTRACT = {
     ),
     Role.IDLE_COLOUR: _Rule(
         "HOT_ROLLBACK_TARGET",
-        "idle colour {what} is kept warm as an instant rollback target",
+        "{what} of the idle colour are kept warm as an instant rollback target",
         "scale the idle colour to 0 replicas once you no longer need the instant rollback, then retry",
     ),
     Role.ROLLBACK_WINDOW: _Rule(
