@@ -68,7 +68,7 @@ def lint(
     state = app()
     config = state.config()
     lc = config.lint
-    schema = load_schema(schema_file or lc.schema)
+    schema = load_schema(schema_file or (str(config.root / lc.schema) if lc.schema else None))
     if state.database_url:
         from expandcontract.sql.introspect import schema_from_database
 

@@ -302,3 +302,16 @@ def test_an_op_that_cannot_render_does_not_hide_the_rest(make_project: Callable[
         ("not-analysable", line_of(path, "bulk_insert")),
         ("drop-column", line_of(path, "drop_column")),
     ]
+
+
+def test_not_null_via_check_across_phases_is_clean(make_project: Callable[[], ProjectMaker]) -> None:
+    p = make_project()
+    p.add(BASE, change="base")
+    p.add('op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
+          change="c1")  # fmt: skip
+    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")\n'
+          'op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")', phase="migrate", change="c1")  # fmt: skip
+    p.add('op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")',
+          phase="contract", change="c1")  # fmt: skip
+    assert lint(p) == []
+    assert [f.rule for f in lint(p, pg_version=11)] == ["set-not-null"]

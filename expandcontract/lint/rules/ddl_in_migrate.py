@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandcontract.lint.context import LintContext
-from expandcontract.lint.match import is_ddl
+from expandcontract.lint.match import alter_cmds, is_ddl
 from expandcontract.lint.rule import PHASE, Hit, Rule
 from expandcontract.sql.parse import Statement
 
@@ -14,7 +14,8 @@ class RULE(Rule):
     """
     What it does:
         In a migrate revision (or a .sql file linted with `--phase migrate`), flags every statement that
-        changes the schema (CREATE, ALTER, DROP, COMMENT, GRANT, ...). Data statements are fine.
+        changes the schema (CREATE, ALTER, DROP, COMMENT, GRANT, ...). Data statements are fine, and so is
+        `VALIDATE CONSTRAINT`: validating a NOT VALID constraint after the backfill is a migrate step.
 
     Why is this bad?:
         Migrate runs once every pod dual-writes; it is gated on the rollout and may run long, in batches.
@@ -41,6 +42,9 @@ class RULE(Rule):
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if ctx.phase != "migrate" or not is_ddl(stmt):
             return
+        cmds = alter_cmds(stmt)
+        if cmds and all(cmd.get("subtype") == "AT_ValidateConstraint" for _, cmd in cmds):
+            return  # VALIDATE after the backfill is the migrate step of the NOT VALID pattern
         what = stmt.text.split(None, 3)
         head = " ".join(what[:2]).upper() if what else stmt.kind
         yield Hit(
