@@ -309,8 +309,11 @@ def test_not_null_via_check_across_phases_is_clean(make_project: Callable[[], Pr
     p.add(BASE, change="base")
     p.add('op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
           change="c1")  # fmt: skip
-    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")\n'
-          'op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")', phase="migrate", change="c1")  # fmt: skip
+    migrate = (
+        'op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")\n'
+        'op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")'
+    )
+    p.add(migrate, phase="migrate", change="c1")
     p.add('op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")',
           phase="contract", change="c1")  # fmt: skip
     assert lint(p) == []
