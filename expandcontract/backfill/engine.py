@@ -149,8 +149,11 @@ class Engine:
     def _step(self, conn: psycopg.Connection[Any]) -> Result | None:
         if not self.started:
             self._start(conn)
+        if self._throttled(conn):
+            self._control(conn, None)  # pause and cancel still work while throttled
+            return None
         if self.range is None:
-            if self._control(conn, None) or self._throttled(conn):
+            if self._control(conn, None):
                 return None
             self.range = ranges.claim(conn, self.plan, self.opts.worker, self.opts.config.range_rows)
             if self.range is None:
