@@ -77,3 +77,22 @@ def test_every_catalogue_rule_has_an_executed_claim() -> None:
     ids = {r for r, _ in CHECKS}
     catalogue = {r.id for r in all_rules().values() if r.kind == "catalogue"}
     assert catalogue - ids == set()
+
+
+def test_every_lock_a_message_names_is_an_executed_claim() -> None:
+    """The lock mode at the start of each rendered finding's `lock` (SQL flag cases) must be a mode one
+    of the rule's executed checks proved."""
+    from expandcontract.lint.api import lint_sql
+    from tests.lint.test_sql_rules import FLAG, _options
+
+    rules = all_rules()
+    checked = 0
+    for sql, _, opts in FLAG:
+        for f in lint_sql(sql, "m.sql", _options(opts)):
+            rule = rules[f.rule]
+            if f.lock is None or not rule.lock_checks:
+                continue
+            mode = f.lock.split(" lock on ")[0]
+            assert mode in {c.lock for c in rule.lock_checks}, (f.rule, f.lock)
+            checked += 1
+    assert checked >= 40

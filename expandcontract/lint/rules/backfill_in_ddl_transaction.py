@@ -56,6 +56,12 @@ class RULE(Rule):
             "t",
             locks.ACCESS_EXCLUSIVE,
         ),
+        LockCheck(
+            "CREATE TABLE t (id int); INSERT INTO t SELECT generate_series(1, 100)",
+            "CREATE INDEX i ON t (id); UPDATE t SET id = id + 1",
+            "t",
+            locks.SHARE,
+        ),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:

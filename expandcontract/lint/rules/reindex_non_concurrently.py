@@ -42,6 +42,8 @@ class RULE(Rule):
         LockCheck(
             "CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX TABLE t", "t", locks.SHARE, rewrite=False
         ),
+        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX INDEX i", "t", locks.SHARE),
+        LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX INDEX i", "i", locks.ACCESS_EXCLUSIVE),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:

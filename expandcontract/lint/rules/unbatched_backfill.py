@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from expandcontract.lint.context import LintContext, q, s
-from expandcontract.lint.rule import PHASE, Hit, Rule
+from expandcontract.lint.rule import PHASE, Hit, LockCheck, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import table_name
 from expandcontract.sql.parse import Statement
@@ -79,6 +79,11 @@ class RULE(Rule):
         "A single UPDATE/DELETE locks every row it touches until commit: writers of those rows wait for the "
         "whole statement, and a failure loses all the work."
     )
+
+    lock_checks = (
+        LockCheck("CREATE TABLE t (id int, v int); INSERT INTO t SELECT generate_series(1, 100)",
+                  "UPDATE t SET v = 1", "t", locks.ROW_EXCLUSIVE, rewrite=False),
+    )  # fmt: skip
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if not ctx.phased or stmt.kind not in ("UpdateStmt", "DeleteStmt"):
