@@ -1,0 +1,2 @@
+-- expect: none
+DROP MATERIALIZED VIEW IF EXISTS sales_summary;

@@ -1,0 +1,2 @@
+-- expect: change-column-type
+ALTER TABLE events ALTER COLUMN created_at TYPE timestamp;
