@@ -103,7 +103,21 @@ class Samples:
     notes: list[str] = field(default_factory=list)
 
 
-def _tables(conn: Any) -> dict[str, Table]:
+_CACHE: dict[str, dict[str, Table]] = {}
+
+
+def _tables(conn: Any, signature: str | None = None) -> dict[str, Table]:
+    """Tables, their columns, keys and foreign keys; cached by the schema's `signature` when given."""
+    if signature is not None and signature in _CACHE:
+        return _CACHE[signature]
+    tables = _read_tables(conn)
+    if signature is not None:
+        _CACHE.clear()
+        _CACHE[signature] = tables
+    return tables
+
+
+def _read_tables(conn: Any) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     for row in conn.execute(COLUMNS_SQL).fetchall():
         table = tables.setdefault(row[0], Table(row[0], row[11]))
@@ -192,29 +206,40 @@ def _value(col: Column, n: int) -> str | None:
     return None
 
 
-def insert(conn: Any, counter: Iterator[int]) -> Samples:
-    """Write ROWS_PER_TABLE rows into every user table; tables that refuse them get a note."""
+def insert(conn: Any, counter: Iterator[int], schema: Snapshot | None = None) -> Samples:
+    """Write ROWS_PER_TABLE rows into every user table; tables that refuse them get a note.
+
+    `schema`, the current snapshot, lets the table metadata be reused while the schema is unchanged."""
+    signature = None
+    if schema is not None:
+        signature = repr([schema.get(c) for c in ("table", "column", "constraint", "type")])
     samples = Samples()
-    for table in _ordered(_tables(conn)):
-        written = Written(table.name, _key_columns(table))
-        for i in range(ROWS_PER_TABLE):
-            for nulls in (True, False) if i == 1 else (False,):
-                row = _row(conn, table, next(counter), nulls)
-                if row is None:
-                    break
-                try:
-                    written.rows.append(_insert_row(conn, table, written.key, *row))
-                except Exception:
-                    continue
-                break
-        if written.rows:
-            samples.tables[table.key_name] = written
-        else:
-            samples.notes.append(
-                f"table {table.key_name}: no sample rows could be written (types or constraints not understood); "
-                "its data was not checked"
-            )
+    with conn.transaction():  # one commit; each row in its own savepoint
+        for table in _ordered(_tables(conn, signature)):
+            _insert_table(conn, table, counter, samples)
     return samples
+
+
+def _insert_table(conn: Any, table: Table, counter: Iterator[int], samples: Samples) -> None:
+    written = Written(table.name, _key_columns(table))
+    for i in range(ROWS_PER_TABLE):
+        for nulls in (True, False) if i == 1 else (False,):
+            row = _row(conn, table, next(counter), nulls)
+            if row is None:
+                break
+            try:
+                with conn.transaction():
+                    written.rows.append(_insert_row(conn, table, written.key, *row))
+            except Exception:
+                continue
+            break
+    if written.rows:
+        samples.tables[table.key_name] = written
+    else:
+        samples.notes.append(
+            f"table {table.key_name}: no sample rows could be written (types or constraints not understood); "
+            "its data was not checked"
+        )
 
 
 def _key_columns(table: Table) -> list[str]:
@@ -283,11 +308,11 @@ def _ours(written: Written) -> sql.Composable:
 
 def delete(conn: Any, samples: Samples) -> None:
     """Remove the sample rows again (best effort: a row a migration rewrote may stay), children first."""
-    for written in reversed(samples.tables.values()):
-        with contextlib.suppress(Exception):
-            conn.execute(
-                sql.SQL("DELETE FROM {} WHERE {}").format(sql.SQL(written.sql_name), _ours(written)), (written.rows,)
-            )
+    with conn.transaction():
+        for written in reversed(samples.tables.values()):
+            with contextlib.suppress(Exception), conn.transaction():
+                query = sql.SQL("DELETE FROM {} WHERE {}").format(sql.SQL(written.sql_name), _ours(written))
+                conn.execute(query, (written.rows,))
 
 
 # --- fingerprints -------------------------------------------------------------------------------

@@ -164,8 +164,14 @@ def _object(category: str, key: str, exp: dict[str, Any], act: dict[str, Any], s
             continue
         if category == "index" and attr == "predicate":
             continue  # part of the definition; one message is enough
+        if category == "constraint" and attr == "definition" and _without_not_valid(then) == _without_not_valid(now):
+            continue  # said by `validated`
         out.append(_attr_message(obj, attr, now, then, stage))
     return sorted(out)
+
+
+def _without_not_valid(definition: Any) -> Any:
+    return definition.removesuffix(" NOT VALID") if isinstance(definition, str) else definition
 
 
 def _labels(obj: str, then: list[Any], now: list[Any], stage: Stage) -> list[str]:

@@ -15,6 +15,7 @@ import inspect
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 from expandcontract.config import Config
@@ -81,13 +82,14 @@ def verify(
         )
         report.notes.extend(notes)
         if any(revs for _, revs in plans):
-            template = server.create("template")
+            template: str | None = None  # nothing to start from: clone template0, as CREATE DATABASE does
             if base:
                 progress(f"building the template from {len(base)} revisions unchanged since {since}")
-                _apply(project, template, _heads(project, base))
+                _apply(project, server.create("template"), _heads(project, base))
+                template = "template"
             for order, revs in plans:
                 progress(f"verifying {len(revs)} revisions in {order} order")
-                report.results.extend(_Session(project, server, order, base, progress).run(revs))
+                report.results.extend(_Session(project, server, order, base, template, progress).run(revs))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -131,20 +133,35 @@ def _is_empty(fn: Any) -> bool:
 
 
 class _Failed(Exception):
-    """This revision failed; the working database must be re-cloned."""
+    """This revision failed and left the working database in a state nobody can vouch for: re-clone."""
 
 
 class _Session:
-    """One order on one working database, re-cloned from the template after each failure."""
+    """One order on one working database, re-cloned from the template after a failure that leaves it
+    untrustworthy (an error, or an upgrade-again that does not reproduce the first upgrade's catalog).
+    A failure whose upgrade-again restores exactly the first post-upgrade catalog (a default or a
+    NOT VALID state the downgrade got wrong, lost data) continues in place: the database is then where
+    a clean replay would put it."""
 
-    def __init__(self, project: Project, server: ScratchServer, order: str, base: set[str], progress: Progress):
+    def __init__(
+        self,
+        project: Project,
+        server: ScratchServer,
+        order: str,
+        base: set[str],
+        template: str | None,
+        progress: Progress,
+    ):
         self.project = project
+        self.template = template
         self.server = server
         self.order = order
         self.applied = set(base)
         self.progress = progress
         self.counter: Iterator[int] = data.counter()
-        self.work = f"work_{order}"
+        self.clones = 0
+        self.work = ""
+        self.spare: Future[str] | None = None
         self.stepper: Stepper | None = None
         self.conn: Any = None
         self.current: snapshot.Snapshot | None = None
@@ -163,9 +180,12 @@ class _Session:
                     result.notes.append(f"not run: it needs {blocked[0]}, whose upgrade fails")
                     continue
                 t0 = time.perf_counter()
+                untrusted = False
                 try:
                     self._check(rev, result)
                 except _Failed:
+                    untrusted = True
+                if result.differences:
                     result.status = "fail"
                 if result.status == "fail" and rev.id not in self.applied:
                     broken[rev.id] = result.differences[-1] if result.differences else "failed"
@@ -174,7 +194,7 @@ class _Session:
                     f"[{i + 1}/{len(revs)}] {result.status:8} {rev.short} {rev.change or ''} {rev.phase or ''}"
                     f" ({result.seconds * 1000:.0f} ms)"
                 )
-                if result.status == "fail" and i + 1 < len(revs):
+                if untrusted and i + 1 < len(revs):
                     try:
                         self._reclone()
                     except Exception as exc:
@@ -186,18 +206,29 @@ class _Session:
                         break
         finally:
             self._close()
-            self.server.drop(self.work)
+            if self.work:
+                self.server.drop_soon(self.work)
+            # a spare clone still being made is dropped by the server's close()
         return results
 
     # --- database lifecycle ---------------------------------------------------------------------
 
+    def _next_name(self) -> str:
+        return f"work_{self.order}_{self.clones}"
+
     def _open(self, *, clone: bool) -> None:
-        url = self.server.create(self.work, template=self.server.name_of("template"))
+        """Switch to a fresh clone of the template (the spare one, when it is ready) and start the next."""
+        if self.spare is not None:
+            url = self.spare.result()
+        else:
+            url = self.server.create(self._next_name(), template=self.template)
+        self.work = self._next_name()
+        self.clones += 1
+        self.spare = self.server.create_soon(self._next_name(), self.template)
         self.stepper = Stepper(self.project, url)
         self.conn = connect(url, autocommit=True)
         if clone:
-            targets = _heads(self.project, self.applied)
-            self.stepper.upgrade_all(targets)
+            self.stepper.upgrade_all(_heads(self.project, self.applied))
         self.current = snapshot.take(self.conn)
 
     def _close(self) -> None:
@@ -210,7 +241,7 @@ class _Session:
 
     def _reclone(self) -> None:
         self._close()
-        self.server.drop(self.work)
+        self.server.drop_soon(self.work)
         self._open(clone=True)
 
     # --- one revision ---------------------------------------------------------------------------
@@ -237,7 +268,7 @@ class _Session:
         self._upgrade(rev, result)
         self.applied.add(rev.id)
         after = snapshot.take(self.conn)
-        samples = data.insert(self.conn, self.counter)
+        samples = data.insert(self.conn, self.counter, after)
         result.notes.extend(samples.notes)
         columns = data.shared_columns(before, after)
         written = data.fingerprint(self.conn, columns, samples)
@@ -252,14 +283,16 @@ class _Session:
         except NotImplementedError:
             if empty_up:
                 result.notes.append("downgrade() raises NotImplementedError; upgrade() is empty too")
-                data.delete(self.conn, samples)
-                self.current = after
-                return
-            result.differences.append(
-                f"downgrade() of {rev.id} raises NotImplementedError: write the downgrade, or declare "
-                "ec_reversible = False with ec_reason"
-            )
-            raise _Failed from None
+            else:
+                result.differences.append(
+                    f"downgrade() of {rev.id} raises NotImplementedError: write the downgrade, or declare "
+                    "ec_reversible = False with ec_reason"
+                )
+            if snapshot.take(self.conn) != after:  # it changed something before raising
+                raise _Failed from None
+            data.delete(self.conn, samples)
+            self.current = after
+            return
         except Exception as exc:
             rows = f" (with sample rows in {len(samples.tables)} tables)" if samples.tables else ""
             result.differences.append(f"downgrade of {rev.id} failed{rows}: {_one_line(exc)}")
@@ -278,8 +311,9 @@ class _Session:
             result.differences.append(f"upgrading {rev.id} again after its downgrade failed: {_one_line(exc)}")
             raise _Failed from None
         again = snapshot.take(self.conn)
-        result.differences.extend(diff(after, again, reupgrade_stage(rev.id)))
-        if result.differences:
+        not_reproduced = diff(after, again, reupgrade_stage(rev.id))
+        if not_reproduced:
+            result.differences.extend(not_reproduced)
             raise _Failed
         data.delete(self.conn, samples)
         self.current = again

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +25,12 @@ from expandcontract.db.url import validate, where, with_database
 
 
 class ScratchServer:
-    """Creates and drops uniquely named databases on one server."""
+    """Creates and drops uniquely named databases on one server.
+
+    Cloning a template costs ~100-200 ms even for a small schema, so clones can be started ahead of
+    need (`create_soon`) and drops left to a background thread (`drop_soon`); `close` waits for both
+    and drops whatever is left.
+    """
 
     def __init__(self, url: str, description: str) -> None:
         self.url = url
@@ -31,39 +38,45 @@ class ScratchServer:
         self.prefix = f"ec_verify_{os.getpid()}_{secrets.token_hex(3)}"
         self.created: list[str] = []
         self.version = ""
-
-    def create(self, suffix: str, template: str | None = None) -> str:
-        """A new database (a copy of `template` if given); returns its URL."""
-        name = f"{self.prefix}_{suffix}"
-        with connect(self.url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-            if template:
-                conn.execute(
-                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-                )
-            else:
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
-        if name not in self.created:
-            self.created.append(name)
-        return with_database(self.url, name)
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ec-verify-db")
 
     def name_of(self, suffix: str) -> str:
         return f"{self.prefix}_{suffix}"
 
-    def drop(self, suffix: str) -> None:
+    def create(self, suffix: str, template: str | None = None) -> str:
+        """A new database (a copy of database `template` if given); returns its URL."""
         name = self.name_of(suffix)
+        with self._lock:
+            self.created.append(name)
+        with connect(self.url, autocommit=True) as conn:
+            source = sql.Identifier(self.name_of(template) if template else "template0")
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), source))
+        return with_database(self.url, name)
+
+    def create_soon(self, suffix: str, template: str | None) -> Future[str]:
+        return self._pool.submit(self.create, suffix, template)
+
+    def drop(self, suffix: str) -> None:
+        self._drop(self.name_of(suffix))
+
+    def drop_soon(self, suffix: str) -> None:
+        self._pool.submit(self._drop, self.name_of(suffix))
+
+    def _drop(self, name: str) -> None:
         with connect(self.url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if name in self.created:
-            self.created.remove(name)
-
-    def drop_all(self) -> None:
-        if not self.created:
-            return
-        with connect(self.url, autocommit=True) as conn:
-            for name in list(self.created):
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        with self._lock:
+            if name in self.created:
                 self.created.remove(name)
+
+    def close(self) -> None:
+        """Wait for background work, then drop every database still there."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            names = list(self.created)
+        for name in names:
+            self._drop(name)
 
 
 def embedded_dir(config: Config) -> Path:
@@ -94,7 +107,7 @@ def scratch_server(config: Config, server_url: str | None) -> Iterator[ScratchSe
         yield server
     finally:
         try:
-            server.drop_all()
+            server.close()
         finally:
             if started is not None:
                 from expandcontract.db import embedded

@@ -137,8 +137,8 @@ def correct(i: int) -> dict[str, tuple[str, ...]]:
                 f'op.execute("CREATE FUNCTION f{i}() RETURNS trigger LANGUAGE plpgsql '
                 'AS $$BEGIN RETURN NEW; END$$")\n'
                 f"op.execute('CREATE TRIGGER trg{i} BEFORE INSERT ON users FOR EACH ROW EXECUTE FUNCTION f{i}()')\n"
-                f"op.execute('GRANT UPDATE ON users TO PUBLIC')",
-                f"op.execute('REVOKE UPDATE ON users FROM PUBLIC')\n"
+                f"op.execute('GRANT UPDATE (s{i}) ON users TO PUBLIC')",
+                f"op.execute('REVOKE UPDATE (s{i}) ON users FROM PUBLIC')\n"
                 f"op.execute('DROP TRIGGER trg{i} ON users')\n"
                 f"op.execute('DROP FUNCTION f{i}()')\n"
                 f"op.drop_column('users', 's{i}')\n"
