@@ -19,6 +19,12 @@ WHERE k.contype = 'c' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
 """
 
 
+_INDEXES = """
+SELECT schemaname, indexname, tablename FROM pg_indexes
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+"""
+
+
 def _name(schema: str, table: str) -> str:
     return table if schema == "public" else f"{schema}.{table}"
 
@@ -34,6 +40,8 @@ def schema_from_database(url: str) -> SchemaModel:
             model.columns.setdefault(name, {})[column] = parse_type(typ)
             if notnull:
                 model.not_null.add((name, column))
+        for schema, index, table in conn.execute(_INDEXES).fetchall():
+            model.indexes[_name(schema, index)] = _name(schema, table)
         for schema, table, conname, definition, validated in conn.execute(_CHECKS).fetchall():
             parsed = parse(f"SELECT 1 WHERE {definition.removeprefix('CHECK ').removesuffix(' NOT VALID')}")
             if parsed.error or not parsed.statements:

@@ -18,6 +18,7 @@ class SchemaModel:
     not_null: set[tuple[str, str]] = field(default_factory=set)
     not_null_checks: set[tuple[str, str]] = field(default_factory=set)  # validated CHECK (c IS NOT NULL)
     constraints: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, name) -> column
+    indexes: dict[str, str] = field(default_factory=dict)  # index -> table
 
     def column_type(self, table: str, column: str) -> TypeSpec | None:
         return self.columns.get(table, {}).get(column)
@@ -31,6 +32,7 @@ class SchemaModel:
             set(self.not_null),
             set(self.not_null_checks),
             dict(self.constraints),
+            dict(self.indexes),
         )
 
     def apply(self, kind: str, node: dict[str, Any]) -> None:
@@ -47,6 +49,10 @@ class SchemaModel:
             table = table_name(node.get("relation"))
             for cmd in node.get("cmds", ()):
                 self._alter(table, cmd.get("AlterTableCmd", {}))
+        elif kind == "IndexStmt" and node.get("idxname"):
+            schema = node.get("relation", {}).get("schemaname")
+            name = node["idxname"] if not schema or schema == "public" else f"{schema}.{node['idxname']}"
+            self.indexes[name] = table_name(node.get("relation"))
         elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
             old = table_name(node.get("relation"))
             schema = node.get("relation", {}).get("schemaname")

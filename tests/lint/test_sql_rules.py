@@ -281,3 +281,11 @@ def test_pg_version_gates_reindex_and_detach_fixes() -> None:
     assert "no REINDEX CONCURRENTLY" in f.fix[0]
     (g,) = lint_sql("ALTER TABLE e DETACH PARTITION e1;", "m.sql", LintOptions(pg_version=13))
     assert "PostgreSQL 14" in g.fix[0]
+
+
+def test_drop_index_names_its_table_from_the_schema() -> None:
+    schema = schema_from_ddl(
+        "CREATE TABLE public.users (id int);\nCREATE INDEX users_id_idx ON public.users USING btree (id);"
+    )
+    (f,) = lint_sql("DROP INDEX users_id_idx;", "m.sql", LintOptions(schema=schema))
+    assert f.table == "users" and "locks users against all reads and writes" in f.message

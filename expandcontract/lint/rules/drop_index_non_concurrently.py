@@ -62,7 +62,7 @@ class RULE(Rule):
             index = ".".join(parts)
             if index in ctx.state.new_indexes:
                 continue
-            table = ctx.op_table or None
+            table = ctx.op_table or ctx.schema.indexes.get(index) or None
             on = q(table) if table else f"the table of {q(index)}"
             if ctx.alembic:
                 tn = f", table_name={s(table)}" if table else ""
