@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.backfill_ranges (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (name, range_no)
 );
+-- rows_done on the backfill row is a copy refreshed about once a second (and exactly at the end), for
+-- readers of this one table; the exact figure is the sum over backfill_ranges.
+ALTER TABLE {SCHEMA}.backfills ADD COLUMN IF NOT EXISTS rows_done bigint NOT NULL DEFAULT 0;
 """
 
 # One DDL run at a time: concurrent CREATE ... IF NOT EXISTS can still collide on the catalog.

@@ -52,6 +52,7 @@ class Result:
     rows_done: int  # by this process
     batches: int
     state: str  # "done" | "finished-share"
+    batch_times: list[float] = field(default_factory=list)  # seconds per committed batch, this process
 
 
 @dataclass
@@ -59,10 +60,12 @@ class _Stats:
     rows: int = 0
     batches: int = 0
     window: list[tuple[float, int]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
 
-    def add(self, now: float, rows: int) -> None:
+    def add(self, now: float, rows: int, elapsed: float) -> None:
         self.rows += rows
         self.batches += 1
+        self.times.append(elapsed)
         self.window.append((now, self.rows))
         while len(self.window) > 2 and now - self.window[0][0] > 10:
             self.window.pop(0)
@@ -181,9 +184,9 @@ class Engine:
             )
             conn.commit()
             self._say(None, force=True, state="done")
-            return Result(self.plan.name, self.stats.rows, self.stats.batches, "done")
+            return Result(self.plan.name, self.stats.rows, self.stats.batches, "done", self.stats.times)
         if not self.opts.wait_for_others:
-            return Result(self.plan.name, self.stats.rows, self.stats.batches, "finished-share")
+            return Result(self.plan.name, self.stats.rows, self.stats.batches, "finished-share", self.stats.times)
         self._say(f"waiting for {open_ranges} range(s) held by other workers", force=False)
         time.sleep(self.opts.poll_s)
         return None
@@ -235,7 +238,7 @@ class Engine:
             return
         elapsed = time.monotonic() - t0
         self.timeouts_at_min = 0
-        self.stats.add(time.monotonic(), max(0, updated))
+        self.stats.add(time.monotonic(), max(0, updated), elapsed)
         if self.narrowing:
             self.size = max(1, size)
         else:
@@ -363,9 +366,9 @@ class Engine:
             try:
                 done = checkpoint.totals(conn, self.plan.name)[0]
                 row = conn.execute(
-                    f"UPDATE {SCHEMA}.backfills SET rate = %s, batch_size = %s, updated_at = now() "
+                    f"UPDATE {SCHEMA}.backfills SET rate = %s, batch_size = %s, rows_done = %s, updated_at = now() "
                     "WHERE name = %s RETURNING rows_estimate",
-                    (self.stats.rate(), self.size, self.plan.name),
+                    (self.stats.rate(), self.size, done, self.plan.name),
                 ).fetchone()
                 conn.commit()
                 estimate = row[0] if row else None

@@ -1,0 +1,269 @@
+"""Backfill benchmark: the engine against one whole-table UPDATE, side by side in one run, as ratios.
+
+    python benchmarks/backfill.py [--rows 1000000] [--target-ms 100] [--writer-hz 200] [--keep]
+
+On a fresh embedded PostgreSQL (fsync on, defaults otherwise; checkpoints pushed out of the measured
+windows), on identical tables (bigint key, an int, a 40-byte text, the boolean to fill; autovacuum off on
+them so the WAL figures compare like with like):
+
+1. throughput: `UPDATE t SET flag = (v % 2 = 0)` vs the engine (`expandcontract.backfill.run`) vs the whole
+   process of `expandcontract run migrate` on a scaffolded project (start-up, Alembic, the op, included);
+   falls back to `alembic upgrade migrate@head` if `run migrate` fails, and says so;
+2. per-batch time p50/p99/max of the engine against the target;
+3. a concurrent writer PROCESS updating random rows at a fixed rate, latency measured from each operation's
+   scheduled time (corrected for coordinated omission): idle, during the UPDATE, during the backfill;
+4. WAL bytes of the UPDATE vs the engine (pg_current_wal_lsn before/after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from expandcontract.backfill import api  # noqa: E402
+from expandcontract.backfill.spec import Spec  # noqa: E402
+from expandcontract.config import BackfillConfig  # noqa: E402
+from expandcontract.db import embedded  # noqa: E402
+from expandcontract.db.connect import connect  # noqa: E402
+from expandcontract.db.url import with_database  # noqa: E402
+
+SET = "(v % 2 = 0)"
+
+
+def make_table(url: str, name: str, rows: int) -> None:
+    with connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        conn.execute(
+            f"CREATE TABLE {name} (id bigint PRIMARY KEY, v int NOT NULL, payload text NOT NULL, flag boolean) "
+            "WITH (autovacuum_enabled = off)"
+        )
+        conn.execute(
+            f"INSERT INTO {name} SELECT g, g, md5(g::text) || 'abcdefgh', NULL FROM generate_series(1, {rows}) g"
+        )
+        conn.execute(f"VACUUM (ANALYZE, FREEZE) {name}")
+
+
+def wal(conn: Any) -> int:
+    return int(conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetchone()[0])
+
+
+def checkpoint(url: str) -> None:
+    with connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+
+
+def single_update(url: str, table: str) -> tuple[float, int]:
+    checkpoint(url)
+    with connect(url, autocommit=True) as conn:
+        w0 = wal(conn)
+        t0 = time.perf_counter()
+        conn.execute(f"UPDATE {table} SET flag = {SET}")
+        elapsed = time.perf_counter() - t0
+        return elapsed, wal(conn) - w0
+
+
+def engine(url: str, table: str, target_ms: int) -> tuple[float, int, list[float], int]:
+    checkpoint(url)
+    cfg = BackfillConfig(batch_time_ms=target_ms)
+    with connect(url, autocommit=True) as conn:
+        w0 = wal(conn)
+        t0 = time.perf_counter()
+        result = api.run(url, Spec(f"bench.{table}", table, {"flag": SET}), cfg, lambda e: None)
+        elapsed = time.perf_counter() - t0
+        return elapsed, wal(conn) - w0, result.batch_times, result.rows_done
+
+
+def whole_process(url: str, table: str, workdir: Path) -> tuple[float, str, str]:
+    """`expandcontract run migrate` on a scaffolded project whose migrate revision backfills `table`."""
+    from expandcontract.config import load_config
+    from expandcontract.phases import scaffold
+
+    scaffold.init(workdir)
+    made = {r.phase: r.path for r in scaffold.new(load_config(start=workdir), "bench", "bench")}
+    text = made["migrate"].read_text()
+    call = (
+        "    import expandcontract.backfill.op  # noqa: F401\n"
+        f'    op.backfill("{table}", values={{"flag": "{SET}"}}, name="bench.{table}")\n'
+    )
+    start = text.index("def upgrade() -> None:\n") + len("def upgrade() -> None:\n")
+    made["migrate"].write_text(text[:start] + call + "\n\n" + text[text.index("def downgrade()") :])
+    env = {**os.environ, "DATABASE_URL": url}
+    checkpoint(url)
+    exe = Path(sys.executable).parent
+    t0 = time.perf_counter()
+    r = subprocess.run(
+        [str(exe / "expandcontract"), "run", "migrate"], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - t0
+    if r.returncode == 0:
+        # the same command again with nothing left to do: the fixed start-up cost in that figure
+        t0 = time.perf_counter()
+        subprocess.run([str(exe / "expandcontract"), "run", "migrate"], cwd=workdir, env=env, capture_output=True)
+        idle = time.perf_counter() - t0
+        return elapsed, "expandcontract run migrate", f"the same command with nothing to do took {idle:.2f} s"
+    note = f"`expandcontract run migrate` exited {r.returncode}: {r.stderr.strip().splitlines()[-1:]}"
+    with connect(url, autocommit=True) as conn:  # start over on a fresh table for the fallback
+        conn.execute("DELETE FROM expandcontract.backfills WHERE name = %s", (f"bench.{table}",))
+    t0 = time.perf_counter()
+    r = subprocess.run(
+        [str(exe / "alembic"), "upgrade", "migrate@head"], cwd=workdir, env=env, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"alembic upgrade failed: {r.stderr}")
+    return elapsed, "alembic upgrade migrate@head", note
+
+
+# -- the writer process ----------------------------------------------------------------------------------
+def writer_main(url: str, table: str, rows: int, hz: float, out: str) -> None:
+    """Update one random row every 1/hz s; latency from the SCHEDULED time (coordinated omission)."""
+    interval = 1.0 / hz
+    conn = connect(url, autocommit=True)
+    samples: list[tuple[float, float]] = []
+    stop = Path(out + ".stop")
+    start = time.time()
+    i = 0
+    while not stop.exists():
+        scheduled = start + i * interval
+        now = time.time()
+        if now < scheduled:
+            time.sleep(scheduled - now)
+        conn.execute(f"UPDATE {table} SET v = v WHERE id = %s", (random.randint(1, rows),))
+        samples.append((scheduled, time.time() - scheduled))
+        i += 1
+    Path(out).write_text(json.dumps(samples))
+
+
+def with_writer(url: str, table: str, rows: int, hz: float, action: Any) -> tuple[list[float], float]:
+    out = tempfile.mktemp(prefix="ec-writer-")
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--writer", url, table, str(rows), str(hz), out], stderr=subprocess.DEVNULL
+    )
+    time.sleep(1.5)  # warm up
+    t0 = time.time()
+    action()
+    t1 = time.time()
+    time.sleep(0.5)
+    Path(out + ".stop").touch()
+    proc.wait(timeout=600)
+    samples = json.loads(Path(out).read_text())
+    os.unlink(out)
+    os.unlink(out + ".stop")
+    return [lat for sched, lat in samples if t0 <= sched <= t1], t1 - t0
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--target-ms", type=int, default=100)
+    ap.add_argument("--writer-hz", type=float, default=200.0)
+    ap.add_argument("--idle-s", type=float, default=5.0)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    rows, target = args.rows, args.target_ms
+
+    base = Path(tempfile.mkdtemp(prefix="ec-bench-backfill-"))
+    base.chmod(0o755)
+    server = embedded.start(base / "pg", fast=False)
+    try:
+        with connect(server, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET max_wal_size = '8GB'")
+            conn.execute("ALTER SYSTEM SET checkpoint_timeout = '1h'")
+            conn.execute("SELECT pg_reload_conf()")
+            conn.execute("CREATE DATABASE bench")
+            version = conn.execute("SHOW server_version").fetchone()[0]
+        url = with_database(server, "bench")
+        print(
+            f"PostgreSQL {version}, {rows:,} rows per table, target {target} ms, cpus {os.cpu_count()}", file=sys.stderr
+        )
+        for t in ("t_update", "t_engine", "t_process", "t_update_w", "t_engine_w", "t_idle_w"):
+            make_table(url, t, rows)
+        print("tables ready", file=sys.stderr)
+
+        upd_s, upd_wal = single_update(url, "t_update")
+        eng_s, eng_wal, batches, done = engine(url, "t_engine", target)
+        assert done == rows, done
+        proc_s, proc_how, proc_note = whole_process(url, "t_process", base / "project")
+
+        idle, idle_window = with_writer(url, "t_idle_w", rows, args.writer_hz, lambda: time.sleep(args.idle_s))
+        during_update, _ = with_writer(
+            url, "t_update_w", rows, args.writer_hz, lambda: single_update(url, "t_update_w")
+        )
+        during_engine, _ = with_writer(
+            url, "t_engine_w", rows, args.writer_hz, lambda: engine(url, "t_engine_w", target)
+        )
+
+        res = {
+            "rows": rows,
+            "target_ms": target,
+            "single_update_s": upd_s,
+            "single_update_rows_per_s": rows / upd_s,
+            "engine_s": eng_s,
+            "engine_rows_per_s": rows / eng_s,
+            "engine_throughput_ratio": upd_s / eng_s,
+            "whole_process_s": proc_s,
+            "whole_process_how": proc_how,
+            "whole_process_note": proc_note,
+            "whole_process_ratio": upd_s / proc_s,
+            "batches": len(batches),
+            "batch_p50_ms": pct(batches, 50) * 1000,
+            "batch_p99_ms": pct(batches, 99) * 1000,
+            "batch_max_ms": max(batches) * 1000,
+            "batch_p99_over_target": pct(batches, 99) * 1000 / target,
+            "writer_hz": args.writer_hz,
+            "writer_idle_p99_ms": pct(idle, 99) * 1000,
+            "writer_idle_max_ms": max(idle) * 1000,
+            "writer_update_p99_ms": pct(during_update, 99) * 1000,
+            "writer_update_max_ms": max(during_update) * 1000,
+            "writer_update_p99_over_idle": pct(during_update, 99) / pct(idle, 99),
+            "writer_engine_p99_ms": pct(during_engine, 99) * 1000,
+            "writer_engine_max_ms": max(during_engine) * 1000,
+            "writer_engine_p99_over_idle": pct(during_engine, 99) / pct(idle, 99),
+            "writer_engine_max_minus_idle_max_ms": (max(during_engine) - max(idle)) * 1000,
+            "writer_samples": {"idle": len(idle), "update": len(during_update), "engine": len(during_engine)},
+            "wal_update_bytes": upd_wal,
+            "wal_engine_bytes": eng_wal,
+            "wal_ratio": eng_wal / upd_wal,
+        }
+        print(json.dumps(res, indent=2))
+        print(
+            f"\nthroughput ratio (engine / one UPDATE): {res['engine_throughput_ratio']:.2f}  "
+            f"(goal >= 0.85, stretch 0.95)\n"
+            f"whole process ({proc_how}) ratio:        {res['whole_process_ratio']:.2f}\n"
+            f"batch p99: {res['batch_p99_ms']:.0f} ms = {res['batch_p99_over_target']:.2f}x target (goal <= 1.5x)\n"
+            f"writer p99: idle {res['writer_idle_p99_ms']:.1f} ms, during UPDATE {res['writer_update_p99_ms']:.0f} ms "
+            f"({res['writer_update_p99_over_idle']:.0f}x), during backfill {res['writer_engine_p99_ms']:.1f} ms "
+            f"({res['writer_engine_p99_over_idle']:.2f}x, goal <= 5x)\n"
+            f"writer max: idle {res['writer_idle_max_ms']:.1f} ms, during backfill {res['writer_engine_max_ms']:.1f} ms "
+            f"(goal <= idle max + {2 * target} ms = {res['writer_idle_max_ms'] + 2 * target:.0f} ms)\n"
+            f"WAL: UPDATE {upd_wal:,} B, backfill {eng_wal:,} B, ratio {res['wal_ratio']:.4f} (goal within 2%)",
+            file=sys.stderr,
+        )
+    finally:
+        embedded.stop(base / "pg")
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--writer":
+        writer_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+    else:
+        main()
