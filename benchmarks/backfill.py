@@ -166,7 +166,7 @@ def with_writer(url: str, table: str, rows: int, hz: float, action: Any) -> tupl
 
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] if s else float("nan")
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] if s else float("nan")
 
 
 def main() -> None:
@@ -202,7 +202,7 @@ def main() -> None:
         assert done == rows, done
         proc_s, proc_how, proc_note = whole_process(url, "t_process", base / "project")
 
-        idle, idle_window = with_writer(url, "t_idle_w", rows, args.writer_hz, lambda: time.sleep(args.idle_s))
+        idle, _idle_window = with_writer(url, "t_idle_w", rows, args.writer_hz, lambda: time.sleep(args.idle_s))
         during_update, _ = with_writer(
             url, "t_update_w", rows, args.writer_hz, lambda: single_update(url, "t_update_w")
         )
@@ -251,7 +251,8 @@ def main() -> None:
             f"writer p99: idle {res['writer_idle_p99_ms']:.1f} ms, during UPDATE {res['writer_update_p99_ms']:.0f} ms "
             f"({res['writer_update_p99_over_idle']:.0f}x), during backfill {res['writer_engine_p99_ms']:.1f} ms "
             f"({res['writer_engine_p99_over_idle']:.2f}x, goal <= 5x)\n"
-            f"writer max: idle {res['writer_idle_max_ms']:.1f} ms, during backfill {res['writer_engine_max_ms']:.1f} ms "
+            f"writer max: idle {res['writer_idle_max_ms']:.1f} ms, "
+            f"during backfill {res['writer_engine_max_ms']:.1f} ms "
             f"(goal <= idle max + {2 * target} ms = {res['writer_idle_max_ms'] + 2 * target:.0f} ms)\n"
             f"WAL: UPDATE {upd_wal:,} B, backfill {eng_wal:,} B, ratio {res['wal_ratio']:.4f} (goal within 2%)",
             file=sys.stderr,
