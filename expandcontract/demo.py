@@ -60,12 +60,51 @@ class Demo:
             conn.commit()
         return rows
 
-    def run(self, phase: str, change: str | None = None) -> None:
+    def run(self, phase: str, change: str | None = None, project: Any = None, decider: Any = None) -> None:
         from expandcontract.phases.run import run_phase
 
-        report = run_phase(self.project(), self.url, phase, change, notify=lambda m: self.say(f"   {m}"))
+        report = run_phase(
+            project or self.project(), self.url, phase, change, decider=decider, notify=lambda m: self.say(f"   {m}")
+        )
         for o in report.applied:
             self.say(f"   applied {o.revision} ({o.seconds:.2f}s)")
+
+    def gated_contract(self, change: str) -> None:
+        """The contract waits for a (simulated) rolling Deployment: blocked while old pods run."""
+        import dataclasses
+
+        from expandcontract.config import RolloutConfig
+        from expandcontract.demo_rollout import rolling
+        from expandcontract.errors import GateBlocked
+        from expandcontract.gates.evaluate import assess, classifier_for
+        from expandcontract.gates.model import Target
+        from expandcontract.gates.objects import ObjectSet
+        from expandcontract.phases.stamp import make_stamp
+
+        project = self.project()
+        project.config = dataclasses.replace(
+            project.config, rollout=RolloutConfig(kind="Deployment", name="web", namespace="shop")
+        )
+        target = Target("Deployment", "web", "shop")
+        final = make_stamp(project)
+        ch = project.change(change)
+        assert ch.contract is not None
+        lane = [r.id for r in project.lanes["contract"]]
+        before = lane[lane.index(ch.contract.id) - 1] if lane.index(ch.contract.id) else "-"
+        old = final.rsplit("contract=", 1)[0] + f"contract={before}"
+        self.say(f"   old pods are stamped {old}")
+        self.say(f"   new pods are stamped {final}  (expandcontract heads --stamp)")
+        for ready in (1, 3):
+            objects = ObjectSet.of(rolling(old, final, new_ready=ready))
+            self.say(f"   rollout of shop/web: {ready} of 3 pods on the new code")
+
+            def decider(phase: str, chg: str, objects: Any = objects) -> Any:
+                return assess(phase, chg, target, objects, classifier_for(project, chg))
+
+            try:
+                self.run("contract", change, project=project, decider=decider)
+            except GateBlocked as exc:
+                self.say(click.style(f"   gate blocked (exit {exc.exit_code}): ", fg="yellow") + str(exc))
 
     def status(self) -> None:
         from expandcontract.phases.status import project_status
@@ -115,8 +154,8 @@ class Demo:
             f"email_verified {missing[0]}, full_name {missing[1]}"
         )
 
-        self.heading("Once no pod needs the old shape: run contract for users-full-name")
-        self.run("contract", "users-full-name")
+        self.heading("Contract users-full-name only once no pod needs users.name (rollout gate)")
+        self.gated_contract("users-full-name")
         self.status()
 
         self.heading("Roll back: old code needs users.name again, so downgrade that contract")

@@ -125,7 +125,12 @@ def load_alembic_config(config: Config) -> AlembicConfig:
             f"no Alembic config at {ini}; run `expandcontract init` here, or set alembic_config in "
             "[tool.expandcontract]"
         )
-    return AlembicConfig(str(ini))
+    acfg = AlembicConfig(str(ini))
+    loc = acfg.get_main_option("script_location")
+    if loc and ":" not in loc and not Path(loc).is_absolute():
+        # Alembic resolves a relative script_location against the cwd; we resolve it against the ini
+        acfg.set_main_option("script_location", str(ini.parent / loc))
+    return acfg
 
 
 def load_project(config: Config, *, validate: bool = True) -> Project:

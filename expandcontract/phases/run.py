@@ -100,13 +100,18 @@ def run_phase(
             if ev is not None:
                 runner.audit_event(run_id, {"revision": rev.id, "event": "gate", "decision": ev.get("decision")})
 
+        outcomes: list[StepOutcome] = []
         try:
-            outcomes = runner.upgrade_steps(plan, run_id, before_step=before_step)
+            runner.upgrade_steps(plan, run_id, before_step=before_step, outcomes=outcomes)
         except (GateBlocked, GateUnknown, GateDenied) as exc:
             ev = getattr(exc, "evidence", None)
+            if outcomes:
+                notify(f"applied before the gate stopped the run: {', '.join(o.revision for o in outcomes)}")
             runner.finish_audit(run_id, "stopped-by-gate", error=str(exc), gate=ev)
             raise
         except ExpandContractError as exc:
+            if outcomes:
+                notify(f"applied before the failure: {', '.join(o.revision for o in outcomes)}")
             failed = _failed_revision(str(exc), plan)
             runner.finish_audit(run_id, "failed", error=str(exc), failed_revision=failed)
             raise

@@ -206,12 +206,18 @@ class Runner:
                 acfg.attributes.pop(key, None)
 
     def upgrade_steps(
-        self, plan: Plan, run_id: int, before_step: Callable[[Revision], None] | None = None
+        self,
+        plan: Plan,
+        run_id: int,
+        before_step: Callable[[Revision], None] | None = None,
+        outcomes: list[StepOutcome] | None = None,
     ) -> list[StepOutcome]:
-        """Apply each step of the plan in order, each in its own transaction, with lock retries."""
+        """Apply each step of the plan in order, each in its own transaction, with lock retries.
+        `outcomes` (if given) receives each applied step as it completes, so a caller still knows
+        what was applied when a later step fails or a gate stops the walk."""
         from sqlalchemy.pool import NullPool
 
-        outcomes: list[StepOutcome] = []
+        outcomes = [] if outcomes is None else outcomes
         engine = make_engine(self.url, poolclass=NullPool)
         guard = LockGuard(self.policy, notify=self.notify)
         try:
