@@ -31,6 +31,7 @@ class LintContext:
     pg_version: int = 17
     phase: str | None = None  # None: unphased (catalogue rules only)
     change_has_expand: bool = False  # contract revisions: destructive ops are the point there
+    change: str | None = None  # the revision's ec_change
     alembic: bool = False  # write fixes as Alembic ops (revisions) or SQL (.sql files)
     schema: SchemaModel = field(default_factory=SchemaModel)
     state: MigrationState = field(default_factory=MigrationState)

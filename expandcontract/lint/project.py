@@ -132,6 +132,7 @@ def lint_project(
             pg_version=options.pg_version,
             phase=phase,
             change_has_expand=bool(change and change.expand is not None),
+            change=rev.change if phase else None,
             alembic=True,
             schema=schema,
             state=MigrationState(in_transaction=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandcontract.lint.context import LintContext, q
+from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.match import dropped_columns, dropped_tables, renamed_column, renamed_table, type_changes
 from expandcontract.lint.rule import PHASE, Hit, Rule
 from expandcontract.sql import locks
@@ -51,33 +51,70 @@ class RULE(Rule):
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         if ctx.phase not in ("expand", "migrate"):
             return
-        what: list[tuple[str, str]] = []
+        what: list[tuple[str, str, str, str]] = []  # table, description, Alembic op, SQL
         for table, column in dropped_columns(stmt):
-            what.append((table, f"dropping column {q(table)}.{q(column)}"))
-        what += [(t, f"dropping table {q(t)}") for t in dropped_tables(stmt)]
+            what.append(
+                (
+                    table,
+                    f"dropping column {q(table)}.{q(column)}",
+                    f"op.drop_column({s(table)}, {s(column)})",
+                    f"ALTER TABLE {q(table)} DROP COLUMN {q(column)};",
+                )
+            )
+        for table in dropped_tables(stmt):
+            what.append((table, f"dropping table {q(table)}", f"op.drop_table({s(table)})", f"DROP TABLE {q(table)};"))
         rc = renamed_column(stmt)
         if rc:
-            what.append((rc[0], f"renaming column {q(rc[0])}.{q(rc[1])} to {q(rc[2])}"))
+            table, old, new = rc
+            what.append(
+                (
+                    table,
+                    f"renaming column {q(table)}.{q(old)} to {q(new)}",
+                    f"op.alter_column({s(table)}, {s(old)}, new_column_name={s(new)})",
+                    f"ALTER TABLE {q(table)} RENAME COLUMN {q(old)} TO {q(new)};",
+                )
+            )
         rt = renamed_table(stmt)
         if rt:
-            what.append((rt[0], f"renaming table {q(rt[0])} to {q(rt[1])}"))
+            what.append(
+                (
+                    rt[0],
+                    f"renaming table {q(rt[0])} to {q(rt[1])}",
+                    f"op.rename_table({s(rt[0])}, {s(rt[1])})",
+                    f"ALTER TABLE {q(rt[0])} RENAME TO {q(rt[1])};",
+                )
+            )
         for ch in type_changes(stmt):
-            old = ctx.column_type(ch.table, ch.column)
-            if old is not None and narrows(old, ch.new) and (ch.table, ch.column) not in ctx.state.new_columns:
-                what.append((ch.table, f"narrowing {q(ch.table)}.{q(ch.column)} from {old} to {ch.new}"))
-        for table, desc in what:
+            old_type = ctx.column_type(ch.table, ch.column)
+            if (
+                old_type is not None
+                and narrows(old_type, ch.new)
+                and (ch.table, ch.column) not in ctx.state.new_columns
+            ):
+                what.append(
+                    (
+                        ch.table,
+                        f"narrowing {q(ch.table)}.{q(ch.column)} from {old_type} to {ch.new}",
+                        f"op.alter_column({s(ch.table)}, {s(ch.column)}, type_=<{ch.new}>)",
+                        f"ALTER TABLE {q(ch.table)} ALTER COLUMN {q(ch.column)} TYPE {ch.new};",
+                    )
+                )
+        for table, desc, op_text, sql in what:
             if not ctx.existing(table):
                 continue
-            where = "revision" if ctx.alembic else "migration"
-            fix = [
-                f"Remove it from this {ctx.phase} {where}.",
-                "Put it in the contract "
-                + (
-                    "revision of the same change (`expandcontract new ... --change SLUG --phase contract`)."
-                    if ctx.alembic
-                    else "migration, run after every pod runs the new code."
-                ),
-            ]
+            if ctx.alembic:
+                slug = ctx.change or "SLUG"
+                fix = [
+                    f"Remove `{op_text}` from this {ctx.phase} revision.",
+                    f"Put it in the contract revision of change {slug} (create it with `expandcontract new "
+                    f'"{desc}" --change {slug} --phase contract` if it has none); it runs once no pod needs the '
+                    "old shape.",
+                ]
+            else:
+                fix = [
+                    f"Remove `{sql}` from this {ctx.phase} migration.",
+                    "Run it in the contract migration, after every pod (and rollback target) runs the new code.",
+                ]
             yield Hit(
                 f"{desc[0].upper()}{desc[1:]} in the {ctx.phase} phase breaks the release still running",
                 fix,
