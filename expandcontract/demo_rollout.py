@@ -82,7 +82,7 @@ def rolling(old_stamp: str, new_stamp: str, *, new_ready: int, replicas: int = 3
     """A Deployment `shop/web` with `new_ready` of `replicas` pods on the new template."""
     old_left = replicas - new_ready
     complete = old_left == 0
-    dep = {
+    dep: dict[str, Any] = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {
@@ -117,8 +117,6 @@ def rolling(old_stamp: str, new_stamp: str, *, new_ready: int, replicas: int = 3
             ],
         },
     }
-    if complete:
-        dep["status"]["replicas"] = replicas
     old_uid, new_uid = "0b9d4c1e-7e2f-4f0a-8d3c-5a6b7c8d9e01", "1c0e5d2f-8f30-4a1b-9e4d-6b7c8d9e0f12"
     objs: list[dict[str, Any]] = [
         dep,
