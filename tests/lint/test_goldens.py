@@ -53,3 +53,13 @@ def test_alembic_golden(make_project: Callable[[], ProjectMaker], name: str) -> 
     p.add(ops, change=None, phased=False)
     findings = lint(p)
     check(GOLDEN / "alembic" / f"{name}.txt", "# ops:\n" + ops + "\n# output:\n" + render("text", findings, 2) + "\n")
+
+
+def test_phase_rules_golden(make_project: Callable[[], ProjectMaker]) -> None:
+    p = make_project()
+    p.add(BASE, change="base")
+    p.add('op.add_column("users", sa.Column("nick", sa.Text()))\nop.drop_column("users", "name")', change="nick")
+    p.add('op.execute("UPDATE users SET nick = name")\nop.add_column("users", sa.Column("x", sa.Text()))',
+          phase="migrate", change="nick")  # fmt: skip
+    p.add('op.drop_column("users", "age")', phase="contract", change="lonely")
+    check(GOLDEN / "alembic" / "phase-rules.txt", render("text", lint(p), 4) + "\n")
