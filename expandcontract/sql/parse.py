@@ -68,7 +68,10 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
     except ParseError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
-        line, col = pos.at(min(max(index, 0), len(data)))
+        # pglast reports the error position in characters (statement locations are in bytes)
+        before = sql[: max(index, 0)]
+        line = before.count("\n") + 1
+        col = len(before) - (before.rfind("\n") + 1) + 1
         return Parsed(error=SyntaxProblem(message, line + line_offset, col))
     out: list[Statement] = []
     for raw in tree.get("stmts", ()):
