@@ -3,10 +3,12 @@ and a killed worker's range is picked up by another."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,3 +90,37 @@ def test_a_killed_workers_range_is_resumed_by_another(database_url: str, tmp_pat
     assert w2.returncode == 0, err
     assert touched(database_url) == {1: 3000}
     assert scalar(database_url, "SELECT count(*) FROM expandcontract.backfill_ranges WHERE NOT done") == 0
+
+
+def test_a_worker_started_before_registration_waits_for_it(database_url: str, tmp_path: Path) -> None:
+    make_table(database_url, rows=500)
+    cfg = tmp_path / "expandcontract.toml"
+    cfg.write_text("[backfill]\nrange_rows = 100\nbatch_time_ms = 20\n")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "expandcontract",
+            "--database-url",
+            database_url,
+            "--config",
+            str(cfg),
+            "backfill",
+            "work",
+            NAME,
+            "--wait",
+            "30",
+            "--format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None  # still waiting
+    api.register(database_url, Spec(NAME, "items", {"flag": "true"}))
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out) == {"name": NAME, "rows_done": 500, "batches": json.loads(out)["batches"], "state": "done"}
+    assert touched(database_url) == {1: 500}
