@@ -318,3 +318,10 @@ def test_not_null_via_check_across_phases_is_clean(make_project: Callable[[], Pr
           phase="contract", change="c1")  # fmt: skip
     assert lint(p) == []
     assert [f.rule for f in lint(p, pg_version=11)] == ["set-not-null"]
+
+
+def test_every_catalogue_rule_has_an_alembic_flag_case() -> None:
+    from expandcontract.lint.registry import all_rules
+
+    covered = {r for _, ids in UNPHASED for r in ids}
+    assert {r.id for r in all_rules().values() if r.kind == "catalogue"} - covered == set()
