@@ -33,6 +33,7 @@ def register(url: str, s: spec.Spec) -> tuple[spec.Plan, dict[str, Any]]:
         conn.commit()
         if existing is not None:
             _same_target(existing, p)
+            _same_sql_if_done(existing, p)
             upper, estimate = existing["upper_bound"], existing["rows_estimate"]
         else:
             found = conn.execute(p.max_key()).fetchone()
@@ -52,6 +53,15 @@ def _same_target(row: dict[str, Any], p: spec.Plan) -> None:
             f"backfill {p.name} is registered for {row['table_schema']}.{row['table_name']} "
             f"({', '.join(row['key_columns'])}) but now targets {p.table.display} ({', '.join(p.key.columns)}); "
             "give this op.backfill() another name="
+        )
+
+
+def _same_sql_if_done(row: dict[str, Any], p: spec.Plan) -> None:
+    """A finished backfill re-run is a no-op, so different SQL under the same name would silently not run."""
+    if row["status"] == "done" and (row["set_values"], row["where_sql"]) != (p.values, p.where):
+        raise BackfillInputError(
+            f"backfill {p.name} already finished with values={row['set_values']!r}, where={row['where_sql']!r}; "
+            f"this op.backfill() has values={p.values!r}, where={p.where!r}. Give it its own name=..."
         )
 
 

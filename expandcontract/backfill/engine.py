@@ -33,6 +33,7 @@ Event = dict[str, Any]
 ProgressHook = Callable[[Event], None]
 
 MAX_TIMEOUTS_AT_MIN = 5
+NARROWING_GIVES_UP_AFTER = 64  # successful batches after a failure before sizing by time again
 _REQUESTED = f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s"
 
 
@@ -93,6 +94,7 @@ class Engine:
         self.reason: str | None = None
         self.timeouts_at_min = 0
         self.narrowing = False
+        self.narrowed_ok = 0
         self.last_check = 0.0
         self.last_beat = 0.0
         self.started = False
@@ -240,6 +242,9 @@ class Engine:
         self.timeouts_at_min = 0
         self.stats.add(time.monotonic(), max(0, updated), elapsed)
         if self.narrowing:
+            self.narrowed_ok += 1
+            if self.narrowed_ok > NARROWING_GIVES_UP_AFTER:  # the failure did not come back: not row-specific
+                self.narrowing, self.narrowed_ok = False, 0
             self.size = max(1, size)
         else:
             self.size = sizing.next_size(size, elapsed, self.limits)

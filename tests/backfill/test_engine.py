@@ -163,3 +163,10 @@ def test_statement_timeout_halves_the_batch(database_url: str) -> None:
     assert result.state == "done"
     assert any("exceeded 200 ms; halved" in (e["throttled_reason"] or "") for e in events)
     assert touched(database_url) == {1: 300}
+
+
+def test_same_name_with_other_sql_after_done_is_refused(database_url: str) -> None:
+    make_table(database_url, rows=50)
+    api.run(database_url, spec(), FAST, lambda e: None)
+    with pytest.raises(BackfillInputError, match=r"already finished with values=.*Give it its own name="):
+        api.run(database_url, spec(values={"v": "0"}), FAST, lambda e: None)

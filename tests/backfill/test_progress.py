@@ -37,3 +37,15 @@ def test_log_lines_rate_limited_but_state_changes_always_shown() -> None:
     assert len(lines) == 3
     assert "waiting: replica r1 is 12.0 s behind" in lines[1]
     assert lines[2].endswith("[done]")
+
+
+def test_rich_bar_renders_events_without_a_terminal() -> None:
+    from expandcontract.backfill.progress import RichBar
+
+    bar = RichBar()
+    bar(EVENT)
+    bar({**EVENT, "state": "throttled", "throttled_reason": "replica r1 is 12.0 s behind"})
+    bar({**EVENT, "state": "done", "rows_done": 1_000_000})
+    task = bar.progress.tasks[0]
+    bar.close()
+    assert task.completed == task.total == 1_000_000
