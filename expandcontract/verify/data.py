@@ -222,17 +222,23 @@ def insert(conn: Any, counter: Iterator[int], schema: Snapshot | None = None) ->
 
 def _insert_table(conn: Any, table: Table, counter: Iterator[int], samples: Samples) -> None:
     written = Written(table.name, _key_columns(table))
-    for i in range(ROWS_PER_TABLE):
-        for nulls in (True, False) if i == 1 else (False,):
-            row = _row(conn, table, next(counter), nulls)
-            if row is None:
+    parents = _parents(conn, table)
+    rows = [r for i in range(ROWS_PER_TABLE) if (r := _row(table, next(counter), i == 1, parents)) is not None]
+    if len(rows) == ROWS_PER_TABLE and all(r[0] == rows[0][0] for r in rows):
+        with contextlib.suppress(Exception), conn.transaction():  # the usual case: one statement
+            written.rows.extend(_insert_rows(conn, table, written.key, rows))
+    if not written.rows:  # row by row, a NULL-free variant of the row with NULLs, skipping refusals
+        for i in range(ROWS_PER_TABLE):
+            for nulls in (True, False) if i == 1 else (False,):
+                row = _row(table, next(counter), nulls, parents)
+                if row is None:
+                    break
+                try:
+                    with conn.transaction():
+                        written.rows.extend(_insert_rows(conn, table, written.key, [row]))
+                except Exception:
+                    continue
                 break
-            try:
-                with conn.transaction():
-                    written.rows.append(_insert_row(conn, table, written.key, *row))
-            except Exception:
-                continue
-            break
     if written.rows:
         samples.tables[table.key_name] = written
     else:
@@ -246,18 +252,27 @@ def _key_columns(table: Table) -> list[str]:
     return table.key or [c.name for c in table.columns if not c.generated]
 
 
-def _row(conn: Any, table: Table, n: int, nulls: bool) -> tuple[list[str], list[str | None], list[str]] | None:
-    fk_values: dict[str, str | None] = {}
+Row = tuple[list[str], list[str | None], list[str]]
+
+
+def _parents(conn: Any, table: Table) -> list[tuple[list[str], list[list[str | None]]]]:
+    """Per foreign key: its columns and up to ROWS_PER_TABLE referenced key values to pick from."""
+    out: list[tuple[list[str], list[list[str | None]]]] = []
     for cols, ref, refcols in table.fks:
-        if ref == table.name:
-            picked: list[str | None] | None = None
-        else:
-            select = sql.SQL("SELECT {} FROM {} OFFSET %s LIMIT 1").format(
-                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in refcols),
-                sql.SQL(ref),
+        found: list[list[str | None]] = []
+        if ref != table.name:
+            select = sql.SQL("SELECT {} FROM {} LIMIT %s").format(
+                sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in refcols), sql.SQL(ref)
             )
-            found = conn.execute(select, (n % ROWS_PER_TABLE,)).fetchone() or conn.execute(select, (0,)).fetchone()
-            picked = list(found) if found else None
+            found = [list(r) for r in conn.execute(select, (ROWS_PER_TABLE,)).fetchall()]
+        out.append((cols, found))
+    return out
+
+
+def _row(table: Table, n: int, nulls: bool, parents: list[tuple[list[str], list[list[str | None]]]]) -> Row | None:
+    fk_values: dict[str, str | None] = {}
+    for cols, found in parents:
+        picked = found[n % len(found)] if found else None
         for j, fk_col in enumerate(cols):
             fk_values[fk_col] = picked[j] if picked else None
     names: list[str] = []
@@ -285,21 +300,23 @@ def _row(conn: Any, table: Table, n: int, nulls: bool) -> tuple[list[str], list[
     return names, literals, types
 
 
-def _insert_row(
-    conn: Any, table: Table, key: list[str], names: list[str], literals: list[str | None], types: list[str]
-) -> str:
+def _insert_rows(conn: Any, table: Table, key: list[str], rows: list[Row]) -> list[str]:
+    """INSERT `rows` (all naming the same columns) in one statement; returns their key texts."""
+    names, _, types = rows[0]
     returning = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(sql.Identifier(c) for c in key))
     if names:
-        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}").format(
+        one = sql.SQL("({})").format(sql.SQL(", ").join(sql.SQL("%s::" + t) for t in types))
+        query = sql.SQL("INSERT INTO {} ({}) VALUES {} RETURNING {}").format(
             sql.SQL(table.name),
             sql.SQL(", ").join(sql.Identifier(c) for c in names),
-            sql.SQL(", ").join(sql.SQL("%s::" + t) for t in types),
+            sql.SQL(", ").join([one] * len(rows)),
             returning,
         )
+        params = [v for _, literals, _ in rows for v in literals]
     else:
         query = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}").format(sql.SQL(table.name), returning)
-    row = conn.execute(query, literals).fetchone()
-    return str(row[0])
+        params = []
+    return [str(r[0]) for r in conn.execute(query, params).fetchall()]
 
 
 def _ours(written: Written) -> sql.Composable:

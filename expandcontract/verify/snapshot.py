@@ -53,21 +53,24 @@ QUERIES: dict[str, str] = {
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'f') AND {_REL}""",
     "column": f"""
-        SELECT {_QNAME} || c.relname || '.' || a.attname,
+        WITH rels AS MATERIALIZED (
+            SELECT c.oid, {_QNAME} || c.relname AS qname
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'f') AND {_REL})
+        SELECT r.qname || '.' || a.attname,
                format_type(a.atttypid, a.atttypmod) AS type,
                a.attnotnull AS not_null,
                CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS "default",
                NULLIF(a.attidentity, '') AS identity,
                CASE WHEN a.attgenerated <> '' THEN pg_get_expr(ad.adbin, ad.adrelid) END AS generated,
-               CASE WHEN a.attcollation <> t.typcollation THEN co.collname END AS collation,
-               (SELECT NOT nn.convalidated FROM pg_constraint nn WHERE nn.conrelid = c.oid
-                  AND nn.contype = 'n' AND a.attnum = ANY (nn.conkey) LIMIT 1) AS not_null_not_valid
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+               co.collname AS collation,
+               NOT nn.convalidated AS not_null_not_valid
+        FROM rels r JOIN pg_attribute a ON a.attrelid = r.oid
         JOIN pg_type t ON t.oid = a.atttypid
         LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-        LEFT JOIN pg_collation co ON co.oid = a.attcollation
-        WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'f') AND {_REL}""",
+        LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+        LEFT JOIN pg_constraint nn ON nn.conrelid = r.oid AND nn.contype = 'n' AND nn.conkey[1] = a.attnum
+        WHERE a.attnum > 0 AND NOT a.attisdropped""",
     "constraint": f"""
         SELECT {_QNAME} || c.relname || '.' || k.conname,
                pg_get_constraintdef(k.oid, true) AS definition,
