@@ -11,7 +11,6 @@ from expandcontract.db.connect import connect
 from expandcontract.verify import data
 from expandcontract.verify.snapshot import take
 
-
 NAME_CHANGED = (
     "column users.name: values changed by the downgrade of abc (data lost in a column that existed before the upgrade)"
 )
