@@ -106,6 +106,19 @@ class Demo:
             except GateBlocked as exc:
                 self.say(click.style(f"   gate blocked (exit {exc.exit_code}): ", fg="yellow") + str(exc))
 
+    def lint(self) -> None:
+        from expandcontract.lint import LintOptions, lint_project, lint_sql, render
+
+        naive = "ALTER TABLE users ADD COLUMN email_verified boolean NOT NULL;"
+        self.say(f"   naive.sql: {naive}")
+        for line in render("text", lint_sql(naive, "naive.sql", LintOptions()), 1).rstrip().splitlines():
+            if line.strip():
+                self.say(f"   {line}")
+        result = lint_project(self.config, LintOptions())
+        errors = sum(1 for f in result.findings if f.severity == "error")
+        self.say(f"   the example's revisions follow those steps: `expandcontract lint` checked {result.files} "
+                 f"revisions, {errors} error(s)")
+
     def status(self) -> None:
         from expandcontract.phases.status import project_status
 
@@ -133,6 +146,9 @@ class Demo:
                 f"{p} {r.id}" for p in ("expand", "migrate", "contract") if (r := c.revision(p)) is not None
             )
             self.say(f"   {c.slug}: {phases}")
+
+        self.heading("Why three revisions: the one-step migration, as the linter sees it")
+        self.lint()
 
         self.heading("Before the deploy: run expand (additive only; old code keeps working)")
         self.run("expand")
