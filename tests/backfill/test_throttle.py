@@ -255,3 +255,17 @@ def test_replica_replay_lag_holds_the_backfill() -> None:
             user=user,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.integration
+def test_built_in_signals_are_quiet_on_an_idle_database(database_url: str) -> None:
+    """Their SQL runs on this server version and none of them fires without a cause."""
+    make_table(database_url, rows=10)
+    from expandcontract.backfill.throttle import from_config
+
+    with connect(database_url) as conn:
+        oid = conn.execute("SELECT 'items'::regclass::oid").fetchone()[0]
+        th = from_config(BackfillConfig(), oid)
+        assert set(th.signals) == {"replica_lag", "long_transactions", "wraparound_vacuum"}
+        assert th.check(conn) is None
+        assert th.failing_since == {}
