@@ -181,24 +181,35 @@ def run_peer(python: Path, project: Path, server: str, test: str) -> tuple[float
 _FAILING = re.compile(r"Failing Revision:[\sE]*([0-9a-f]{12})|pre-'([0-9a-f]{12})'-upgrade")
 
 
-def failing_revision(output: str) -> str | None:
+def failing_revision(output: str, chain: Chain) -> str | None:
+    """The revision the peer's failure is about. Its up/down test names the *target* of a failed
+    downgrade (the revision below the one whose downgrade raised): map that to the child."""
     m = _FAILING.search(output)
-    return (m.group(1) or m.group(2)) if m else None
+    if not m:
+        return None
+    rid = m.group(1) or m.group(2)
+    if "Failed to downgrade" in output:
+        from expandcontract.phases.project import load_project
+
+        children = {d: r.id for r in load_project(chain.config).revisions.values() for d in r.down_revisions}
+        return children.get(rid, rid)
+    return rid
 
 
-def found_by_peer(output: str, bugs: dict[str, Bug]) -> list[str]:
-    """The planted revision the peer's failure names (it stops at its first failure)."""
-    rid = failing_revision(output)
-    return [bugs[rid].kind] if rid in bugs else []
-
-
-def peer_summary(passed: bool, output: str) -> str:
+def peer_flag(test: str, passed: bool, output: str, chain: Chain, bugs: dict[str, Bug]) -> dict[str, Any]:
     if passed:
-        return "passed"
-    rid = failing_revision(output)
-    errors = [ln[1:].strip() for ln in output.splitlines() if ln.startswith("E ") and "Error" in ln]
-    why = errors[-1][:160] if errors else "see output"
-    return f"failed at {rid}: {why}" if rid else f"crashed: {why}"
+        return {"test": test, "result": "passed"}
+    rid = failing_revision(output, chain)
+    errors = [ln[1:].strip() for ln in output.splitlines() if ln.startswith("E ") and "errors." in ln]
+    asserts = [ln[1:].strip() for ln in output.splitlines() if ln.startswith("E ") and "Error" in ln]
+    why = (errors or asserts or ["see output"])[-1][:160]
+    return {
+        "test": test,
+        "result": "failed" if rid else "crashed",
+        "revision": rid,
+        "planted_kind": bugs[rid].kind if rid in bugs else None,
+        "error": why,
+    }
 
 
 def median(values: list[float]) -> float:
@@ -277,9 +288,17 @@ def measure(tmp: Path, server: str, peer_python: Path, repeat: int) -> dict[str,
 
     m = {name: round(median(values), 2) for name, values in walls.items()}
     ours_doc, clean_doc, since_doc = last["ours_planted"][1], last["ours_clean"][1], last["ours_since"][1]
-    updown_out, trace_out = last["peer_updown_planted"][2], last["peer_trace_planted"][2]
     ours_found = found_by_ours(ours_doc, bugs)
-    peer_found = sorted(set(found_by_peer(updown_out, bugs)) | set(found_by_peer(trace_out, bugs)))
+    flags = {
+        name: peer_flag(test, last[name][1], last[name][2], chain, bugs)
+        for name, test, chain in (
+            ("peer_updown_planted", "test_up_down_consistency", planted),
+            ("peer_trace_planted", "test_downgrade_leaves_no_trace", planted),
+            ("peer_updown_clean", "test_up_down_consistency", clean),
+            ("peer_trace_clean", "test_downgrade_leaves_no_trace", clean),
+        )
+    }
+    peer_found = sorted({f["planted_kind"] for n, f in flags.items() if "planted" in n and f.get("planted_kind")})
     return {
         "server": f"PostgreSQL {version}",
         "repeat": repeat,
@@ -291,26 +310,19 @@ def measure(tmp: Path, server: str, peer_python: Path, repeat: int) -> dict[str,
                 "found": ours_found,
                 "orders": ours_doc["orders"],
             },
-            "peer_up_down": {
-                "wall_s": m["peer_updown_planted"],
-                "result": peer_summary(last["peer_updown_planted"][1], updown_out),
-                "names_planted": found_by_peer(updown_out, bugs),
-            },
-            "peer_leaves_no_trace": {
-                "wall_s": m["peer_trace_planted"],
-                "result": peer_summary(last["peer_trace_planted"][1], trace_out),
-                "names_planted": found_by_peer(trace_out, bugs),
-            },
-            "peer_bugs_found": len(peer_found),
+            "peer_up_down": {"wall_s": m["peer_updown_planted"], **flags["peer_updown_planted"]},
+            "peer_leaves_no_trace": {"wall_s": m["peer_trace_planted"], **flags["peer_trace_planted"]},
+            "peer_planted_revisions_flagged": len(peer_found),
+            "peer_flagged": peer_found,
             "ratio_ours_to_peer_up_down": round(m["ours_planted"] / m["peer_updown_planted"], 2),
         },
         "clean": {
             "ours_wall_s": m["ours_clean"],
             "ours_ok": clean_doc["ok"],
             "peer_up_down_wall_s": m["peer_updown_clean"],
-            "peer_up_down": peer_summary(last["peer_updown_clean"][1], last["peer_updown_clean"][2]),
+            "peer_up_down": flags["peer_updown_clean"],
             "peer_leaves_no_trace_wall_s": m["peer_trace_clean"],
-            "peer_leaves_no_trace": peer_summary(last["peer_trace_clean"][1], last["peer_trace_clean"][2]),
+            "peer_leaves_no_trace": flags["peer_trace_clean"],
             "ratio_ours_to_peer_up_down": round(m["ours_clean"] / m["peer_updown_clean"], 2),
         },
         "since_3_new": {

@@ -217,14 +217,15 @@ class _Session:
         return f"work_{self.order}_{self.clones}"
 
     def _open(self, *, clone: bool) -> None:
-        """Switch to a fresh clone of the template (the spare one, when it is ready) and start the next."""
+        """Switch to a fresh clone of the template: the spare one if there is one."""
         if self.spare is not None:
             url = self.spare.result()
         else:
             url = self.server.create(self._next_name(), template=self.template)
         self.work = self._next_name()
         self.clones += 1
-        self.spare = self.server.create_soon(self._next_name(), self.template)
+        # after a failure that forced a re-clone, have the next clone ready (made in the background)
+        self.spare = self.server.create_soon(self._next_name(), self.template) if clone else None
         self.stepper = Stepper(self.project, url)
         self.conn = connect(url, autocommit=True)
         if clone:
