@@ -16,6 +16,8 @@ from expandcontract.backfill import locks
 from expandcontract.backfill.spec import Plan
 from expandcontract.phases.state import SCHEMA
 
+CARVE_TIMEOUT_S = 120
+
 
 @dataclass
 class Range:
@@ -52,6 +54,8 @@ def _carve(conn: Any, p: Plan, worker: str, range_rows: int) -> Range | None:
     if upper_bound is None or frontier == upper_bound:
         conn.commit()
         return None
+    # A range probe walks range_rows index entries: far more than a batch, so not the batch's timeout.
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{CARVE_TIMEOUT_S}s",))
     found = conn.execute(p.probe(frontier, upper_bound, range_rows)).fetchone()
     upper = list(found) if found is not None else upper_bound
     range_no = conn.execute(
