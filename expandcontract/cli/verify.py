@@ -8,7 +8,12 @@ consulted, so `app().database_url_resolved()` is deliberately not called.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 
@@ -39,16 +44,33 @@ def verify(since: str | None, order: str, fmt: str) -> None:
 
     ctx = app()
     orders = ORDERS if order == "all" else (order,)
-    report = verify_project(
-        ctx.config(),
-        server_url=ctx.database_url,
-        orders=orders,
-        since=since,
-        progress=lambda line: click.echo(line, err=True),
-    )
+    with _sigterm_as_interrupt():  # CI cancellation: the scratch databases are still dropped
+        report = verify_project(
+            ctx.config(),
+            server_url=ctx.database_url,
+            orders=orders,
+            since=since,
+            progress=lambda line: click.echo(line, err=True),
+        )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(report.render_text())
     if not report.ok:
         sys.exit(EXIT_PROBLEMS)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

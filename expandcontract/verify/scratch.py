@@ -17,11 +17,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from expandcontract.config import Config
 from expandcontract.db.connect import connect
 from expandcontract.db.url import validate, where, with_database
+from expandcontract.errors import UsageError
 
 
 class ScratchServer:
@@ -51,7 +53,14 @@ class ScratchServer:
             self.created.append(name)
         with connect(self.url, autocommit=True) as conn:
             source = sql.Identifier(self.name_of(template) if template else "template0")
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), source))
+            try:
+                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), source))
+            except psycopg.errors.InsufficientPrivilege:
+                raise UsageError(
+                    f"cannot create scratch databases on {self.description}: permission denied; verify needs a "
+                    "role with CREATEDB (ALTER ROLE ... CREATEDB), or leave out --database-url to use its own "
+                    "embedded server"
+                ) from None
         return with_database(self.url, name)
 
     def create_soon(self, suffix: str, template: str | None) -> Future[str]:

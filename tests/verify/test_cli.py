@@ -4,6 +4,7 @@ application database."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -107,3 +108,58 @@ def test_since_verifies_only_new_revisions_from_a_template(chain: Chain, pg_serv
     assert "building the template from 4 revisions unchanged since HEAD" in err
     code, out, _ = invoke(chain, "--database-url", pg_server_url, "--since", "HEAD~0", "--order", "alembic")
     assert code == 0
+
+
+def test_sigterm_still_drops_the_scratch_databases(chain: Chain, pg_server_url: str) -> None:
+    """CI cancels jobs with SIGTERM: the databases verify created are dropped all the same."""
+    import signal
+    import sys
+    import time
+
+    from expandcontract.db.connect import connect
+
+    chain.add("users", {"expand": BASE})
+    for i in range(4):
+        chain.add(f"c{i}", correct(i))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "expandcontract", "verify", "--database-url", pg_server_url],
+        cwd=chain.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # wait until it is verifying
+        if line.startswith("[1/"):
+            break
+    prefix = f"ec_verify_{proc.pid}_"
+    with connect(pg_server_url) as conn:
+        query = "SELECT count(*) FROM pg_database WHERE datname LIKE %s"
+        row = conn.execute(query, (prefix + "%",)).fetchone()
+        assert row is not None and row[0] >= 1
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        time.sleep(0.1)
+        assert conn.execute(query, (prefix + "%",)).fetchone() == (0,)
+    assert proc.returncode == 130
+
+
+def test_a_role_without_createdb_is_told_in_one_line(chain: Chain, pg_server_url: str) -> None:
+    from expandcontract.db.connect import connect
+    from expandcontract.db.url import validate
+
+    role = f"ec_verify_nocreatedb_{os.getpid()}"
+    with connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        scheme, rest = validate(pg_server_url).split("://", 1)
+        url = f"{scheme}://{role}@{rest.split('@', 1)[-1]}"
+        chain.add("users", {"expand": BASE})
+        code, _, err = invoke(chain, "--database-url", url)
+        assert code == 2
+        errors = [ln for ln in err.splitlines() if not ln.startswith("verifying ")]
+        assert len(errors) == 1 and "Traceback" not in err
+        assert errors[0].startswith("error: cannot create scratch databases on ") and "CREATEDB" in errors[0]
+    finally:
+        with connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")
