@@ -1,0 +1,27 @@
+"""The public API of expandcontract.verify, pinned: the demo and other commands call it."""
+
+from __future__ import annotations
+
+import inspect
+
+import expandcontract.verify as verify
+
+
+def test_public_names_are_pinned() -> None:
+    assert verify.__all__ == ["Report", "RevisionResult", "verify", "verify_project"]
+
+
+def test_verify_project_signature() -> None:
+    params = inspect.signature(verify.verify_project).parameters
+    assert list(params) == ["config", "server_url", "orders", "since", "progress"]
+    assert params["server_url"].default is None and params["since"].default is None
+    assert params["orders"].default == ("alembic", "change", "release")
+
+
+def test_report_json_keys() -> None:
+    report = verify.Report(server="s", orders=["alembic"])
+    report.results.append(verify.RevisionResult("abc", "c", "expand", "alembic", "p.py", status="fail"))
+    doc = report.to_dict()
+    assert list(doc) == ["ok", "orders", "since", "server", "seconds", "notes", "revisions"]
+    assert doc["ok"] is False
+    assert {"revision", "change", "phase", "status", "differences"} <= doc["revisions"][0].keys()
