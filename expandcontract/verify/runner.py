@@ -172,7 +172,7 @@ class _Session:
         try:
             self._open(clone=False)
             for i, rev in enumerate(revs):
-                result = RevisionResult(rev.id, rev.change, rev.phase, self.order, str(rev.path))
+                result = self._result(rev)
                 results.append(result)
                 blocked = sorted(self.project.ancestors([rev.id]) & broken.keys())
                 if blocked:
@@ -199,7 +199,7 @@ class _Session:
                         self._reclone()
                     except Exception as exc:
                         for later in revs[i + 1 :]:
-                            skipped = RevisionResult(later.id, later.change, later.phase, self.order, str(later.path))
+                            skipped = self._result(later)
                             skipped.status = "not-run"
                             skipped.notes.append(f"not run: re-applying earlier revisions failed: {_one_line(exc)}")
                             results.append(skipped)
@@ -210,6 +210,14 @@ class _Session:
                 self.server.drop_soon(self.work)
             # a spare clone still being made is dropped by the server's close()
         return results
+
+    def _result(self, rev: Revision) -> RevisionResult:
+        """A result for `rev`; its file relative to the project root when it is inside it."""
+        try:
+            where = str(rev.path.resolve().relative_to(self.project.root.resolve()))
+        except ValueError:
+            where = str(rev.path)
+        return RevisionResult(rev.id, rev.change, rev.phase, self.order, where)
 
     # --- database lifecycle ---------------------------------------------------------------------
 
