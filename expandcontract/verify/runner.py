@@ -4,8 +4,9 @@ For each revision, in the order being verified: snapshot, upgrade, snapshot, wri
 downgrade, the snapshot must equal the one before the upgrade and the rows must survive over the
 columns that existed before, upgrade again, the snapshot must equal the first post-upgrade one.
 Everything happens in place in one working database (a revision that passes leaves it exactly where
-the next one starts); only after a failure is the working database re-cloned from the clean template
-(`CREATE DATABASE ... TEMPLATE`) and the revisions verified so far re-applied.
+the next one starts); only after a failure that leaves it untrustworthy is the working database
+re-cloned from the clean template (`CREATE DATABASE ... TEMPLATE`) and the revisions verified so far
+re-applied (see `_Session`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from expandcontract.config import Config
 from expandcontract.db.connect import connect
+from expandcontract.errors import ExpandContractError, ProblemsFound
 from expandcontract.phases.project import Project, Revision, load_project
 from expandcontract.verify import data, snapshot
 from expandcontract.verify.diff import diff, downgrade_stage, reupgrade_stage
@@ -85,7 +87,15 @@ def verify(
             template: str | None = None  # nothing to start from: clone template0, as CREATE DATABASE does
             if base:
                 progress(f"building the template from {len(base)} revisions unchanged since {since}")
-                _apply(project, server.create("template"), _heads(project, base))
+                try:
+                    _apply(project, server.create("template"), _heads(project, base))
+                except ExpandContractError:
+                    raise
+                except Exception as exc:
+                    raise ProblemsFound(
+                        f"building the template from the revisions unchanged since {since} failed: "
+                        f"{_one_line(exc)}; run verify without --since to see which revision"
+                    ) from None
                 template = "template"
             for order, revs in plans:
                 progress(f"verifying {len(revs)} revisions in {order} order")
