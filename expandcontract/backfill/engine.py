@@ -109,6 +109,10 @@ class Engine:
                 name = f"expandcontract backfill {self.plan.name}"[:63]
                 conn.execute("SELECT set_config('application_name', %s, false)", (name,))
                 conn.execute("SET expandcontract.backfill = 'on'")
+                # Each batch commits with its checkpoint, so a commit lost in a crash loses both together:
+                # the batch is simply redone. No need to wait for the WAL flush on every batch; the
+                # revision's own commit in Alembic flushes everything before it.
+                conn.execute("SET synchronous_commit = off")
                 conn.execute(f"SET statement_timeout = {self.limits.statement_timeout_ms}")
                 conn.commit()
                 locks.join_backfill(conn, self.plan.name)
