@@ -63,20 +63,28 @@ class Report:
         }
 
     def render_text(self) -> str:
+        """The first failure in full, then one line per further failure; the same finding in several
+        orders is said once, naming the orders."""
         lines: list[str] = []
-        failures = self.failures()
-        if failures:
-            first = failures[0]
-            lines.append(f"FAIL {first.label()} in {first.order} order: {first.path}")
-            lines.extend(f"  - {d}" for d in first.differences)
-            lines.extend(f"  note: {n}" for n in first.notes)
-            for other in failures[1:]:
-                more = f" (+{len(other.differences) - 1} more)" if len(other.differences) > 1 else ""
-                head = other.differences[0] if other.differences else "failed"
-                lines.append(f"FAIL {other.label()} in {other.order} order: {head}{more}")
+        groups: dict[tuple[str, str, tuple[str, ...]], list[RevisionResult]] = {}
         for r in self.results:
-            if r.status in ("lossy", "skipped") and r.notes:
-                lines.append(f"{r.status.upper()} {r.label()} in {r.order} order: {r.notes[0]}")
+            if r.status == FAILING or (r.status in ("lossy", "skipped") and r.notes):
+                key = (r.status, r.revision, tuple(r.differences) if r.status == FAILING else (r.notes[0],))
+                groups.setdefault(key, []).append(r)
+        shown_first = False
+        for (status, _, what), same in groups.items():
+            r = same[0]
+            orders = ", ".join(x.order for x in same) + (" orders" if len(same) > 1 else " order")
+            if status == FAILING and not shown_first:
+                shown_first = True
+                lines.append(f"FAIL {r.label()} in {orders}: {r.path}")
+                lines.extend(f"  - {d}" for d in r.differences)
+                lines.extend(f"  note: {n}" for n in r.notes)
+            elif status == FAILING:
+                more = f" (+{len(what) - 1} more)" if len(what) > 1 else ""
+                lines.append(f"FAIL {r.label()} in {orders}: {what[0] if what else 'failed'}{more}")
+            else:
+                lines.append(f"{status.upper()} {r.label()} in {orders}: {what[0]}")
         lines.extend(f"note: {n}" for n in self.notes)
         counts: dict[str, int] = {}
         for r in self.results:
