@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "run_downgrade": "expandcontract.phases.run",
     "run_migrations": "expandcontract.env",
     "run_phase": "expandcontract.phases.run",
+    "verify_project": "expandcontract.verify",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -116,8 +116,30 @@ class Demo:
                 self.say(f"   {line}")
         result = lint_project(self.config, LintOptions())
         errors = sum(1 for f in result.findings if f.severity == "error")
-        self.say(f"   the example's revisions follow those steps: `expandcontract lint` checked {result.files} "
-                 f"revisions, {errors} error(s)")
+        self.say(
+            f"   the example's revisions follow those steps: `expandcontract lint` checked {result.files} "
+            f"revisions, {errors} error(s)"
+        )
+
+    def verify(self) -> None:
+        from expandcontract.db.url import with_database
+        from expandcontract.verify import verify_project
+
+        started = time.monotonic()
+        report = verify_project(self.config, server_url=with_database(self.url, "postgres"), orders=("change",))
+        data = report.to_dict()
+        results = data.get("revisions", [])
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        self.say(
+            f"   upgrade, downgrade, upgrade of each revision, schema and data compared: {summary} "
+            f"({time.monotonic() - started:.1f}s)"
+        )
+        for r in results:
+            if r["status"] == "skipped":
+                self.say(f"   skipped {r['revision']}: declared ec_reversible = False")
 
     def status(self) -> None:
         from expandcontract.phases.status import project_status
@@ -149,6 +171,9 @@ class Demo:
 
         self.heading("Why three revisions: the one-step migration, as the linter sees it")
         self.lint()
+
+        self.heading("Every revision can be undone: verify on scratch databases (never this one)")
+        self.verify()
 
         self.heading("Before the deploy: run expand (additive only; old code keeps working)")
         self.run("expand")

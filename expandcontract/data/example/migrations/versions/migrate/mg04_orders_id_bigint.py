@@ -12,8 +12,7 @@ depends_on = "ex04_orders_id_bigint"
 
 ec_change = "orders-id-bigint"
 ec_phase = "migrate"
-ec_reversible = "lossy"
-ec_reason = "the copied keys stay after a downgrade; the expand's downgrade drops the column"
+ec_reversible = True  # the undo of a backfill is to leave its values: the expand's downgrade drops them
 
 
 def upgrade() -> None:
@@ -21,4 +20,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass  # the copied keys can stay (see ec_reason)
+    pass  # the copied keys can stay
