@@ -64,8 +64,27 @@ ALTER TABLE {SCHEMA}.backfills ADD COLUMN IF NOT EXISTS rows_done bigint NOT NUL
 _DDL_LOCK = 0x6563_0010
 
 
+_PRESENT = f"""
+SELECT to_regclass('{SCHEMA}.backfill_ranges') IS NOT NULL AND EXISTS (
+    SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.backfills') AND attname = 'rows_done'
+)
+"""
+
+
+def exists(conn: Any) -> bool:
+    row = conn.execute(_PRESENT).fetchone()
+    conn.commit()
+    return bool(row[0])
+
+
 def ensure_schema(conn: Any) -> None:
-    """Create our tables if missing (idempotent). `conn` is a psycopg connection; commits."""
+    """Create our tables if missing (idempotent). `conn` is a psycopg connection; commits.
+
+    Checks the catalog first: the DDL (ALTER TABLE ... IF NOT EXISTS included) would take an ACCESS
+    EXCLUSIVE lock on the checkpoint table, queueing behind the running batches and every reader after it.
+    """
+    if exists(conn):
+        return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
     conn.execute(DDL)
     conn.commit()

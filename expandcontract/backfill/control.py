@@ -28,8 +28,8 @@ GROUP BY b.name ORDER BY b.created_at, b.name
 def status(url: str, name: str | None = None) -> list[dict[str, Any]]:
     """One dict per backfill (JSON-ready). `state` adds liveness to the stored status."""
     with connect(url) as conn:
-        checkpoint.ensure_schema(conn)
-        rows = conn.execute(_STATUS, (name, name)).fetchall()
+        # read-only: never create tables (or take their locks) just to look
+        rows = conn.execute(_STATUS, (name, name)).fetchall() if checkpoint.exists(conn) else []
         out = []
         for r in rows:
             live = locks.live_processes(conn, r[0])
@@ -80,8 +80,9 @@ def _iso(value: Any) -> str | None:
 
 def _unknown(url: str, name: str) -> BackfillInputError:
     with connect(url) as conn:
-        checkpoint.ensure_schema(conn)
-        names = [r[0] for r in conn.execute(f"SELECT name FROM {SCHEMA}.backfills ORDER BY name").fetchall()]
+        names = []
+        if checkpoint.exists(conn):
+            names = [r[0] for r in conn.execute(f"SELECT name FROM {SCHEMA}.backfills ORDER BY name").fetchall()]
     known = f"known backfills: {', '.join(names)}" if names else "no backfill is registered in this database yet"
     return BackfillInputError(f"no backfill named {name!r}; {known}")
 
@@ -90,7 +91,8 @@ def request(url: str, name: str, action: str) -> dict[str, Any]:
     """Set the flag for `pause`, `cancel`, or clear it for `resume`. Returns the new status row."""
     value = {"pause": "pause", "cancel": "cancel", "resume": None}[action]
     with connect(url) as conn:
-        checkpoint.ensure_schema(conn)
+        if not checkpoint.exists(conn):
+            raise _unknown(url, name)
         row = conn.execute(f"SELECT status FROM {SCHEMA}.backfills WHERE name = %s FOR UPDATE", (name,)).fetchone()
         if row is None:
             conn.rollback()

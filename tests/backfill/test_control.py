@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from expandcontract.backfill import api
+from expandcontract.backfill import api, control
 from expandcontract.backfill.checkpoint import ensure_schema
 from expandcontract.backfill.errors import BackfillCancelled
 from expandcontract.backfill.spec import Spec
@@ -109,3 +109,22 @@ def test_unknown_name_is_one_line_exit_2(database_url: str) -> None:
 def test_unreachable_database_is_exit_2(tmp_path: Path) -> None:
     r = cli(f"postgresql://nobody@/db?host={tmp_path}", "backfill", "status")
     assert r.returncode == 2 and "cannot connect to PostgreSQL" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_status_and_schema_check_take_no_lock_that_queues_behind_a_batch(database_url: str) -> None:
+    """A transaction reading the checkpoint table (as every batch does) must not make `status` or a second
+    op.backfill wait: an ALTER TABLE ... IF NOT EXISTS would take ACCESS EXCLUSIVE and queue."""
+    make_table(database_url, rows=10)
+    api.run(database_url, Spec("one", "items", {"v": "1"}), config(), lambda e: None)
+    holder = connect(database_url)
+    holder.execute("SELECT * FROM expandcontract.backfills FOR UPDATE")  # like a batch in flight, but longer
+    try:
+        with connect(database_url) as conn:
+            conn.execute("SET lock_timeout = '500ms'")
+            ensure_schema(conn)  # raises LockNotAvailable if it takes a table lock
+        done = threading.Event()
+        threading.Thread(target=lambda: (control.status(database_url), done.set()), daemon=True).start()
+        assert done.wait(5), "status waited on the checkpoint table"
+    finally:
+        holder.rollback()
+        holder.close()
