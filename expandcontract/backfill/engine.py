@@ -152,6 +152,7 @@ class Engine:
                     if self.conn is not None and not (self.conn.closed or self.conn.broken):
                         raise BackfillFailed(f"backfill {self.plan.name}: {_msg(exc)}") from None
                     self._drop()
+                    self._say(f"connection lost ({_msg(exc)}); reconnecting", force=True)
         finally:
             self._drop()
 
@@ -359,9 +360,6 @@ class Engine:
             self.reason = reason
             self._say(reason, force=True)
         time.sleep(wait_s)
-
-    def between_batches(self) -> None:  # pragma: no cover - hook point kept for symmetry
-        pass
 
     # -- progress ---------------------------------------------------------------------------------------
     def _say(self, reason: str | None, *, force: bool = False, state: str | None = None) -> None:

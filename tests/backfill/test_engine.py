@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from expandcontract.backfill import api
+from expandcontract.backfill.checkpoint import ensure_schema
 from expandcontract.backfill.errors import BackfillFailed, BackfillInputError
 from expandcontract.backfill.spec import Spec
 from expandcontract.db.connect import connect
-from tests.backfill.helpers import FAST, config, make_table, scalar, touched
+from tests.backfill.helpers import FAST, config, make_table, rows_done, scalar, slow_function, touched, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +171,44 @@ def test_same_name_with_other_sql_after_done_is_refused(database_url: str) -> No
     api.run(database_url, spec(), FAST, lambda e: None)
     with pytest.raises(BackfillInputError, match=r"already finished with values=.*Give it its own name="):
         api.run(database_url, spec(values={"v": "0"}), FAST, lambda e: None)
+
+
+def test_key_override_walks_a_unique_composite_index(database_url: str) -> None:
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE pairs (id bigint PRIMARY KEY, a int NOT NULL, b text NOT NULL, v int)")
+        conn.execute("CREATE UNIQUE INDEX pairs_ab ON pairs (a, b)")
+        conn.execute("INSERT INTO pairs SELECT g, g % 13, 'b' || g, NULL FROM generate_series(1, 1500) g")
+        conn.commit()
+    result = api.run(database_url, Spec("p", "pairs", {"v": "a"}, key=("a", "b")), FAST, lambda e: None)
+    assert result.rows_done == 1500
+    assert scalar(database_url, "SELECT key_columns FROM expandcontract.backfills") == ["a", "b"]
+    assert scalar(database_url, "SELECT count(*) FROM pairs WHERE v IS DISTINCT FROM a") == 0
+
+
+def test_a_terminated_session_reconnects_and_finishes(database_url: str) -> None:
+    make_table(database_url, rows=3000)
+    slow_function(database_url)
+    with connect(database_url) as conn:
+        ensure_schema(conn)
+    events: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            api.run(database_url, spec(values={"flag": "slow(v)"}), config(max_batch_size=100), events.append)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    wait_for(lambda: rows_done(database_url) > 300, what="first batches")
+    killed = scalar(
+        database_url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE application_name LIKE 'expandcontract backfill%'",
+    )
+    assert killed == 1
+    thread.join(60)
+    assert not thread.is_alive() and not errors, errors
+    assert touched(database_url) == {1: 3000}
+    assert any("connection lost (terminating connection" in (e["throttled_reason"] or "") for e in events), events
