@@ -13,8 +13,9 @@ import time
 from typing import Any
 
 from expandcontract.backfill import checkpoint, spec, throttle
-from expandcontract.backfill.engine import Engine, Options, ProgressHook, Result
+from expandcontract.backfill.engine import Engine, Options, Result
 from expandcontract.backfill.errors import BackfillCancelled, BackfillInputError
+from expandcontract.backfill.heartbeat import ProgressHook
 from expandcontract.backfill.progress import default_display
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +20,7 @@ from psycopg import errors as pgerrors
 
 from expandcontract.backfill import checkpoint, locks, ranges, sizing
 from expandcontract.backfill.errors import BackfillCancelled, BackfillFailed
+from expandcontract.backfill.heartbeat import Heartbeat, ProgressHook
 from expandcontract.backfill.ranges import Range
 from expandcontract.backfill.spec import Plan
 from expandcontract.backfill.throttle import WAITERS_SQL, Throttle
@@ -28,9 +28,6 @@ from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
 from expandcontract.errors import DatabaseUnreachable
 from expandcontract.phases.state import SCHEMA
-
-Event = dict[str, Any]
-ProgressHook = Callable[[Event], None]
 
 MAX_TIMEOUTS_AT_MIN = 5
 NARROWING_GIVES_UP_AFTER = 64  # successful batches after a failure before sizing by time again
@@ -56,28 +53,6 @@ class Result:
     batch_times: list[float] = field(default_factory=list)  # seconds per committed batch, this process
 
 
-@dataclass
-class _Stats:
-    rows: int = 0
-    batches: int = 0
-    window: list[tuple[float, int]] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-
-    def add(self, now: float, rows: int, elapsed: float) -> None:
-        self.rows += rows
-        self.batches += 1
-        self.times.append(elapsed)
-        self.window.append((now, self.rows))
-        while len(self.window) > 2 and now - self.window[0][0] > 10:
-            self.window.pop(0)
-
-    def rate(self) -> float:
-        if len(self.window) < 2:
-            return 0.0
-        (t0, r0), (t1, r1) = self.window[0], self.window[-1]
-        return (r1 - r0) / (t1 - t0) if t1 > t0 else 0.0
-
-
 class Engine:
     def __init__(self, url: str, plan: Plan, throttle: Throttle, options: Options) -> None:
         cfg = options.config
@@ -90,13 +65,13 @@ class Engine:
         self.size = max(cfg.min_batch_size, min(cfg.max_batch_size, cfg.initial_batch_size))
         self.conn: psycopg.Connection[Any] | None = None
         self.range: Range | None = None
-        self.stats = _Stats()
+        self.beat = Heartbeat(plan.name, options.worker, options.progress, options.heartbeat_s)
+        self.stats = self.beat.stats
         self.reason: str | None = None
         self.timeouts_at_min = 0
         self.narrowing = False
         self.narrowed_ok = 0
         self.last_check = 0.0
-        self.last_beat = 0.0
         self.started = False
 
     # -- connection -------------------------------------------------------------------------------------
@@ -363,39 +338,7 @@ class Engine:
 
     # -- progress ---------------------------------------------------------------------------------------
     def _say(self, reason: str | None, *, force: bool = False, state: str | None = None) -> None:
-        now = time.monotonic()
-        if not force and now - self.last_beat < self.opts.heartbeat_s:
-            return
-        self.last_beat = now
-        conn = self.conn
-        done, estimate = self.stats.rows, None
-        if conn is not None and not conn.closed and not conn.broken:
-            try:
-                done = checkpoint.totals(conn, self.plan.name)[0]
-                row = conn.execute(
-                    f"UPDATE {SCHEMA}.backfills SET rate = %s, batch_size = %s, rows_done = %s, updated_at = now() "
-                    "WHERE name = %s RETURNING rows_estimate",
-                    (self.stats.rate(), self.size, done, self.plan.name),
-                ).fetchone()
-                conn.commit()
-                estimate = row[0] if row else None
-            except psycopg.OperationalError:
-                pass
-        rate = self.stats.rate()
-        eta = max(0.0, (estimate - done) / rate) if estimate is not None and rate > 0 else None
-        self.opts.progress(
-            {
-                "name": self.plan.name,
-                "rows_done": done,
-                "rows_estimate": estimate,
-                "rate": rate,
-                "eta_s": eta,
-                "batch_size": self.size,
-                "throttled_reason": reason,
-                "state": state or ("throttled" if reason else "running"),
-                "worker": self.opts.worker,
-            }
-        )
+        self.beat.beat(self.conn, self.size, reason, force=force, state=state)
 
 
 def _one(row: Any) -> Any:
