@@ -31,13 +31,13 @@ def status(name: str | None, fmt: str) -> None:
     rows = control.status(app().database_url_resolved(), name)
     if fmt == "json":
         click.echo(json.dumps({"backfills": rows}, indent=2))
+    elif not rows:
+        click.echo("no backfills registered in this database")
     elif sys.stdout.isatty():
         _table(rows)
     else:
         for r in rows:
             click.echo(_line(r))
-        if not rows:
-            click.echo("no backfills registered")
 
 
 def _line(r: dict[str, Any]) -> str:
@@ -59,7 +59,9 @@ def _table(rows: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table("name", "table", "state", "rows", "%", "rate/s", "ETA", "procs", "waiting / error")
+    t = Table()
+    for header in ("name", "table", "state", "rows", "%", "rate/s", "ETA", "procs", "waiting / error"):
+        t.add_column(header, overflow="fold")
     for r in rows:
         t.add_row(
             r["name"],
