@@ -199,7 +199,8 @@ def from_config(cfg: BackfillConfig, table_oid: int, extra: dict[str, Reader] | 
     return Throttle(signals, cfg.signal_timeout_s)
 
 
+# pg_blocking_pids() takes the lock manager's locks: call it only for sessions that wait on a lock.
 WAITERS_SQL = (
-    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-    "AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+    "CASE WHEN wait_event_type = 'Lock' THEN pg_backend_pid() = ANY(pg_blocking_pids(pid)) ELSE false END"
 )
