@@ -40,6 +40,7 @@ def test_new_links_the_three_phases_each_lane_its_own_base(factory: ProjectFacto
     body = paths["contract"].read_text()
     assert "ec_change = 'users-email-verified'" in body and "ec_phase = 'contract'" in body
     assert "    pass" in body and "TODO" in body
+    assert "ec_reversible = True" in paths["migrate"].read_text() and "ec_reversible" not in body
     factory.new("orders-total")
     project = factory.project()
     second = project.change("orders-total")
@@ -143,3 +144,13 @@ def test_contract_whose_change_has_no_expand(factory: ProjectFactory) -> None:
     paths["expand"].write_text(re.sub(r"ec_change = '[a-z-]+'", "ec_change = 'other-change'", text))
     with pytest.raises(ProjectError, match="contract of change 'users-email' has no expand revision"):
         factory.project()
+
+
+def test_relative_script_location_is_resolved_against_the_ini(
+    factory: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory.new("users-email", phases=("expand",))
+    ini = factory.root / "alembic.ini"
+    ini.write_text(ini.read_text().replace("script_location = %(here)s/migrations", "script_location = migrations"))
+    monkeypatch.chdir(factory.root.parent)  # not the project directory
+    assert "users-email" in factory.project().changes
