@@ -40,6 +40,7 @@ from expandcontract.db.connect import connect  # noqa: E402
 from expandcontract.db.url import with_database  # noqa: E402
 
 SET = "(v % 2 = 0)"
+MAX_BATCH = [BackfillConfig().max_batch_size]  # --max-batch-size
 
 
 def make_table(url: str, name: str, rows: int) -> None:
@@ -76,7 +77,7 @@ def single_update(url: str, table: str) -> tuple[float, int]:
 
 def engine(url: str, table: str, target_ms: int) -> tuple[float, int, list[float], int]:
     checkpoint(url)
-    cfg = BackfillConfig(batch_time_ms=target_ms)
+    cfg = BackfillConfig(batch_time_ms=target_ms, max_batch_size=MAX_BATCH[0])
     with connect(url, autocommit=True) as conn:
         w0 = wal(conn)
         t0 = time.perf_counter()
@@ -185,9 +186,11 @@ def main() -> None:
     ap.add_argument(
         "--extra-writer-target-ms", type=int, nargs="*", default=[50], help="also measure the writer at these targets"
     )
+    ap.add_argument("--max-batch-size", type=int, default=BackfillConfig().max_batch_size)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     rows, target = args.rows, args.target_ms
+    MAX_BATCH[0] = args.max_batch_size
 
     base = Path(tempfile.mkdtemp(prefix="ec-bench-backfill-"))
     base.chmod(0o755)
@@ -252,6 +255,7 @@ def main() -> None:
         res = {
             "rows": rows,
             "target_ms": target,
+            "max_batch_size": args.max_batch_size,
             "single_update_s": upd_s,
             "single_update_rows_per_s": rows / upd_s,
             "engine_s": eng_s,

@@ -61,8 +61,9 @@ class Engine:
         self.throttle = throttle
         self.opts = options
         target_ms = plan.batch_time_ms or cfg.batch_time_ms
-        self.limits = sizing.Limits(target_ms / 1000.0, cfg.min_batch_size, cfg.max_batch_size)
-        self.size = max(cfg.min_batch_size, min(cfg.max_batch_size, cfg.initial_batch_size))
+        cap = sizing.table_cap(cfg.max_batch_size, cfg.min_batch_size, cfg.max_batch_fraction, plan.table.rows)
+        self.limits = sizing.Limits(target_ms / 1000.0, cfg.min_batch_size, cap)
+        self.size = max(cfg.min_batch_size, min(cap, cfg.initial_batch_size))
         self.conn: psycopg.Connection[Any] | None = None
         self.range: Range | None = None
         self.beat = Heartbeat(plan.name, options.worker, options.progress, options.heartbeat_s)

@@ -23,6 +23,7 @@ class Table:
     name: str
     oid: int
     columns: tuple[str, ...]
+    rows: float = -1.0  # pg_class.reltuples: the planner's row count, -1 if never analyzed
 
     @property
     def ident(self) -> sql.Composed:
@@ -72,7 +73,7 @@ class Key:
 def resolve_table(conn: Any, table: str, schema: str | None) -> Table:
     qualified = f"{_quote(schema)}.{_quote(table)}" if schema else _quote(table)
     row = conn.execute(
-        "SELECT c.oid, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "SELECT c.oid, n.nspname, c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p')",
         (qualified,),
     ).fetchone()
@@ -86,7 +87,7 @@ def resolve_table(conn: Any, table: str, schema: str | None) -> Table:
         "SELECT attname FROM pg_attribute WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
         (row[0],),
     ).fetchall()
-    return Table(schema=row[1], name=row[2], oid=row[0], columns=tuple(c[0] for c in cols))
+    return Table(schema=row[1], name=row[2], oid=row[0], columns=tuple(c[0] for c in cols), rows=float(row[3]))
 
 
 def _quote(ident: str) -> str:

@@ -5,6 +5,11 @@ drift with cache state, row width and concurrent load. The next size aims at the
 last measured rate, grows at most 2x per batch (a cheap stretch of rows must not produce a giant batch
 when the next stretch is expensive), is cut to a tenth after a batch over 5x the target, and halves when
 the per-batch statement_timeout (10x the target) aborted it.
+
+On a small table the target time alone can mean locking a large share of the table at once (100 ms was
+~35k rows, 3.5% of a 1M-row table here), so more than 1% of an application's random writes would wait on
+the batch and its p99 becomes a lock wait. A batch is therefore also capped at `max_batch_fraction` of the
+table's rows (1%): measured here it cost no throughput and brought the writer's p99 from ~30x to ~4.5x idle.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ class Limits:
     @property
     def statement_timeout_ms(self) -> int:
         return max(1, int(self.target_s * TIMEOUT_FACTOR * 1000))
+
+
+def table_cap(max_size: int, min_size: int, fraction: float, table_rows: float) -> int:
+    """max_batch_size, lowered to `fraction` of the table's rows when that is smaller."""
+    if fraction <= 0 or table_rows <= 0:
+        return max_size
+    return max(min_size, min(max_size, int(table_rows * fraction)))
 
 
 def next_size(size: int, elapsed_s: float, limits: Limits) -> int:

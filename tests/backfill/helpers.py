@@ -16,6 +16,7 @@ FAST = BackfillConfig(
     max_batch_size=500,
     check_interval_s=0.2,
     reconnect_timeout_s=60.0,
+    max_batch_fraction=0.0,  # tiny tables: keep the batches these tests reason about
 )
 
 

@@ -212,3 +212,13 @@ def test_a_terminated_session_reconnects_and_finishes(database_url: str) -> None
     assert not thread.is_alive() and not errors, errors
     assert touched(database_url) == {1: 3000}
     assert any("connection lost (terminating connection" in (e["throttled_reason"] or "") for e in events), events
+
+
+def test_batches_lock_at_most_a_fraction_of_the_table(database_url: str) -> None:
+    make_table(database_url, rows=3000)  # analyzed: reltuples = 3000
+    events: list[dict[str, Any]] = []
+    cfg = config(max_batch_fraction=0.01, max_batch_size=10_000, batch_time_ms=1000, initial_batch_size=1000)
+    result = api.run(database_url, spec(), cfg, events.append)
+    assert result.state == "done" and touched(database_url) == {1: 3000}
+    assert max(e["batch_size"] for e in events) == 30
+    assert result.batches >= 100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from expandcontract.backfill.sizing import Limits, after_timeout, next_size
+from expandcontract.backfill.sizing import Limits, after_timeout, next_size, table_cap
 
 L = Limits(target_s=0.1, min_size=10, max_size=100_000)
 
@@ -30,3 +30,11 @@ def test_clamped_to_limits() -> None:
     assert next_size(12, 10.0, L) == 10
     assert next_size(90_000, 0.001, L) == 100_000
     assert after_timeout(15, L) == 10
+
+
+def test_a_batch_locks_at_most_a_fraction_of_the_table() -> None:
+    assert table_cap(100_000, 10, 0.01, 1_000_000) == 10_000
+    assert table_cap(100_000, 10, 0.01, 500_000_000) == 100_000  # big tables: the time target decides
+    assert table_cap(100_000, 10, 0.01, 200) == 10
+    assert table_cap(100_000, 10, 0.01, -1) == 100_000  # never analyzed: no estimate, no cap
+    assert table_cap(100_000, 10, 0.0, 1_000_000) == 100_000  # switched off
