@@ -30,6 +30,12 @@ from expandcontract.errors import DatabaseUnreachable
 from expandcontract.phases.state import SCHEMA
 
 MAX_TIMEOUTS_AT_MIN = 5
+_TRANSIENT = (
+    pgerrors.QueryCanceled,
+    pgerrors.LockNotAvailable,
+    pgerrors.DeadlockDetected,
+    pgerrors.SerializationFailure,
+)
 NARROWING_GIVES_UP_AFTER = 64  # successful batches after a failure before sizing by time again
 _REQUESTED = f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s"
 
@@ -126,7 +132,12 @@ class Engine:
                         return done
                 except psycopg.OperationalError as exc:
                     if self.conn is not None and not (self.conn.closed or self.conn.broken):
-                        raise BackfillFailed(f"backfill {self.plan.name}: {_msg(exc)}") from None
+                        if not isinstance(exc, _TRANSIENT):
+                            raise BackfillFailed(f"backfill {self.plan.name}: {_msg(exc)}") from None
+                        # a lock or timeout on our own bookkeeping rows: roll back, retry the step
+                        self.conn.rollback()
+                        time.sleep(self.opts.poll_s)
+                        continue
                     self._drop()
                     self._say(f"connection lost ({_msg(exc)}); reconnecting", force=True)
         finally:

@@ -4,6 +4,7 @@ runner's hook. State changes (throttled, paused, done) are published at once."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,7 +72,9 @@ class Heartbeat:
                 conn.commit()
                 estimate = row[0] if row else None
             except psycopg.OperationalError:
-                pass  # the engine notices the lost connection on its next statement
+                # a lost connection: the engine notices on its next statement; a timeout: skip this beat
+                with contextlib.suppress(psycopg.Error):
+                    conn.rollback()
         eta = max(0.0, (estimate - done) / rate) if estimate is not None and rate > 0 else None
         self.progress(
             {

@@ -12,6 +12,7 @@ from typing import Any
 
 BACKFILL_CLASS = 0x6563_0002  # first key of the shared per-backfill lock
 RANGE_CLASS = 0x6563_0003  # first key of the exclusive per-range lock
+CARVE_CLASS = 0x6563_0004  # first key of the transaction lock serialising range carving
 
 
 def _range_key(name: str, range_no: int) -> str:

@@ -47,15 +47,16 @@ def claim(conn: Any, p: Plan, worker: str, range_rows: int) -> Range | None:
 
 
 def _carve(conn: Any, p: Plan, worker: str, range_rows: int) -> Range | None:
-    row = conn.execute(
-        f"SELECT frontier, upper_bound FROM {SCHEMA}.backfills WHERE name = %s FOR UPDATE", (p.name,)
-    ).fetchone()
+    # A range probe walks range_rows index entries: far more than a batch, so not the batch's timeout.
+    # Carvers take turns on an advisory lock rather than the backfill row, so heartbeats, pause and
+    # cancel never queue behind a long probe.
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{CARVE_TIMEOUT_S}s",))
+    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (locks.CARVE_CLASS, p.name))
+    row = conn.execute(f"SELECT frontier, upper_bound FROM {SCHEMA}.backfills WHERE name = %s", (p.name,)).fetchone()
     frontier, upper_bound = row
     if upper_bound is None or frontier == upper_bound:
         conn.commit()
         return None
-    # A range probe walks range_rows index entries: far more than a batch, so not the batch's timeout.
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{CARVE_TIMEOUT_S}s",))
     found = conn.execute(p.probe(frontier, upper_bound, range_rows)).fetchone()
     upper = list(found) if found is not None else upper_bound
     range_no = conn.execute(

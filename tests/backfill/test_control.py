@@ -128,3 +128,22 @@ def test_status_and_schema_check_take_no_lock_that_queues_behind_a_batch(databas
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_a_long_lock_on_the_backfill_row_does_not_stop_the_batches(database_url: str) -> None:
+    """Heartbeats and status writes time out on a locked backfill row and are retried; batches go on."""
+    make_table(database_url, rows=2000)
+    slow_function(database_url)
+    with connect(database_url) as conn:
+        ensure_schema(conn)
+    thread, _events, errors = start(database_url)
+    wait_for(lambda: rows_done(database_url) > 100, what="first batches")
+    with connect(database_url) as holder:
+        holder.execute("SELECT * FROM expandcontract.backfills FOR UPDATE")
+        before = rows_done(database_url)
+        time.sleep(1.5)
+        assert rows_done(database_url) > before  # batches kept committing under the row lock
+        holder.rollback()
+    thread.join(30)
+    assert not thread.is_alive() and not errors, errors
+    assert touched(database_url) == {1: 2000}
