@@ -247,7 +247,7 @@ class Engine:
             self._wait_reason(f"{waiters} session(s) waited on the backfill's row locks", self.limits.target_s)
         elif self.opts.config.sleep_ms:
             time.sleep(self.opts.config.sleep_ms / 1000)
-        self._say(self.reason if self.reason and self.reason.startswith("waiting") else None)
+        self._say(None)
 
     def _release(self, conn: psycopg.Connection[Any], r: Range) -> None:
         locks.release_range(conn, self.plan.name, r.range_no)
