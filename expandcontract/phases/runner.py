@@ -26,7 +26,7 @@ from expandcontract.env import (
     ATTR_ON_STEP,
     ATTR_RUN_ID,
 )
-from expandcontract.errors import LockBudgetExhausted, PhaseFailed
+from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
@@ -249,6 +249,10 @@ class Runner:
             except Exception as exc:
                 if conn.in_transaction():
                     conn.rollback()
+                if isinstance(exc, ExpandContractError):
+                    # our own errors (a cancelled or failed backfill, an unreachable database) already say
+                    # what happened and what to do; a backfill resumes from its checkpoint, nothing is half done
+                    raise
                 elapsed = time.monotonic() - started
                 if is_lock_timeout(exc) and not guard.committed_in_step:
                     tables = ", ".join(guard.last_tables) or "its table"

@@ -330,3 +330,26 @@ def test_downgrade_cascades_across_lanes(
     }
     with pytest.raises(UsageError, match="is not applied; nothing to downgrade"):
         run_downgrade(project, database_url, "users", "expand", notify=notify, confirm=lambda p: True)
+
+
+def test_a_failing_backfill_keeps_its_own_message(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None]
+) -> None:
+    factory.new("users", phases=("expand",), expand=TABLE)
+    factory.new(
+        "users-ratio",
+        phases=("expand", "migrate"),
+        expand='op.execute("ALTER TABLE users ADD COLUMN ratio int")',
+        migrate='op.backfill("users", values={"ratio": "100 / (id - 5)"}, where="ratio IS NULL")',
+    )
+    project = factory.project()
+    run_phase(project, database_url, "expand", None, notify=notify)
+    with connect(database_url) as conn:
+        conn.execute("INSERT INTO users (id) SELECT g FROM generate_series(1, 20) g")
+        conn.commit()
+    with pytest.raises(PhaseFailed) as err:
+        run_phase(project, database_url, "migrate", None, notify=notify)
+    msg = str(err.value)
+    assert "division by zero" in msg and "PARTLY" not in msg and "5" in msg
+    assert err.value.exit_code == 1
+    assert _one(database_url, "SELECT count(*) FROM users WHERE ratio IS NOT NULL") == 4  # rows before the bad key
