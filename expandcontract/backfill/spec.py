@@ -119,6 +119,16 @@ def _compiles(conn: Any, p: Plan) -> None:
 
 
 def estimate_rows(conn: Any, p: Plan) -> int | None:
+    """The planner's estimate of the rows to fill, for progress and ETA. A table never analyzed has no
+    statistics for the WHERE (the planner then guesses a fraction of a percent), so it is analyzed
+    first: ANALYZE reads a bounded sample and its lock does not block reads or writes."""
+    stale = conn.execute(
+        "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_all_tables WHERE relid = %s",
+        (p.table.oid,),
+    ).fetchone()
+    if stale and stale[0]:
+        conn.execute(sql.SQL("ANALYZE {}").format(p.table.ident))
+        conn.commit()
     query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(p.table.ident)
     if p.where:
         query = query + sql.SQL(" WHERE ({})").format(sql.SQL(p.where))
