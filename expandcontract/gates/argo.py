@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role
+from expandcontract.gates.base import Assessment, Reader, Role, add_owned
 from expandcontract.gates.deployment import PROGRESSING_REASONS, missing
 from expandcontract.gates.mirror import argo_mirrors
 from expandcontract.gates.model import Reason, Severity, Target
@@ -136,11 +136,8 @@ class Argo:
 
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
         ro = reader.get("Rollout", target.namespace, target.name)
-        selector = dig(ro, "spec", "selector")
         objs = ObjectSet.of([ro])
-        for kind in ("ReplicaSet", "Pod"):
-            for obj in reader.list(kind, target.namespace, selector):
-                objs.add(obj)
+        add_owned(reader, objs, ro, target.namespace)
         return objs
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:

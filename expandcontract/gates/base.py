@@ -83,3 +83,11 @@ class Strategy(Protocol):
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet: ...
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment: ...
+
+
+def add_owned(reader: Reader, objs: ObjectSet, workload: Obj, namespace: str) -> None:
+    """Add the ReplicaSets and Pods selected by `workload`'s spec.selector to `objs`."""
+    selector = workload.get("spec", {}).get("selector") if isinstance(workload, Mapping) else None
+    for kind in ("ReplicaSet", "Pod"):
+        for obj in reader.list(kind, namespace, selector):
+            objs.add(obj)

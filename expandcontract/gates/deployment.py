@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role
+from expandcontract.gates.base import Assessment, Reader, Role, add_owned
 from expandcontract.gates.model import Reason, Severity, Target
 from expandcontract.gates.objects import (
     Obj,
@@ -215,11 +215,8 @@ class Rolling:
 
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
         dep = reader.get("Deployment", target.namespace, target.name)
-        selector = dig(dep, "spec", "selector")
         objs = ObjectSet.of([dep])
-        for kind in ("ReplicaSet", "Pod"):
-            for obj in reader.list(kind, target.namespace, selector):
-                objs.add(obj)
+        add_owned(reader, objs, dep, target.namespace)
         return objs
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role, Unit
+from expandcontract.gates.base import Assessment, Reader, Role, Unit, add_owned
 from expandcontract.gates.deployment import assess_deployment, missing
 from expandcontract.gates.mirror import flagger_mirrors
 from expandcontract.gates.model import Reason, Severity, Target
@@ -50,9 +50,7 @@ class Flagger:
         for dep_name in target_names(canary, target.name):
             dep = reader.get("Deployment", target.namespace, dep_name)
             objs.add(dep)
-            for kind in ("ReplicaSet", "Pod"):
-                for obj in reader.list(kind, target.namespace, dig(dep, "spec", "selector")):
-                    objs.add(obj)
+            add_owned(reader, objs, dep, target.namespace)
         return objs
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:
