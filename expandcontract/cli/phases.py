@@ -25,9 +25,6 @@ def _load() -> tuple[Any, str]:
     return project, a.database_url_resolved()
 
 
-STATE_STYLE = {"applied": "green", "pending": "yellow", "running": "cyan", "failed": "red", "absent": "dim"}
-
-
 @command()
 @format_option("text", "json")
 def status(fmt: str) -> None:

@@ -176,22 +176,8 @@ class LockGuard:
                 self._drop_invalid(raw.dbapi_connection, name)
 
     # -- helpers ------------------------------------------------------------------------------
-    def _oids(self, raw: Any, tables: list[str]) -> list[int]:
-        oids: list[int] = []
-        for name in tables:
-            row = raw.execute(
-                "SELECT c.oid::int, coalesce(i.indrelid, 0)::int FROM pg_class c "
-                "LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(%s)",
-                (name,),
-            ).fetchone()
-            if row:
-                oids.append(row[0])
-                if row[1]:
-                    oids.append(row[1])
-        return oids
-
     def _wait_for_holders(self, raw: Any, tables: list[str]) -> None:
-        oids = self._oids(raw, tables)
+        oids = relation_oids(raw, tables)
         if not oids:
             return
         deadline = time.monotonic() + self.policy.holder_wait_s
@@ -244,10 +230,25 @@ def _cic_index(statement: str) -> str | None:
     return m.group(1) if m else None
 
 
+def relation_oids(raw: Any, tables: list[str]) -> list[int]:
+    """OIDs of the named relations, plus each index's table (DROP INDEX locks the table too)."""
+    oids: list[int] = []
+    for name in tables:
+        row = raw.execute(
+            "SELECT c.oid::int, coalesce(i.indrelid, 0)::int FROM pg_class c "
+            "LEFT JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(%s)",
+            (name,),
+        ).fetchone()
+        if row:
+            oids.append(row[0])
+            if row[1]:
+                oids.append(row[1])
+    return oids
+
+
 def blockers(raw: Any, tables: list[str], min_age_s: float = 0.0) -> list[dict[str, Any]]:
     """Sessions holding locks on `tables`: pid, application_name, transaction age, state, query."""
-    guard = LockGuard(DDLConfig())
-    oids = guard._oids(raw, tables)
+    oids = relation_oids(raw, tables)
     if not oids:
         return []
     rows = raw.execute(HOLDERS_SQL, (oids, min_age_s)).fetchall()

@@ -112,7 +112,7 @@ def run_phase(
         except ExpandContractError as exc:
             if outcomes:
                 notify(f"applied before the failure: {', '.join(o.revision for o in outcomes)}")
-            failed = _failed_revision(str(exc), plan)
+            failed = plan.steps[len(outcomes)].revision.id if len(outcomes) < len(plan.steps) else None
             runner.finish_audit(run_id, "failed", error=str(exc), failed_revision=failed)
             raise
         except BaseException as exc:
@@ -129,13 +129,6 @@ def _gated_changes(revs: list[Revision], phase: str) -> list[str]:
         if r.lane == phase and r.change and r.change not in out:
             out.append(r.change)
     return out
-
-
-def _failed_revision(message: str, plan: Plan) -> str | None:
-    for r in plan.revisions:
-        if r.id in message:
-            return r.id
-    return None
 
 
 def downgrade_plan(project: Project, url: str, change: str, phase: str, notify: Notify) -> DowngradePlan:

@@ -74,8 +74,10 @@ def project_status(project: Project, url: str) -> ProjectStatus:
                 "WHERE outcome = 'failed' AND failed_revision IS NOT NULL ORDER BY failed_revision, id DESC"
             ):
                 failed_revs.add(rev)
-        if _table_exists(conn, f"{SCHEMA}.backfills"):
-            backfills = _backfills(conn)
+    from expandcontract.backfill.control import status as backfill_status
+
+    for b in backfill_status(url):  # named `<change>.<table>` unless op.backfill(name=...)
+        backfills.setdefault(str(b["name"]).split(".", 1)[0], []).append(b)
     changes: list[ChangeStatus] = []
     for slug, ch in project.changes.items():
         phases: dict[str, str] = {}
@@ -100,19 +102,3 @@ def project_status(project: Project, url: str) -> ProjectStatus:
         changes.append(ChangeStatus(slug, phases, revisions, bfs))
     unphased = [r.id for r in project.ordered() if r.change is None and r.id not in applied]
     return ProjectStatus(changes, sorted(heads), unphased, runner_active)
-
-
-def _backfills(conn: Any) -> dict[str, list[dict[str, Any]]]:
-    """Backfill progress per change, read loosely: the backfill table may grow columns."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    cur = conn.execute(f"SELECT * FROM {SCHEMA}.backfills")
-    cols = [d.name for d in cur.description or ()]
-    for row in cur.fetchall():
-        rec = dict(zip(cols, row, strict=True))
-        name = str(rec.get("name", ""))
-        change = name.split(".", 1)[0]
-        keep = {k: rec[k] for k in ("name", "status", "rows_done", "table_name", "table") if k in rec}
-        out.setdefault(change, []).append(
-            {k: (v if isinstance(v, int | str | None) else str(v)) for k, v in keep.items()}
-        )
-    return out
