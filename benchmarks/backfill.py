@@ -90,9 +90,9 @@ def engine(url: str, table: str, target_ms: int) -> tuple[float, int, list[float
 def whole_process(url: str, table: str, workdir: Path) -> tuple[float, str, str]:
     """`expandcontract run migrate` on a scaffolded project whose migrate revision backfills `table`."""
     from expandcontract.config import load_config
-    from expandcontract.phases import scaffold
+    from expandcontract.phases import adopt, scaffold
 
-    scaffold.init(workdir)
+    adopt.init(workdir)
     made = {r.phase: r.path for r in scaffold.new(load_config(start=workdir), "bench", "bench")}
     text = made["migrate"].read_text()
     call = (

@@ -42,10 +42,10 @@ ALTER_AT_S = 1.0  # after the writer starts; the holder starts at 0.5 s
 
 def _project(root: Path, column: str) -> object:
     from expandcontract.config import load_config
-    from expandcontract.phases import scaffold
+    from expandcontract.phases import adopt, scaffold
     from expandcontract.phases.project import load_project
 
-    scaffold.init(root)
+    adopt.init(root)
     with contextlib.redirect_stdout(io.StringIO()):
         made = scaffold.new(load_config(start=root), "add column", "bench-add-column", ("expand",))
     path = made[0].path

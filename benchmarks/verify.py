@@ -40,7 +40,7 @@ from verify.planted import BASE, BUGS, Bug, correct  # noqa: E402
 
 from expandcontract.db.connect import connect  # noqa: E402
 from expandcontract.db.url import with_database  # noqa: E402
-from expandcontract.phases.scaffold import init  # noqa: E402
+from expandcontract.phases.adopt import init  # noqa: E402
 
 OURS = Path(sys.executable)
 CHAIN_LENGTH = 30

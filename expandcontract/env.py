@@ -12,10 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-ATTR_CONNECTION = "connection"
-ATTR_RUN_ID = "expandcontract.run_id"
-ATTR_ON_STEP = "expandcontract.on_step"
-ATTR_BEFORE_MIGRATIONS = "expandcontract.before_migrations"
+from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONNECTION, ATTR_ON_STEP, ATTR_RUN_ID
 
 
 def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None:

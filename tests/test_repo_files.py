@@ -49,7 +49,8 @@ def test_public_api_is_pinned() -> None:
         "project_status",
         "run_downgrade",
         "run_migrations",
-        "run_phase", "verify_project",
+        "run_phase",
+        "verify_project",
     ]
     for name in expandcontract.__all__:
         assert getattr(expandcontract, name) is not None

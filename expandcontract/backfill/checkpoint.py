@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from expandcontract.phases.state import SCHEMA
+from expandcontract.names import SCHEMA
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};

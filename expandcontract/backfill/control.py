@@ -12,7 +12,7 @@ from typing import Any
 from expandcontract.backfill import checkpoint, locks
 from expandcontract.backfill.errors import BackfillInputError
 from expandcontract.db.connect import connect
-from expandcontract.phases.state import SCHEMA
+from expandcontract.names import SCHEMA
 
 _STATUS = f"""
 SELECT b.name, b.table_schema || '.' || b.table_name, b.key_columns, b.status, b.requested,

@@ -27,7 +27,7 @@ from expandcontract.backfill.throttle import WAITERS_SQL, Throttle
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
 from expandcontract.errors import DatabaseUnreachable
-from expandcontract.phases.state import SCHEMA
+from expandcontract.names import SCHEMA
 
 MAX_TIMEOUTS_AT_MIN = 5
 _TRANSIENT = (

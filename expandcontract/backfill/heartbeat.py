@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 
 from expandcontract.backfill import checkpoint
-from expandcontract.phases.state import SCHEMA
+from expandcontract.names import SCHEMA
 
 Event = dict[str, Any]
 ProgressHook = Callable[[Event], None]

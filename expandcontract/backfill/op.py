@@ -15,8 +15,9 @@ from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
 
+from expandcontract.names import ATTR_CONFIG
+
 PROGRESS_ATTR = "expandcontract.backfill.progress"
-CONFIG_ATTR = "expandcontract.config"
 
 
 @Operations.register_operation("backfill")
@@ -116,7 +117,7 @@ def _config(ctx: Any, attrs: dict[str, Any]) -> Any:
 
     from expandcontract.config import Config, load_config
 
-    cfg = attrs.get(CONFIG_ATTR)
+    cfg = attrs.get(ATTR_CONFIG)
     if isinstance(cfg, Config):
         return cfg.backfill
     ini = getattr(ctx.config, "config_file_name", None) if ctx.config is not None else None

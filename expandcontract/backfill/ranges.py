@@ -14,7 +14,7 @@ from typing import Any
 
 from expandcontract.backfill import locks
 from expandcontract.backfill.spec import Plan
-from expandcontract.phases.state import SCHEMA
+from expandcontract.names import SCHEMA
 
 CARVE_TIMEOUT_S = 120
 

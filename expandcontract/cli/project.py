@@ -18,7 +18,7 @@ from expandcontract.phases import LANES
 def init(directory: Path) -> None:
     """Create alembic.ini, migrations/ with the three lanes and [tool.expandcontract] in DIRECTORY
     (default: here). In an existing Alembic project its linear history becomes the expand lane."""
-    from expandcontract.phases.scaffold import init as do_init
+    from expandcontract.phases.adopt import init as do_init
 
     result = do_init(directory)
     for path in result.created:

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-LANES: tuple[str, str, str] = ("expand", "migrate", "contract")
+from expandcontract.names import LANES
+
+__all__ = ["LANES"]

@@ -20,13 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
-from expandcontract.env import (
-    ATTR_BEFORE_MIGRATIONS,
-    ATTR_CONNECTION,
-    ATTR_ON_STEP,
-    ATTR_RUN_ID,
-)
 from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
+from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_CONNECTION, ATTR_ON_STEP, ATTR_RUN_ID
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
@@ -189,7 +184,7 @@ class Runner:
         acfg.attributes[ATTR_RUN_ID] = run_id
         acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
         acfg.attributes.pop(ATTR_ON_STEP, None)
-        acfg.attributes["expandcontract.config"] = self.project.config  # backfill defaults
+        acfg.attributes[ATTR_CONFIG] = self.project.config  # backfill defaults
 
         def fn(rev: Any, _context: Any) -> Any:
             if upgrade:

@@ -13,7 +13,9 @@ import json
 import socket
 from typing import Any
 
-SCHEMA = "expandcontract"
+from expandcontract.names import ADVISORY_LOCK_KEY, SCHEMA
+
+__all__ = ["ADVISORY_LOCK_KEY", "SCHEMA", "add_event", "ensure_schema_sql", "record_step", "who"]
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -44,9 +46,6 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
     events       jsonb NOT NULL DEFAULT '[]'
 );
 """
-
-# Keyed by the advisory lock's first int: "ec" in ASCII, so other apps' locks are unlikely to collide.
-ADVISORY_LOCK_KEY = 0x6563_0001
 
 
 def ensure_schema_sql() -> str:

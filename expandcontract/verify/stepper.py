@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from expandcontract.errors import ProjectError
+from expandcontract.names import ATTR_CONNECTION
 from expandcontract.phases.project import Project
-
-ATTR_CONNECTION = "connection"
 
 
 def check_env_py(project: Project) -> None:

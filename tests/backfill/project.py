@@ -1,18 +1,18 @@
-"""A real expandcontract project (scaffold.init/new) whose migrate revision runs op.backfill."""
+"""A real expandcontract project (adopt.init, scaffold.new) whose migrate revision runs op.backfill."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from expandcontract.config import load_config
-from expandcontract.phases import scaffold
+from expandcontract.phases import adopt, scaffold
 
 EXPAND = """    op.add_column("items", sa.Column("verified", sa.Boolean(), nullable=True))"""
 
 
 def make_project(directory: Path, backfill_call: str, slug: str = "items-verified") -> dict[str, Path]:
     """init + new; the expand adds `items.verified`, the migrate runs `backfill_call`."""
-    scaffold.init(directory)
+    adopt.init(directory)
     made = scaffold.new(load_config(start=directory), "verify items", slug)
     paths = {r.phase: r.path for r in made}
     _fill(paths["expand"], EXPAND)

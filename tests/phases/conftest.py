@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from expandcontract.config import Config, load_config
-from expandcontract.phases import scaffold
+from expandcontract.phases import adopt, scaffold
 from expandcontract.phases.project import Project, load_project
 
 
@@ -17,7 +17,7 @@ class ProjectFactory:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        scaffold.init(root)
+        adopt.init(root)
 
     @property
     def config(self) -> Config:

@@ -10,14 +10,14 @@ from alembic.config import Config as AlembicConfig
 
 from expandcontract.config import load_config
 from expandcontract.errors import ProjectError, UsageError
-from expandcontract.phases import scaffold
+from expandcontract.phases import adopt, scaffold
 from expandcontract.phases.project import load_project
 from expandcontract.phases.stamp import Classifier, PodClass, make_stamp, parse_stamp
 from tests.phases.conftest import ProjectFactory
 
 
 def test_init_lays_out_three_lanes_and_config(tmp_path: Path) -> None:
-    result = scaffold.init(tmp_path)
+    result = adopt.init(tmp_path)
     assert (tmp_path / "alembic.ini").is_file()
     for lane in ("expand", "migrate", "contract"):
         assert (tmp_path / "migrations" / "versions" / lane).is_dir()
@@ -124,7 +124,7 @@ def test_init_adopts_an_existing_linear_alembic_history(tmp_path: Path) -> None:
         acfg = AlembicConfig(str(tmp_path / "alembic.ini"))
         r1 = command.revision(acfg, "first")
         r2 = command.revision(acfg, "second")
-    result = scaffold.init(tmp_path)
+    result = adopt.init(tmp_path)
     assert result.adopted_base == r1.revision  # type: ignore[union-attr]
     project = load_project(load_config(start=tmp_path))
     assert [r.id for r in project.lanes["expand"]] == [r1.revision, r2.revision]  # type: ignore[union-attr]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from expandcontract.config import Config, load_config
-from expandcontract.phases.scaffold import init, new
+from expandcontract.phases.adopt import init
+from expandcontract.phases.scaffold import new
 
 
 @dataclass

@@ -1,0 +1,20 @@
+"""Names every room shares, kept in the lowest room so no room imports a higher one for a constant.
+
+Our own schema, the runner's advisory lock key, the lanes, and the `config.attributes` keys through which
+the runner hands its connection and hooks to a project's env.py (and verify hands its own).
+"""
+
+from __future__ import annotations
+
+SCHEMA = "expandcontract"
+
+# Keyed by the advisory lock's first int: "ec" in ASCII, so other apps' locks are unlikely to collide.
+ADVISORY_LOCK_KEY = 0x6563_0001
+
+LANES: tuple[str, str, str] = ("expand", "migrate", "contract")
+
+ATTR_CONNECTION = "connection"
+ATTR_RUN_ID = "expandcontract.run_id"
+ATTR_ON_STEP = "expandcontract.on_step"
+ATTR_BEFORE_MIGRATIONS = "expandcontract.before_migrations"
+ATTR_CONFIG = "expandcontract.config"
