@@ -6,12 +6,17 @@ the runner hands its connection and hooks to a project's env.py (and verify hand
 
 from __future__ import annotations
 
+import re
+
 SCHEMA = "expandcontract"
 
 # Keyed by the advisory lock's first int: "ec" in ASCII, so other apps' locks are unlikely to collide.
 ADVISORY_LOCK_KEY = 0x6563_0001
 
 LANES: tuple[str, str, str] = ("expand", "migrate", "contract")
+
+# A change's slug (DESIGN.md): `users-email-verified`.
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 ATTR_CONNECTION = "connection"
 ATTR_RUN_ID = "expandcontract.run_id"

@@ -1,7 +1,8 @@
 """Lint an Alembic project: every revision on its own, lane by lane in order (expand, migrate,
 contract), each knowing what earlier revisions created, its phase, and that Alembic runs it in its own
-transaction (`autocommit_block` commits it). Plus the graph rules: one head per lane, `ec_phase` matching
-its lane, contracts depending on their change. Imports Alembic, so only the project path loads it."""
+transaction (`autocommit_block` commits it). Plus the graph rules of phases/graph.py that have a lint
+rule: one head per lane, `ec_phase` matching its lane, contracts depending on their change. Imports
+Alembic, so only the project path loads it."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def lint_project(
 ) -> LintResult:
     """Lint every revision (or those changed since `since`, or the revision files in `only`); all
     revisions are still rendered in order so later ones know what earlier ones created."""
-    from expandcontract.phases.project import lane_heads, load_project
+    from expandcontract.phases.graph import graph_problems
+    from expandcontract.phases.project import load_project
     from expandcontract.sql.alembic_capture import capture_revision, function_lines
 
     project = load_project(config, validate=False)
@@ -63,66 +65,15 @@ def lint_project(
         )
 
     graph: dict[str, list[Finding]] = {}
-    for lane, heads in lane_heads(project).items():
-        if len(heads) > 1:
-            for h in sorted(heads):
-                rev = project.revisions[h]
-                others = ", ".join(x for x in sorted(heads) if x != h)
-                graph.setdefault(h, []).append(
-                    meta(
-                        rev.path,
-                        1,
-                        "multiple-lane-heads",
-                        f"the {lane} lane has {len(heads)} heads: {h} and "
-                        f"{others}; `alembic upgrade {lane}@head` will refuse to run",
-                        [
-                            f"Make the newer revision revise the older one (down_revision = {h!r} in the other), "
-                            f"or `alembic merge -m merge {' '.join(sorted(heads))}`."
-                        ],
-                        h,
-                        rev.phase,
-                    )
-                )
-    for rev in project.ordered():
-        if rev.phase is None and rev.change is None:
+    for problem in graph_problems(project):  # the same rules load_project enforces (phases/graph.py)
+        if problem.rule not in rules:
             continue
-        if rev.phase not in LANES or (rev.lane is not None and rev.lane != rev.phase):
-            graph.setdefault(rev.id, []).append(
-                meta(
-                    rev.path,
-                    _line_of(rev.path, "ec_phase"),
-                    "phase-lane-mismatch",
-                    f"ec_phase = {rev.phase!r} but the revision is in the {rev.lane or 'unlabelled'} lane",
-                    [
-                        f"Move it to versions/{rev.phase}/ and make it revise that lane's head, or set "
-                        f"ec_phase = {rev.lane!r}."
-                        if rev.phase in LANES and rev.lane
-                        else "Set ec_phase to 'expand', 'migrate' or 'contract' to match its directory."
-                    ],
-                    rev.id,
-                    rev.phase,
-                )
-            )
-    for ch in project.changes.values():
-        c = ch.contract
-        if c is None:
-            continue
-        needed = {r.id for r in (ch.expand, ch.migrate) if r is not None}
-        missing = needed - project.ancestors([c.id])
-        if ch.expand is None or missing:
-            msg = (
-                f"contract of change {ch.slug!r} has no expand revision"
-                if ch.expand is None
-                else f"contract of change {ch.slug!r} does not depend on {', '.join(sorted(missing))}"
-            )
-            fix = (
-                [f"Add the expand: `expandcontract new MESSAGE --change {ch.slug} --phase expand`."]
-                if ch.expand is None
-                else [f"Set depends_on = {tuple(sorted(needed))!r} in {c.path.name}."]
-            )
-            graph.setdefault(c.id, []).append(
-                meta(c.path, _line_of(c.path, "depends_on"), "contract-without-expand", msg, fix, c.id, "contract")
-            )
+        rev = project.revisions[problem.revision]
+        line = _line_of(rev.path, problem.anchor) if problem.anchor else 1
+        fix = problem.fix[0].upper() + problem.fix[1:] + "."
+        graph.setdefault(rev.id, []).append(
+            meta(rev.path, line, problem.rule, problem.message, [fix], rev.id, rev.phase)
+        )
 
     for rev in project.ordered():
         phase = rev.phase if rev.phase in LANES and rev.change else None

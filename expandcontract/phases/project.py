@@ -7,7 +7,6 @@ lane (expand, migrate, contract) is its own base with one branch label; lanes li
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -16,14 +15,24 @@ from typing import TYPE_CHECKING, Any
 
 from expandcontract.config import Config
 from expandcontract.errors import ProjectError
-from expandcontract.phases import LANES
+from expandcontract.names import LANES, SLUG
+from expandcontract.phases.graph import REVERSIBLE_VALUES, graph_problems, lane_heads
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
     from alembic.script import Script, ScriptDirectory
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-REVERSIBLE_VALUES = (True, False, "lossy")
+__all__ = [
+    "REVERSIBLE_VALUES",
+    "SLUG",
+    "Change",
+    "Project",
+    "Revision",
+    "lane_heads",
+    "load_alembic_config",
+    "load_project",
+    "project_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -232,79 +241,6 @@ def _build(config: Config, acfg: AlembicConfig, script: ScriptDirectory, scripts
     return Project(config, acfg, script, revisions, lanes, changes)
 
 
-def lane_heads(project: Project) -> dict[str, list[str]]:
-    """Heads per lane as Alembic sees them (more than one is an error)."""
-    heads: dict[str, list[str]] = {lane: [] for lane in LANES}
-    has_child = {d for r in project.revisions.values() for d in r.down_revisions}
-    for rev in project.revisions.values():
-        if rev.lane and rev.id not in has_child:
-            heads[rev.lane].append(rev.id)
-    return heads
-
-
 def project_problems(project: Project) -> list[str]:
-    """Structural problems that make running phases unsafe, each one line with its fix."""
-    problems: list[str] = []
-    for lane, heads in lane_heads(project).items():
-        if len(heads) > 1:
-            names = " and ".join(f"{h} ({project.revisions[h].path.name})" for h in sorted(heads))
-            problems.append(
-                f"the {lane} lane has {len(heads)} heads: {names}; make the newer one revise the older "
-                f"(set its down_revision), or run `alembic merge -m merge {' '.join(sorted(heads))}`"
-            )
-    for rev in project.revisions.values():
-        for dep in rev.depends_on:
-            others = [d for d in (*rev.down_revisions, *rev.depends_on) if d != dep]
-            if dep in project.ancestors(others):
-                keep = tuple(d for d in rev.depends_on if d != dep)
-                problems.append(
-                    f"{rev.path}: depends_on names {dep}, which its other dependencies already imply; "
-                    f"Alembic's version bookkeeping fails on such a revision: set depends_on = "
-                    f"{keep[0] if len(keep) == 1 else keep!r}"
-                )
-    seen_phase: dict[tuple[str, str], Revision] = {}
-    for rev in project.ordered():
-        if rev.phase is None and rev.change is None:
-            continue
-        where = f"{rev.path}"
-        if rev.phase not in LANES:
-            problems.append(f"{where}: ec_phase = {rev.phase!r} must be 'expand', 'migrate' or 'contract'")
-            continue
-        if rev.change is None or not isinstance(rev.change, str) or not SLUG.match(rev.change):
-            problems.append(f"{where}: ec_change = {rev.change!r} must be a slug like 'users-email-verified'")
-            continue
-        if rev.lane != rev.phase:
-            problems.append(
-                f"{where}: ec_phase = {rev.phase!r} but the file is in the {rev.lane or 'unlabelled'} lane; "
-                f"move it to versions/{rev.phase}/ and make it revise that lane's head, or fix ec_phase"
-            )
-        if rev.reversible not in REVERSIBLE_VALUES:
-            problems.append(f"{where}: ec_reversible = {rev.reversible!r} must be True, False or 'lossy'")
-        key = (rev.change, rev.phase)
-        if key in seen_phase:
-            problems.append(
-                f"{where}: change {rev.change!r} already has a {rev.phase} revision "
-                f"({seen_phase[key].path.name}); one revision per phase per change"
-            )
-        seen_phase[key] = rev
-    for ch in project.changes.values():
-        if ch.contract is not None:
-            if ch.expand is None:
-                problems.append(
-                    f"{ch.contract.path}: contract of change {ch.slug!r} has no expand revision; "
-                    f"add one with `expandcontract new MESSAGE --change {ch.slug} --phase expand`"
-                )
-            else:
-                needed = {r.id for r in (ch.expand, ch.migrate) if r is not None}
-                missing = needed - project.ancestors([ch.contract.id])
-                if missing:
-                    problems.append(
-                        f"{ch.contract.path}: contract of change {ch.slug!r} does not depend on "
-                        f"{', '.join(sorted(missing))}; set depends_on = {tuple(sorted(needed))!r}"
-                    )
-        if ch.migrate is not None and ch.expand is not None and ch.expand.id not in project.ancestors([ch.migrate.id]):
-            problems.append(
-                f"{ch.migrate.path}: migrate of change {ch.slug!r} does not depend on its expand "
-                f"{ch.expand.id}; set depends_on = {ch.expand.id!r}"
-            )
-    return problems
+    """Structural problems that make running phases unsafe, each one line with its fix (phases/graph.py)."""
+    return list(dict.fromkeys(p.line() for p in graph_problems(project)))  # a lane's heads: one line
