@@ -82,6 +82,8 @@ class Config:
     database_url: str | None = None
     data_dir: str = ".expandcontract"
     require_gate: bool = False
+    models: str | None = None  # "module.path:attr" or "path/to/file.py:attr": a MetaData or a declarative base
+    traffic: str | None = None  # "module:function(connection)": custom app traffic for rehearse
     ddl: DDLConfig = field(default_factory=DDLConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
