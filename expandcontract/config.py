@@ -64,14 +64,40 @@ class BackfillConfig:
 
 
 @dataclass(frozen=True)
+class TargetConfig:
+    """One entry of `[tool.expandcontract.rollout] targets = [{kind, name, namespace}, ...]`."""
+
+    kind: str
+    name: str
+    namespace: str | None = None  # default: the rollout section's namespace
+
+
+@dataclass(frozen=True)
 class RolloutConfig:
-    kind: str | None = None  # Deployment | Service | Rollout | Canary
+    """The workloads the gate reads: one (`kind`, `name`), several (`targets`), or every workload a label
+    `selector` matches in `namespace` (restricted to `kinds` when given). Kinds are checked against the
+    gate's strategy registry when the gate runs (expandcontract/gates/registry.py)."""
+
+    kind: str | None = None  # Deployment | StatefulSet | DaemonSet | Service | Rollout | Canary | Job | CronJob
     name: str | None = None
     namespace: str = "default"
+    targets: tuple[TargetConfig, ...] = ()
+    selector: str | None = None  # a label selector as `kubectl -l` takes it
+    kinds: tuple[str, ...] = ()
     kubeconfig: str | None = None
     context: str | None = None
     colour_key: str | None = None
     colours: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """`expandcontract serve`. The bearer token is better given as EXPANDCONTRACT_SERVE_TOKEN or a file
+    (a mounted Secret) than written into the config."""
+
+    token: str | None = None
+    token_file: str | None = None
+    max_body_bytes: int = 65536
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,7 @@ class Config:
     lint: LintConfig = field(default_factory=LintConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @property
     def alembic_ini(self) -> Path:
@@ -99,7 +126,8 @@ class Config:
 
     @property
     def has_rollout_target(self) -> bool:
-        return bool(self.rollout.kind and self.rollout.name)
+        rollout = self.rollout
+        return bool((rollout.kind and rollout.name) or rollout.targets or rollout.selector)
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -155,6 +183,13 @@ def _build(cls: type[Any], table: Any, where: str, extra: dict[str, Any] | None 
         if key not in names:
             raise ConfigError(f"{where}: unknown key {key!r}; valid keys are: {', '.join(sorted(names))}")
         kwargs[key] = _coerce(hints[key], value, f"{where} {key}")
+    required = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in kwargs
+    ]
+    if required:
+        raise ConfigError(f"{where}: missing key {required[0]!r} (needs {', '.join(required)})")
     return cls(**kwargs)
 
 
@@ -168,6 +203,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(inner, value, where)
+    if origin is tuple and args and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list of tables, got {value!r}")
+        return tuple(_build(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))  # type: ignore[arg-type]
     if origin is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings, got {value!r}")

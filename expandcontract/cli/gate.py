@@ -15,20 +15,33 @@ from expandcontract.cli._common import app, command, format_option
 from expandcontract.errors import UsageError
 
 PHASES = ("expand", "migrate", "contract", "undo-expand", "undo-contract")
-KINDS = ("Deployment", "Service", "Rollout", "Canary")
+
+
+def _kinds() -> list[str]:
+    from expandcontract.gates.registry import STRATEGIES
+
+    return list(STRATEGIES)
 
 
 @command()
 @click.argument("phase", type=click.Choice(PHASES))
 @click.option("--change", "change", required=True, metavar="SLUG", help="The change whose phase would run.")
-@click.option("--kind", type=click.Choice(KINDS), default=None, help="Rollout target kind (else the config).")
-@click.option("--name", default=None, help="Rollout target name (else the config).")
-@click.option("--namespace", default=None, help="Rollout target namespace (else the config, else default).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="KIND/NAMESPACE/NAME",
+    help="A workload to judge (repeatable; else the config). The phase is allowed only when every one allows.",
+)
+@click.option("--kind", type=click.Choice(_kinds()), default=None, help="One target's kind (else the config).")
+@click.option("--name", default=None, help="One target's name (else the config).")
+@click.option("--namespace", default=None, help="Target namespace (else the config, else default).")
 @click.option(
     "--snapshot",
+    "snapshots",
+    multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Decide from `kubectl get ... -o yaml` output instead of the live cluster.",
+    help="Decide from `kubectl get ... -o yaml|json` output instead of the live cluster (repeatable).",
 )
 @click.option("--wait", "wait", default=None, metavar="DURATION", help="Ask again until allow or deny (e.g. 15m).")
 @click.option("--interval", default="250ms", metavar="DURATION", hidden=True, help="Poll interval for --wait.")
@@ -36,10 +49,11 @@ KINDS = ("Deployment", "Service", "Rollout", "Canary")
 def gate(
     phase: str,
     change: str,
+    targets: tuple[str, ...],
     kind: str | None,
     name: str | None,
     namespace: str | None,
-    snapshot: Path | None,
+    snapshots: tuple[Path, ...],
     wait: str | None,
     interval: str,
     fmt: str,
@@ -49,8 +63,8 @@ def gate(
     PHASE is migrate, contract or undo-expand (expand and undo-contract are additive and always allow;
     expand warns when NEW pods already run). Exit 0 allow, 3 blocked, 4 unknown, 5 deny, 2 bad usage.
     """
-    from expandcontract.gates.evaluate import classifier_for, evaluate, options_from, reader_for, target_from
-    from expandcontract.gates.model import Decision
+    from expandcontract.gates.evaluate import classifier_for, evaluate_all, options_from, reader_for, selection_from
+    from expandcontract.gates.model import GateDecision
     from expandcontract.gates.wait import parse_duration, wait_for
     from expandcontract.phases.project import SLUG, load_project
 
@@ -59,20 +73,20 @@ def gate(
     timeout = parse_duration(wait) if wait is not None else None
     poll = parse_duration(interval)
     config = app().config()
-    target = target_from(config, kind, name, namespace)
+    selection = selection_from(config, kind, name, namespace, targets)
     project = load_project(config)
     classify = classifier_for(project, change)
-    reader = reader_for(config, snapshot)
+    reader = reader_for(config, snapshots or None)
     options = options_from(config)
 
-    def ask() -> Decision:
-        return evaluate(reader, phase, change, target, classify, options)
+    def ask() -> GateDecision:
+        return evaluate_all(reader, phase, change, selection, classify, options)
 
     if timeout is None:
         decision = ask()
     else:
 
-        def progress(d: Decision) -> None:
+        def progress(d: GateDecision) -> None:
             if not d.final:
                 click.echo(f"waiting: {d.summary()}", err=True)
 
@@ -83,6 +97,10 @@ def gate(
         click.echo(decision.to_json())
     else:
         click.echo(decision.summary())
-        for reason in decision.reasons:
-            click.echo(f"  {reason.code}: {reason.message}")
+        several = len(decision.parts) > 1
+        for part in decision.parts if several else ():
+            click.echo(f"  {part.target}: {part.decision}")
+        for where, reason in decision.all_reasons():
+            prefix = f"{where}: " if several and where is not None else ""
+            click.echo(f"  {prefix}{reason.code}: {reason.message}")
     sys.exit(decision.exit_code)

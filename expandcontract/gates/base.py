@@ -10,12 +10,12 @@ module plus one registry line.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from expandcontract.gates.model import Reason, Target
-from expandcontract.gates.objects import Obj, ObjectSet
+from expandcontract.gates.objects import Kind, Obj, ObjectSet
 from expandcontract.phases.stamp import PodClass
 
 Classify = Callable[[str | None], tuple[PodClass, str]]
@@ -42,6 +42,7 @@ class Unit:
     role: Role
     stamp: str | None
     is_pod: bool
+    untrusted: str | None = None  # why the stamp does not describe the image run (image.py), else None
 
 
 @dataclass
@@ -76,18 +77,69 @@ class Reader(Protocol):
         ...
 
 
-class Strategy(Protocol):
-    name: str  # rolling | bluegreen | argo | flagger
-    kind: str  # the target kind it answers for
+class Strategy:
+    """One rollout strategy: the kind it answers for, what it reads, and how it judges what it read.
 
-    def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet: ...
+    Subclasses set `name`, `api` (the target kind's API coordinates) and `reads` (every other kind
+    `collect` reads: RBAC and snapshot hints come from it), and implement `collect` and `assess`.
+    The defaults below fit a workload whose own pod template is the one about to start.
+    """
 
-    def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment: ...
+    name: str = ""  # rolling | bluegreen | argo | flagger | statefulset | ...
+    api: Kind
+    reads: tuple[Kind, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        return self.api.name
+
+    def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
+        raise NotImplementedError
+
+    def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:
+        raise NotImplementedError
+
+    def incoming(self, reader: Reader, target: Target) -> Obj | None:
+        """The object whose pod template starts next (rollout-start reads its stamp); None: not supported."""
+        return reader.get(self.kind, target.namespace, target.name)
+
+    def selected(self, obj: Obj) -> bool:
+        """Whether a label selector over workloads picks this object up as a target."""
+        return True
+
+    def covers(self, obj: Obj) -> tuple[tuple[str, str], ...]:
+        """(kind, name) of other workloads this target already judges (skipped by a selector)."""
+        return ()
 
 
-def add_owned(reader: Reader, objs: ObjectSet, workload: Obj, namespace: str) -> None:
-    """Add the ReplicaSets and Pods selected by `workload`'s spec.selector to `objs`."""
+def read_into(objs: ObjectSet, read: Callable[[], Iterable[Obj] | Obj]) -> bool:
+    """Add what `read` returns to `objs`; a SourceError is recorded there instead (an unknown that a
+    deny read from the workload's own status still outranks). False when it failed."""
+    try:
+        got = read()
+    except SourceError as exc:
+        objs.errors.append((exc.code, exc.message, exc.objects))
+        return False
+    for obj in [got] if isinstance(got, dict) else got:
+        objs.add(obj)
+    return True
+
+
+def add_owned(
+    reader: Reader, objs: ObjectSet, workload: Obj, namespace: str, kinds: tuple[str, ...] = ("ReplicaSet", "Pod")
+) -> None:
+    """Add the objects of `kinds` selected by `workload`'s spec.selector to `objs`."""
     selector = workload.get("spec", {}).get("selector") if isinstance(workload, Mapping) else None
-    for kind in ("ReplicaSet", "Pod"):
-        for obj in reader.list(kind, namespace, selector):
-            objs.add(obj)
+    for kind in kinds:
+        read_into(objs, lambda kind=kind: reader.list(kind, namespace, selector))  # type: ignore[misc]
+
+
+class OwnsPods(Strategy):
+    """A workload whose controller owns its pods directly (StatefulSet, DaemonSet, Job): read it and the
+    pods its selector matches."""
+
+    def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
+        workload = reader.get(self.kind, target.namespace, target.name)
+        objs = ObjectSet.of([workload])
+        add_owned(reader, objs, workload, target.namespace, ("Pod",))
+        return objs

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role, Unit
+from expandcontract.gates.base import Assessment, Reader, Role, Strategy, Unit, read_into
 from expandcontract.gates.deployment import assess_deployment, missing
 from expandcontract.gates.model import Reason, Severity, Target
-from expandcontract.gates.objects import Obj, ObjectSet, dig, matches, name_of, ref
+from expandcontract.gates.objects import DEPLOYMENT, POD, REPLICASET, Kind, Obj, ObjectSet, dig, matches, name_of, ref
 from expandcontract.gates.pods import counts, owned, pod_unit, replicas
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+SERVICE = Kind("Service", "", "v1", "services")
+ENDPOINTSLICE = Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices")
 
 
 def _template_labels(dep: Mapping[str, Any]) -> dict[str, str]:
@@ -52,19 +54,21 @@ def colours(selector: Mapping[str, str], deployments: list[Obj], key: str | None
     ]
 
 
-class BlueGreen:
+class BlueGreen(Strategy):
     name = "bluegreen"
-    kind = "Service"
+    api = SERVICE
+    reads = (ENDPOINTSLICE, DEPLOYMENT, REPLICASET, POD)
 
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
         svc = reader.get("Service", target.namespace, target.name)
         objs = ObjectSet.of([svc])
-        for obj in reader.list("EndpointSlice", target.namespace, {SERVICE_NAME_LABEL: target.name}):
-            objs.add(obj)
+        read_into(objs, lambda: reader.list("EndpointSlice", target.namespace, {SERVICE_NAME_LABEL: target.name}))
         for kind in ("Deployment", "ReplicaSet", "Pod"):
-            for obj in reader.list(kind, target.namespace):
-                objs.add(obj)
+            read_into(objs, lambda kind=kind: reader.list(kind, target.namespace))  # type: ignore[misc]
         return objs
+
+    def incoming(self, reader: Reader, target: Target) -> Obj | None:
+        return None  # the next colour is whichever Deployment you deploy to: gate that Deployment
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:
         svc = objects.get("Service", target.namespace, target.name)

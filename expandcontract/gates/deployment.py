@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role, add_owned
+from expandcontract.gates.base import Assessment, Reader, Role, Strategy, add_owned
 from expandcontract.gates.model import Reason, Severity, Target
 from expandcontract.gates.objects import (
+    DEPLOYMENT,
+    POD,
+    REPLICASET,
     Obj,
     ObjectSet,
     condition,
     count,
     dig,
-    generation,
     labels,
     name_of,
     ref,
@@ -35,6 +37,7 @@ from expandcontract.gates.pods import (
     revision,
     scaled_up,
     template_unit,
+    unseen,
 )
 
 PROGRESSING_REASONS = frozenset(
@@ -63,12 +66,29 @@ def _int(value: Any) -> int:
         return 0
 
 
+def observed(obj: Mapping[str, Any]) -> bool:
+    """`generation <= status.observedGeneration`, as kubectl counts it (a missing one is 0: not yet)."""
+    return _int(dig(obj, "metadata", "generation", default=0)) <= _int(
+        dig(obj, "status", "observedGeneration", default=0)
+    )
+
+
+def not_observed(obj: Mapping[str, Any]) -> Reason:
+    """The controller has not seen the latest spec: nothing its status says can be trusted yet."""
+    what = ref(obj)
+    return Reason(
+        "STATUS_NOT_OBSERVED",
+        f"{what}: generation {dig(obj, 'metadata', 'generation')} not yet observed by the controller "
+        f"(observedGeneration {dig(obj, 'status', 'observedGeneration')}); retry in a few seconds (add `--wait 5m`)",
+        (what,),
+        Severity.UNTRUSTED,
+    )
+
+
 def kubectl_status(dep: Mapping[str, Any]) -> tuple[str, str]:
     """What `kubectl rollout status --watch=false` says (kubectl 1.32 rollout_status.go), as (state, text)."""
     name = dig(dep, "metadata", "name", default="")
-    gen = _int(dig(dep, "metadata", "generation", default=0))
-    observed = _int(dig(dep, "status", "observedGeneration", default=0))
-    if gen > observed:
+    if not observed(dep):
         return NOT_OBSERVED, "Waiting for deployment spec update to be observed..."
     progressing = condition(dep, "Progressing")
     if progressing is not None and progressing.get("reason") == "ProgressDeadlineExceeded":
@@ -110,7 +130,7 @@ def assess_deployment(
     out = Assessment()
     what = ref(dep)
     ns = str(dig(dep, "metadata", "namespace", default="default"))
-    gen, obs = generation(dep), dig(dep, "status", "observedGeneration")
+    obs = dig(dep, "status", "observedGeneration")
     state, text = kubectl_status(dep)
     out.observed = {
         "generation": dig(dep, "metadata", "generation"),
@@ -120,16 +140,8 @@ def assess_deployment(
         "updatedReplicas": count(dep, "status", "updatedReplicas"),
         "availableReplicas": count(dep, "status", "availableReplicas"),
     }
-    if obs is None or str(obs) != gen:
-        out.reasons.append(
-            Reason(
-                "STATUS_NOT_OBSERVED",
-                f"{what}: generation {gen} not yet observed by the controller (observedGeneration {obs}); "
-                "retry in a few seconds (add `--wait 5m`)",
-                (what,),
-                Severity.UNTRUSTED,
-            )
-        )
+    if not observed(dep):
+        out.reasons.append(not_observed(dep))
     progressing = condition(dep, "Progressing")
     reason = progressing.get("reason") if progressing else None
     if reason is not None and reason not in PROGRESSING_REASONS:
@@ -167,6 +179,7 @@ def assess_deployment(
             others_down = False
             out.units.append(template_unit(rs, old_role))
     stray_pods = False
+    mine: list[Obj] = []
     for pod in objects.list("Pod", ns, selector):
         if not counts(pod):
             continue
@@ -178,14 +191,21 @@ def assess_deployment(
         )
         if not is_current:
             stray_pods = True
+        mine.append(pod)
         out.units.append(pod_unit(pod, current_role if is_current else old_role))
+    for owner_obj in (dep, *rss):
+        owned_pods = mine if owner_obj is dep else [p for p in mine if controller_uid(p) == uid(owner_obj)]
+        missing_pods = unseen(owner_obj, owned_pods)
+        if missing_pods is not None:
+            out.reasons.append(missing_pods)
 
     terminating = count(dep, "status", "terminatingReplicas")
     paused = dig(dep, "spec", "paused") is True
     problems = []
     if state != COMPLETE:
         problems.append(text)
-    if reason != "NewReplicaSetAvailable":
+    if progressing is not None and reason != "NewReplicaSetAvailable":
+        # no Progressing condition at all is how a Deployment with progressDeadlineSeconds = MaxInt32 looks
         problems.append(f"Progressing reason is {reason or 'missing'}, not NewReplicaSetAvailable")
     if paused:
         problems.append("the Deployment is paused (`kubectl rollout resume`)")
@@ -209,9 +229,10 @@ def _owned_by_other_kind(pod: Mapping[str, Any]) -> bool:
     return False
 
 
-class Rolling:
+class Rolling(Strategy):
     name = "rolling"
-    kind = "Deployment"
+    api = DEPLOYMENT
+    reads = (REPLICASET, POD)
 
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
         dep = reader.get("Deployment", target.namespace, target.name)

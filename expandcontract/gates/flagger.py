@@ -1,6 +1,7 @@
 """Flagger canaries (flagger.app/v1beta1 Canary): `<name>` is the canary Deployment, `<name>-primary` serves.
 
-Done only when the Canary is Succeeded, `lastPromotedSpec == lastAppliedSpec`, the primary Deployment is
+Done only when the Canary is Succeeded (or Initialized: the steady state between the first promotion and
+the next revision), `lastPromotedSpec == lastAppliedSpec`, the primary Deployment is
 strongly complete and the canary Deployment is back at 0. While Promoting or Finalising both versions
 run; Failed is terminal for migrate and contract. The canary Deployment's template always counts: it is
 the version Flagger starts next, and its pods run real traffic during the analysis.
@@ -11,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from expandcontract.gates.base import Assessment, Reader, Role, Unit, add_owned
+from expandcontract.gates.base import Assessment, Reader, Role, Strategy, Unit, add_owned, read_into
 from expandcontract.gates.deployment import assess_deployment, missing
 from expandcontract.gates.mirror import flagger_mirrors
 from expandcontract.gates.model import Reason, Severity, Target
-from expandcontract.gates.objects import ObjectSet, dig, generation, ref
+from expandcontract.gates.objects import DEPLOYMENT, POD, REPLICASET, Kind, Obj, ObjectSet, dig, generation, ref
 from expandcontract.gates.pods import replicas
+
+CANARY = Kind("Canary", "flagger.app", "v1beta1", "canaries")
+STEADY = frozenset({"Succeeded", "Initialized"})  # Initialized: promoted once, no new revision since
 
 PHASES = frozenset(
     {
@@ -40,18 +44,27 @@ def target_names(canary: Mapping[str, Any], fallback: str) -> tuple[str, str]:
     return name, f"{name}-primary"
 
 
-class Flagger:
+class Flagger(Strategy):
     name = "flagger"
-    kind = "Canary"
+    api = CANARY
+    reads = (DEPLOYMENT, REPLICASET, POD)
 
     def collect(self, reader: Reader, target: Target, options: Mapping[str, Any]) -> ObjectSet:
         canary = reader.get("Canary", target.namespace, target.name)
         objs = ObjectSet.of([canary])
         for dep_name in target_names(canary, target.name):
-            dep = reader.get("Deployment", target.namespace, dep_name)
-            objs.add(dep)
-            add_owned(reader, objs, dep, target.namespace)
+            if read_into(objs, lambda dep_name=dep_name: reader.get("Deployment", target.namespace, dep_name)):  # type: ignore[misc]
+                dep = objs.get("Deployment", target.namespace, dep_name)
+                if dep is not None:
+                    add_owned(reader, objs, dep, target.namespace)
         return objs
+
+    def incoming(self, reader: Reader, target: Target) -> Obj | None:
+        canary = reader.get("Canary", target.namespace, target.name)
+        return reader.get("Deployment", target.namespace, target_names(canary, target.name)[0])
+
+    def covers(self, obj: Obj) -> tuple[tuple[str, str], ...]:
+        return tuple(("Deployment", n) for n in target_names(obj, str(dig(obj, "metadata", "name"))))
 
     def assess(self, objects: ObjectSet, target: Target, options: Mapping[str, Any]) -> Assessment:
         canary = objects.get("Canary", target.namespace, target.name)
@@ -115,7 +128,7 @@ class Flagger:
         out.reasons += [r for r in side.reasons if r.severity in (Severity.UNTRUSTED, Severity.UNKNOWN)]
         canary_pods = [u for u in side.units if u.is_pod]
         problems = []
-        if phase != "Succeeded":
+        if phase not in STEADY:
             problems.append(f"Canary phase {phase}")
         if status.get("lastPromotedSpec") != status.get("lastAppliedSpec"):
             problems.append("lastPromotedSpec differs from lastAppliedSpec (a new revision is pending)")

@@ -134,9 +134,17 @@ _UNKNOWN_STAMP = _Rule(
     "{what} carry a schema stamp this checkout cannot resolve ({why})",
     "run the gate from a checkout that has every revision the image was built with (git pull)",
 )
+_UNTRUSTED = _Rule(
+    "UNTRUSTED_STAMP",
+    "{what} carry a schema stamp bound to another image ({why}), so it does not say what their code needs",
+    "stamp the image that runs (`expandcontract heads --stamp --image REF` at the commit it was built from) or "
+    "roll the image back to the one expandcontract.io/schema-image names",
+)
 
 
 def _rule_for(phase: str, unit: Unit, cls: PodClass, why: str) -> tuple[_Rule, Severity] | None:
+    if unit.untrusted is not None:
+        return _UNTRUSTED, (Severity.WARN if phase == "expand" else Severity.UNKNOWN)
     if phase == "expand":
         if unit.is_pod and cls in (PodClass.NEW, PodClass.FINAL):
             return _NEW_BEFORE_EXPAND, Severity.WARN
@@ -178,12 +186,14 @@ def judge(
     classes: Counter[str] = Counter()
     for unit in assessment.units:
         cls, why = classify(unit.stamp)
+        if unit.untrusted is not None:
+            why = unit.untrusted
         if unit.is_pod:
-            classes[cls.value] += 1
+            classes["UNTRUSTED" if unit.untrusted is not None else cls.value] += 1
         picked = _rule_for(phase, unit, cls, why)
         if picked is not None:
             rule, severity = picked
-            key_why = why if rule is _UNKNOWN_STAMP else ""
+            key_why = why if rule in (_UNKNOWN_STAMP, _UNTRUSTED) else ""
             groups.setdefault((rule, severity, key_why), []).append(unit.ref)
 
     reasons: list[Reason] = []

@@ -71,6 +71,17 @@ class Target:
     def __str__(self) -> str:
         return f"{self.kind} {self.namespace}/{self.name}"
 
+    @classmethod
+    def parse(cls, text: str, namespace: str = "default") -> Target:
+        """`KIND/NAMESPACE/NAME`, or `KIND/NAME` in `namespace`. ValueError otherwise."""
+        parts = text.strip().split("/")
+        if len(parts) == 2:
+            parts.insert(1, namespace)
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"target {text!r} is not KIND/NAMESPACE/NAME (e.g. Deployment/shop/web)")
+        kind, ns, name = (p.strip() for p in parts)
+        return cls(kind, name, ns)
+
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "name": self.name, "namespace": self.namespace}
 
@@ -139,6 +150,110 @@ class Decision:
             "reasons": [r.as_dict() for r in self.reasons],
             "observed": self.observed,
             "checked_at": self.checked_at,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The answer over every configured target: allowed only when each target allows.
+
+    `parts` holds one Decision per target (the verdicts JSON lists under `targets`); `selection` holds
+    the reasons about choosing the targets (a selector that matched nothing, a kind that could not be listed).
+    The outcome applies the same precedence to all reasons of all targets, so one untrusted status is
+    unknown, else one deny anywhere denies, and so on.
+    """
+
+    phase: str
+    change: str
+    parts: tuple[Decision, ...] = ()
+    selection: tuple[Reason, ...] = ()  # about choosing the targets (a selector that matched nothing)
+    checked_at: str = field(default_factory=now_iso)
+
+    def all_reasons(self) -> list[tuple[Target | None, Reason]]:
+        return [(None, r) for r in self.selection] + [(p.target, r) for p in self.parts for r in p.reasons]
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        """Every reason of every target (and of the selection), in order."""
+        return tuple(r for _, r in self.all_reasons())
+
+    @property
+    def target(self) -> Target | None:
+        return self.parts[0].target if len(self.parts) == 1 else None
+
+    @property
+    def decision(self) -> str:
+        if self.phase in ADDITIVE:
+            return ALLOW
+        return outcome([r for _, r in self.all_reasons()])
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    @property
+    def final(self) -> bool:
+        return self.decision in (ALLOW, DENY)
+
+    @property
+    def strategy(self) -> str:
+        names = {p.strategy for p in self.parts}
+        return names.pop() if len(names) == 1 else "multi"
+
+    def deciding(self) -> list[Reason]:
+        """The reasons of the severity that decided, over every target."""
+        return [r for _, r in self.deciding_pairs()]
+
+    def deciding_pairs(self) -> list[tuple[Target | None, Reason]]:
+        pairs = self.all_reasons()
+        if not pairs:
+            return []
+        top = max(r.severity for _, r in pairs)
+        return [(t, r) for t, r in pairs if r.severity == top]
+
+    def summary(self) -> str:
+        if len(self.parts) == 1 and not self.selection:
+            return self.parts[0].summary()
+        head = f"{self.phase}({self.change}) {self.decision}:"
+        agree = sum(1 for p in self.parts if p.decision == self.decision)
+        scope = f" {agree} of {len(self.parts)} targets {self.decision};" if self.parts else ""
+        pairs = self.deciding_pairs()
+        if not pairs:
+            return f"{head}{scope} every counted pod and template of every target is compatible"
+        target, first = pairs[0]
+        where = f" {target}:" if target else ""
+        more = f" (+{len(pairs) - 1} more)" if len(pairs) > 1 else ""
+        return f"{head}{scope}{where} {first.message} [{first.code}]{more}"
+
+    @property
+    def observed(self) -> dict[str, Any]:
+        """The one target's figures, or for several the number of targets and the pods by class."""
+        if len(self.parts) == 1:
+            return dict(self.parts[0].observed)
+        pods: dict[str, int] = {}
+        for part in self.parts:
+            for cls, n in (part.observed.get("pods") or {}).items():
+                pods[cls] = pods.get(cls, 0) + n
+        return {"targets": len(self.parts), "pods": dict(sorted(pods.items()))}
+
+    def as_dict(self) -> dict[str, Any]:
+        single = self.parts[0] if len(self.parts) == 1 else None
+        reasons = [dict(r.as_dict(), target=t.as_dict() if t else None) for t, r in self.all_reasons()]
+        observed = self.observed
+        return {
+            "decision": self.decision,
+            "exit_code": self.exit_code,
+            "phase": self.phase,
+            "change": self.change,
+            "strategy": self.strategy if self.parts else "-",
+            "target": single.target.as_dict() if single and single.target else None,
+            "reasons": reasons,
+            "observed": observed,
+            "checked_at": self.checked_at,
+            "targets": [p.as_dict() for p in self.parts],
         }
 
     def to_json(self) -> str:

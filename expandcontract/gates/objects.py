@@ -26,19 +26,16 @@ class Kind:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    @property
+    def custom(self) -> bool:
+        """Served by a CRD (read through the custom-objects API), not a built-in group."""
+        return self.group not in ("", "apps", "batch", "discovery.k8s.io")
 
-KINDS: dict[str, Kind] = {
-    k.name: k
-    for k in (
-        Kind("Deployment", "apps", "v1", "deployments"),
-        Kind("ReplicaSet", "apps", "v1", "replicasets"),
-        Kind("Pod", "", "v1", "pods"),
-        Kind("Service", "", "v1", "services"),
-        Kind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices"),
-        Kind("Rollout", "argoproj.io", "v1alpha1", "rollouts"),
-        Kind("Canary", "flagger.app", "v1beta1", "canaries"),
-    )
-}
+
+# Kinds several strategies read; each strategy names its own target kind (registry.KINDS has them all).
+POD = Kind("Pod", "", "v1", "pods")
+REPLICASET = Kind("ReplicaSet", "apps", "v1", "replicasets")
+DEPLOYMENT = Kind("Deployment", "apps", "v1", "deployments")
 
 
 def dig(obj: Mapping[str, Any] | None, *path: str, default: Any = None) -> Any:
@@ -120,11 +117,62 @@ def matches(selector: Mapping[str, Any] | None, labels_: Mapping[str, str]) -> b
     return True
 
 
+_EXPR = {"in": "In", "notin": "NotIn"}
+
+
+def parse_selector(text: str) -> dict[str, Any]:
+    """A label selector as `kubectl -l` takes it (`a=b,c!=d,e in (x,y),f notin (z),g,!h`) -> LabelSelector.
+    ValueError for anything else."""
+    match_labels: dict[str, str] = {}
+    exprs: list[dict[str, Any]] = []
+    rest = text.strip()
+    if not rest:
+        raise ValueError("an empty label selector selects everything; name at least one label")
+    while rest:
+        head, sep, tail = rest.partition(",")
+        if "(" in head and ")" not in head:  # `in (a,b)`: the comma belongs to the set
+            close = rest.find(")")
+            if close < 0:
+                raise ValueError(f"unbalanced parenthesis in selector {text!r}")
+            head, rest = rest[: close + 1], rest[close + 1 :].lstrip().removeprefix(",")
+        else:
+            rest = tail if sep else ""
+        term = head.strip()
+        words = term.split(None, 1)
+        if len(words) == 2 and words[1].split("(", 1)[0].strip() in _EXPR:
+            op_word, _, values = words[1].partition("(")
+            vals = [v.strip() for v in values.rstrip(")").split(",") if v.strip()]
+            if not values.endswith(")") or not vals:
+                raise ValueError(f"selector term {term!r} needs a set like `key in (a,b)`")
+            exprs.append({"key": words[0], "operator": _EXPR[op_word.strip()], "values": vals})
+        elif "!=" in term:
+            key, value = (x.strip() for x in term.split("!=", 1))
+            exprs.append({"key": key, "operator": "NotIn", "values": [value]})
+        elif "=" in term:
+            key, value = (x.strip() for x in term.replace("==", "=").split("=", 1))
+            match_labels[key] = value
+        elif term.startswith("!"):
+            exprs.append({"key": term[1:].strip(), "operator": "DoesNotExist"})
+        else:
+            exprs.append({"key": term, "operator": "Exists"})
+        key = exprs[-1]["key"] if exprs and "=" not in term else next(reversed(match_labels), "")
+        if not key or any(c.isspace() for c in key):
+            raise ValueError(f"selector term {term!r} has no valid label key")
+    out: dict[str, Any] = {}
+    if match_labels:
+        out["matchLabels"] = match_labels
+    if exprs:
+        out["matchExpressions"] = exprs
+    return out
+
+
 @dataclass
 class ObjectSet:
     """Objects by kind, namespace and name. Lists are whatever the source fetched."""
 
     by_kind: dict[str, dict[tuple[str, str], Obj]] = field(default_factory=dict)
+    # what could not be read, as (code, message, objects): unknown, unless a deny outranks it
+    errors: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     @classmethod
     def of(cls, objects: Iterable[Obj]) -> ObjectSet:

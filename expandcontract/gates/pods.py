@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from expandcontract.gates.base import Role, Unit
-from expandcontract.gates.objects import Obj, annotations_of, dig, labels, ref, uid
+from expandcontract.gates.image import IMAGE_ANNOTATION, image_problem
+from expandcontract.gates.model import Reason, Severity
+from expandcontract.gates.objects import Obj, annotations_of, count, dig, labels, ref, uid
 from expandcontract.phases.stamp import ANNOTATION
 
 DEPLOYMENT_HASH = "pod-template-hash"
@@ -51,9 +53,16 @@ def pod_stamp(pod: Mapping[str, Any]) -> str | None:
     return annotations_of(pod).get(ANNOTATION)
 
 
+def template_of(owner: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The pod template of a workload or ReplicaSet (a CronJob's sits inside its jobTemplate)."""
+    if owner.get("kind") == "CronJob":
+        return dig(owner, "spec", "jobTemplate", "spec", "template", default={})  # type: ignore[no-any-return]
+    return dig(owner, "spec", "template", default={})  # type: ignore[no-any-return]
+
+
 def template_stamp(owner: Mapping[str, Any]) -> str | None:
     """The stamp of a workload's or ReplicaSet's pod template."""
-    value = dig(owner, "spec", "template", "metadata", "annotations", ANNOTATION)
+    value = dig(template_of(owner), "metadata", "annotations", ANNOTATION)
     return str(value) if value is not None else None
 
 
@@ -85,12 +94,42 @@ def scaled_up(rs: Mapping[str, Any]) -> bool:
 
 def pod_unit(pod: Obj, role: Role) -> Unit:
     actual = Role.TERMINATING if is_terminating(pod) else role
-    return Unit(ref(pod), actual, pod_stamp(pod), is_pod=True)
+    untrusted = image_problem(annotations_of(pod).get(IMAGE_ANNOTATION), dig(pod, "spec"), pod)
+    return Unit(ref(pod), actual, pod_stamp(pod), is_pod=True, untrusted=untrusted)
 
 
 def template_unit(owner: Obj, role: Role) -> Unit:
-    return Unit(f"{ref(owner)} (template)", role, template_stamp(owner), is_pod=False)
+    template = template_of(owner)
+    bound = dig(template, "metadata", "annotations", IMAGE_ANNOTATION)
+    untrusted = image_problem(None if bound is None else str(bound), dig(template, "spec"))
+    return Unit(f"{ref(owner)} (template)", role, template_stamp(owner), is_pod=False, untrusted=untrusted)
 
 
 def pod_units(pods: Iterable[Obj], role: Role) -> list[Unit]:
     return [pod_unit(p, role) for p in pods if counts(p)]
+
+
+def unseen(owner: Mapping[str, Any], pods: Iterable[Obj], *, field: str = "replicas") -> Reason | None:
+    """Fewer pods than the controller reports: the source missed some (a partial snapshot, a list that
+    lost pods), so what it did not see could be OLD. `status.<field>` counts active pods and
+    `status.terminatingReplicas` (Kubernetes 1.33+) the terminating ones; kubectl omits zeroes."""
+    active = terminating = 0
+    for pod in pods:
+        if not counts(pod):
+            continue
+        if is_terminating(pod):
+            terminating += 1
+        else:
+            active += 1
+    want_active, want_terminating = count(owner, "status", field), count(owner, "status", "terminatingReplicas")
+    if active >= want_active and terminating >= want_terminating:
+        return None
+    what = ref(owner)
+    return Reason(
+        "PODS_UNSEEN",
+        f"{what} reports {want_active} pods ({want_terminating} terminating) but the gate sees {active} "
+        f"({terminating} terminating); the rest could run any code: include every pod in the snapshot "
+        "(`kubectl get pods -n NS -o yaml`), or retry once the controller has caught up",
+        (what,),
+        Severity.UNKNOWN,
+    )

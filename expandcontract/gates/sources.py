@@ -24,7 +24,8 @@ from typing import Any
 from expandcontract.config import RolloutConfig
 from expandcontract.errors import UsageError
 from expandcontract.gates.base import SourceError
-from expandcontract.gates.objects import KINDS, Kind, Obj, ObjectSet, matches
+from expandcontract.gates.objects import Kind, Obj, ObjectSet, matches
+from expandcontract.gates.registry import KINDS
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -37,21 +38,32 @@ def _kind(name: str) -> Kind:
 
 
 def selector_string(selector: Mapping[str, Any] | None) -> str | None:
-    """matchLabels (or a plain map) as a labelSelector query; expressions are filtered client-side."""
+    """A LabelSelector (or a plain map) as the API's labelSelector query, expressions included."""
     if not selector:
         return None
-    labels = selector.get("matchLabels") if "matchLabels" in selector or "matchExpressions" in selector else selector
-    if not labels:
-        return None
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    is_selector = "matchLabels" in selector or "matchExpressions" in selector
+    labels = (selector.get("matchLabels") or {}) if is_selector else selector
+    parts = [f"{k}={v}" for k, v in sorted(labels.items())]
+    for expr in (selector.get("matchExpressions") or []) if is_selector else []:
+        key, op, values = expr.get("key"), expr.get("operator"), sorted(expr.get("values") or [])
+        if op in ("In", "NotIn"):
+            parts.append(f"{key} {op.lower()} ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts) or None
 
 
 class SnapshotSource:
-    """Objects from a file; read once."""
+    """Objects from one or more files; read once."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.objects = ObjectSet.of(load_snapshot(path))
+    def __init__(self, *paths: Path) -> None:
+        self.paths = paths
+        self.path = ", ".join(str(p) for p in paths)
+        self.objects = ObjectSet()
+        for path in paths:
+            load_snapshot(path, self.objects)
 
     def get(self, kind: str, namespace: str, name: str) -> Obj:
         obj = self.objects.get(kind, namespace, name)
@@ -70,37 +82,72 @@ class SnapshotSource:
             raise SourceError(
                 "INCOMPLETE_SNAPSHOT",
                 f"the snapshot {self.path} has no {kind} objects at all, so the gate cannot tell which "
-                f"exist; include them: `kubectl get {_kind(kind).plural} -n {namespace} -o yaml`",
+                f"exist; include them (`kubectl get {_kind(kind).plural} -n {namespace} -o yaml`), or, when "
+                f"there are none, an empty {kind}List (`kubectl get --raw "
+                f"/{'apis/' + _kind(kind).api_version if _kind(kind).group else 'api/v1'}/namespaces/{namespace}/"
+                f"{_kind(kind).plural}`)",
             )
         return self.objects.list(kind, namespace, selector)
 
 
-def load_snapshot(path: Path) -> list[Obj]:
+def _parse(text: str, path: Path) -> list[Any]:
+    """JSON first (what `kubectl get -o json` and the API print: parsed in C), else YAML through libyaml."""
     import yaml
 
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return [json.loads(text)]
+        except ValueError:
+            pass  # YAML flow style, or broken JSON: let the YAML parser say where
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}; pass an existing file") from None
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
     except yaml.YAMLError as exc:
         raise UsageError(
-            f"{path}: not valid YAML ({str(exc).splitlines()[0]}); write it with `kubectl get ... -o yaml`"
+            f"{path}: not valid YAML or JSON ({str(exc).splitlines()[0]}); write it with `kubectl get ... -o yaml`"
         ) from None
-    return list(_flatten(docs, str(path)))
 
 
-def _flatten(docs: Iterable[Any], where: str, list_kind: str | None = None) -> Iterable[Obj]:
+def load_snapshot(path: Path, into: ObjectSet | None = None) -> ObjectSet:
+    """Objects of a `kubectl get -o yaml|json` file. A typed List (`PodList`, even empty) declares its
+    kind: the snapshot then says there are exactly those objects of that kind, possibly none."""
+    objects = into if into is not None else ObjectSet()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read snapshot {path}: {exc.strerror}; pass an existing file") from None
+    if b"\0" in raw:
+        raise UsageError(f"{path} is a binary file, not a snapshot; write one with `kubectl get ... -o yaml`")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; write it with `kubectl get ... -o yaml`") from None
+    for obj in _flatten(_parse(text, path), str(path), declare=objects):
+        objects.add(obj)
+    return objects
+
+
+def _flatten(
+    docs: Iterable[Any], where: str, list_kind: str | None = None, declare: ObjectSet | None = None
+) -> Iterable[Obj]:
     for doc in docs:
         if not isinstance(doc, dict):
             raise UsageError(f"{where}: expected Kubernetes objects, found {type(doc).__name__}")
         kind = doc.get("kind") or (list_kind[:-4] if list_kind and list_kind.endswith("List") else None)
         if "items" in doc and (kind in (None, "List") or str(kind).endswith("List")):
-            yield from _flatten(doc.get("items") or [], where, str(doc.get("kind") or "List"))
+            list_of = str(doc.get("kind") or "List")
+            if declare is not None and list_of.endswith("List") and list_of[:-4] in KINDS:
+                declare.by_kind.setdefault(list_of[:-4], {})
+            items = doc.get("items") or []
+            if not isinstance(items, list):
+                raise UsageError(f"{where}: `items` of a {list_of} must be a list")
+            yield from _flatten(items, where, list_of, declare)
             continue
         if not kind:
             raise UsageError(f"{where}: an object without `kind`; write it with `kubectl get ... -o yaml`")
+        if not isinstance(doc.get("metadata", {}), dict):
+            raise UsageError(f"{where}: {kind} has a `metadata` that is not a mapping")
         doc = dict(doc, kind=kind)
         doc.setdefault("metadata", {})
         yield doc
@@ -194,7 +241,7 @@ class LiveSource:
     def _method(self, k: Kind, name: str | None) -> Callable[..., Any]:
         from kubernetes import client
 
-        if k.group in ("argoproj.io", "flagger.app"):
+        if k.custom:
             api = client.CustomObjectsApi(self.api)
             fn = api.get_namespaced_custom_object if name else api.list_namespaced_custom_object
 
@@ -204,7 +251,12 @@ class LiveSource:
                 return fn(k.group, k.version, namespace, k.plural, **kw)
 
             return custom
-        apis = {"": client.CoreV1Api, "apps": client.AppsV1Api, "discovery.k8s.io": client.DiscoveryV1Api}
+        apis = {
+            "": client.CoreV1Api,
+            "apps": client.AppsV1Api,
+            "batch": client.BatchV1Api,
+            "discovery.k8s.io": client.DiscoveryV1Api,
+        }
         typed: Any = apis[k.group](self.api)
         snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in k.name).lstrip("_")
         method: Callable[..., Any] = getattr(typed, f"read_namespaced_{snake}" if name else f"list_namespaced_{snake}")

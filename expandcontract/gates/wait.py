@@ -10,9 +10,19 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from expandcontract.errors import UsageError
-from expandcontract.gates.model import Decision
+
+
+class _Answer(Protocol):
+    @property
+    def final(self) -> bool: ...
+
+    def summary(self) -> str: ...
+
+
+D = TypeVar("D", bound=_Answer)
 
 _DURATION = re.compile(
     r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s)?"
@@ -35,14 +45,14 @@ def parse_duration(text: str) -> float:
 
 
 def wait_for(
-    ask: Callable[[], Decision],
+    ask: Callable[[], D],
     timeout: float,
     *,
     interval: float = 0.25,
-    on_change: Callable[[Decision], None] | None = None,
+    on_change: Callable[[D], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-) -> Decision:
+) -> D:
     """Poll `ask` until allow/deny or `timeout` seconds; returns the last decision."""
     deadline = clock() + timeout
     last_line = None

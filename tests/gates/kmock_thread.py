@@ -13,7 +13,7 @@ from typing import Any
 
 import kmock
 
-from expandcontract.gates.objects import KINDS
+from expandcontract.gates.registry import KINDS
 
 
 def resource_of(kind: str) -> Any:

@@ -3,11 +3,12 @@ degraded, stale status, mirroring, unknown phases."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
-from .conftest import codes, decide_on, deciding, find, find_all, load
+from .conftest import OLD, codes, decide_on, deciding, find, find_all, load
 
 
 def rollout(objs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -60,6 +61,7 @@ def scaled_down(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     del rs["metadata"]["annotations"]["scale-down-deadline"]
     rs["spec"]["replicas"] = 0
     rs["status"] = {"observedGeneration": 3}
+    rollout(objs)["status"]["replicas"] = 4  # the controller's count follows the scale-down
     return [o for o in objs if not (o["kind"] == "Pod" and o["metadata"]["name"].startswith("web-6f4b8c9d7"))]
 
 
@@ -191,6 +193,7 @@ def test_terminating_pods_after_scale_down_block_contract() -> None:
     del rs["metadata"]["annotations"]["scale-down-deadline"]
     rs["spec"]["replicas"] = 0
     rs["status"] = {"observedGeneration": 3}
+    rollout(objs)["status"]["replicas"] = 4  # terminating pods are not in status.replicas
     for pod in find_all(objs, "Pod", "web-6f4b8c9d7"):
         pod["metadata"]["deletionTimestamp"] = "2026-11-25T09:31:40Z"
     decision = decide_on(objs, "contract", "Rollout")
@@ -198,12 +201,63 @@ def test_terminating_pods_after_scale_down_block_contract() -> None:
     assert len(decision.reasons[0].objects) == 4
 
 
-def test_workload_ref_rollout_is_judged_by_its_replicasets() -> None:
-    objs = scaled_down(load("argo-canary-scaledown.yaml", shift=True))
+def _workload_ref(objs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Turn the fixture's Rollout into one that takes its template from Deployment `web` (scaled to 0 by
+    Argo, as with workloadRef.scaleDown: onsuccess), with the annotations Argo writes."""
     ro = rollout(objs)
-    del ro["spec"]["template"]
-    ro["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    template = ro["spec"].pop("template")
+    ro["spec"]["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "scaleDown": "onsuccess"}
+    ro["metadata"].setdefault("annotations", {})["rollout.argoproj.io/workload-generation"] = "3"
+    ro["status"]["workloadObservedGeneration"] = "3"
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": "shop", "generation": 3, "uid": "dep-web-uid"},
+        "spec": {"replicas": 0, "selector": ro["spec"]["selector"], "template": template},
+        "status": {"observedGeneration": 3},
+    }
+    objs.append(dep)
+    return dep
+
+
+def test_workload_ref_rollout_is_judged_by_the_referenced_template() -> None:
+    objs = scaled_down(load("argo-canary-scaledown.yaml", shift=True))
+    dep = _workload_ref(objs)
+    assert decide_on(objs, "contract", "Rollout").decision == "allow"
+    # the referenced Deployment changes to an OLD template: Argo has not observed it yet -> untrusted
+    dep["spec"]["template"]["metadata"]["annotations"]["expandcontract.io/schema"] = OLD
+    dep["metadata"]["generation"] = 4
+    rollout(objs)["metadata"]["annotations"]["rollout.argoproj.io/workload-generation"] = "4"
     decision = decide_on(objs, "contract", "Rollout")
-    assert decision.decision == "allow", decision.summary()
-    find(objs, "ReplicaSet", "web-8d6c5f9b4")["spec"]["template"]["metadata"]["annotations"].clear()
-    assert decide_on(objs, "contract", "Rollout").decision == "unknown"
+    assert deciding(decision) == {"STATUS_NOT_OBSERVED"}
+    # once observed, the template Argo converges to is OLD: the contract must wait (this allowed before)
+    rollout(objs)["status"]["workloadObservedGeneration"] = "4"
+    decision = decide_on(objs, "contract", "Rollout")
+    assert decision.decision == "blocked"
+    assert any("Deployment shop/web (template)" in r.objects for r in decision.reasons)
+
+
+def test_workload_ref_deployment_missing_is_unknown_and_its_own_pods_count() -> None:
+    objs = scaled_down(load("argo-canary-scaledown.yaml", shift=True))
+    dep = _workload_ref(objs)
+    objs.remove(dep)
+    assert "NOT_FOUND" in deciding(decide_on(objs, "contract", "Rollout"))
+    objs.append(dep)
+    pod = copy.deepcopy(find_all(objs, "Pod")[0])
+    rs = copy.deepcopy(find(objs, "ReplicaSet", "web-8d6c5f9b4"))
+    rs["metadata"].update(
+        name="web-5f5f5f5f5",
+        uid="dep-rs-uid",
+        ownerReferences=[
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "dep-web-uid", "controller": True}
+        ],
+    )
+    rs["spec"]["template"]["metadata"]["annotations"]["expandcontract.io/schema"] = OLD
+    rs["status"] = {"replicas": 1}
+    pod["metadata"].update(name="web-5f5f5f5f5-abcde", uid="dep-pod-uid")
+    pod["metadata"]["ownerReferences"][0].update(name="web-5f5f5f5f5", uid="dep-rs-uid")
+    pod["metadata"]["annotations"]["expandcontract.io/schema"] = OLD
+    objs += [rs, pod]
+    decision = decide_on(objs, "contract", "Rollout")  # workloadRef.scaleDown: never keeps them serving
+    assert decision.decision == "blocked"
+    assert "Pod shop/web-5f5f5f5f5-abcde" in {o for r in decision.reasons for o in r.objects}

@@ -193,3 +193,26 @@ def test_wait_gives_up_with_the_last_answer(project_root: Path) -> None:
     assert status == 3
     assert json.loads(out)["decision"] == "blocked"
     assert "waiting:" in err and "gave up after 300ms" in err
+
+
+def test_repeatable_target_and_snapshot_flags(project_root: Path) -> None:
+    cfg = configure(project_root, kind=None)
+    web = shifted(project_root, "deployment-complete.yaml")  # FINAL: alone it allows the contract
+    args = ["gate", "contract", "--change", "users-email", "--snapshot", str(web), "--config", str(cfg)]
+    status, out, _ = run([*args, "--target", "Deployment/shop/web"])
+    assert status == 0, out
+    both = [*args, "--snapshot", str(FIXTURES / "workloads.yaml"), "--target", "Deployment/shop/web"]
+    status, out, _ = run([*both, "--target", "StatefulSet/shop/ledger", "--format", "json"])
+    assert status == 3
+    doc = json.loads(out)
+    assert [(t["target"]["kind"], t["decision"]) for t in doc["targets"]] == [
+        ("Deployment", "allow"),
+        ("StatefulSet", "blocked"),
+    ]
+    status, out, _ = run([*both, "--target", "StatefulSet/shop/ledger"])
+    assert status == 3
+    assert (
+        "  Deployment shop/web: allow" in out.splitlines() and "  StatefulSet shop/ledger: blocked" in out.splitlines()
+    )
+    status, out, err = run([*args, "--target", "Widget/shop/web"])
+    assert status == 2 and "unsupported rollout kind 'Widget'" in err

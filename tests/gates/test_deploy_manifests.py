@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from expandcontract.gates.objects import KINDS
+from expandcontract.gates.registry import KINDS
 from expandcontract.gates.server import GateApp
 
 from .conftest import FIXTURES

@@ -107,7 +107,17 @@ def test_unstamped_canary_template_is_unknown() -> None:
     assert decide_on(objs, "migrate", "Canary").decision == "unknown"
 
 
-@pytest.mark.parametrize("phase", ["Initializing", "Initialized", "Waiting", "Terminating", "Terminated"])
+def test_initialized_is_the_steady_state_until_a_new_revision() -> None:
+    """Flagger's canary controller: Initialized after the first promotion; a spec change moves it on."""
+    objs = load("flagger-succeeded.yaml")
+    canary = find(objs, "Canary")
+    canary["status"]["phase"] = "Initialized"
+    assert decide_on(objs, "migrate", "Canary").decision == "allow"
+    canary["status"]["lastAppliedSpec"] = "5c8f7d9b6a"  # a new revision Flagger has not promoted
+    assert deciding(decide_on(objs, "migrate", "Canary")) == {"ROLLOUT_IN_PROGRESS"}
+
+
+@pytest.mark.parametrize("phase", ["Initializing", "Waiting", "Terminating", "Terminated"])
 def test_other_known_phases_are_not_done(phase: str) -> None:
     objs = load("flagger-succeeded.yaml")
     find(objs, "Canary")["status"]["phase"] = phase
