@@ -48,16 +48,16 @@ def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None
 
 
 def _url(acfg: Any) -> str:
-    explicit = acfg.get_main_option("sqlalchemy.url")
-    if explicit:
-        return str(explicit)
+    """The database every expandcontract command uses (db/resolve.py): DATABASE_URL, the config's
+    database_url, this alembic.ini's sqlalchemy.url, else the embedded server."""
     from pathlib import Path
 
     from expandcontract.config import load_config
     from expandcontract.db.resolve import resolve_database
 
     start = Path(acfg.config_file_name).resolve().parent if acfg.config_file_name else None
-    return resolve_database(None, load_config(start=start)).url
+    ini_url = acfg.get_main_option("sqlalchemy.url") or ""
+    return resolve_database(None, load_config(start=start), ini_url=ini_url).url
 
 
 def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any]) -> None:

@@ -37,17 +37,23 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
     made = json.loads(r.stdout)
     assert [m["phase"] for m in made["revisions"]] == ["expand", "migrate", "contract"]
     assert "Generating" not in r.stdout
+    ids = {m["phase"]: m["revision"] for m in made["revisions"]}
     status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
-    assert status["changes"] == [
-        {
-            "change": "users-email",
-            "phases": {"expand": "pending", "migrate": "pending", "contract": "pending"},
-            "revisions": {m["phase"]: m["revision"] for m in made["revisions"]},
-            "backfills": [],
-        }
-    ]
+    (change,) = status["changes"]
+    assert change["phases"] == {"expand": "pending", "migrate": "pending", "contract": "pending"}
+    assert change["revisions"] == ids and change["backfills"] == []
+    assert set(change["refusals"]) == {"migrate", "contract"}  # both need the expand first
+    assert change["refusals"]["contract"]["run_first"] == "expandcontract run expand --change users-email"
     plan = json.loads(_ok(runner.invoke(cli, ["plan", "contract", "--format", "json", *db])).stdout)
-    assert [p["why"] for p in plan["planned"]] == ["dependency", "dependency", "target"]
+    assert plan["planned"] == [] and plan["refused"]["run_first"] == "expandcontract run expand --change users-email"
+    assert [b["revision"] for b in plan["refused"]["blocked_by"]] == [ids["expand"], ids["migrate"]]
+    r = runner.invoke(cli, [*db, "run", "contract", "--change", "users-email", "--format", "json"])
+    assert r.exit_code == 2, r.output
+    error = json.loads(r.stdout)["error"]  # one JSON document, and nothing applied
+    assert error["code"] == 2 and error["run_first"] == "expandcontract run expand --change users-email"
+    assert "run `expandcontract run expand --change users-email` first" in r.stderr
+    status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
+    assert status["database_heads"] == []
     r = _ok(runner.invoke(cli, [*db, "run", "expand", "--change", "users-email", "--format", "json"]))
     assert json.loads(r.stdout)["applied"][0]["revision"] == made["revisions"][0]["revision"]
     r = _ok(runner.invoke(cli, ["run", "migrate", *db]))
@@ -65,7 +71,7 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
         )
     )
     assert len(json.loads(r.stdout)["removed"]) == 3
-    assert "(cascade)" in r.stderr
+    assert r.stderr.count("cascade") == 2  # the migrate and the contract, undone first
     _ok(runner.invoke(cli, ["doctor", *db]))
 
 
