@@ -61,19 +61,48 @@ def new(message: str, change: str, phases: tuple[str, ...], fmt: str) -> None:
 
 @command()
 @click.option("--stamp", is_flag=True, help="Print only the value for the expandcontract.io/schema annotation.")
+@click.option(
+    "--image",
+    "image",
+    default=None,
+    metavar="REF",
+    help="With --stamp: bind the stamp to the image it is built into (REF: the pushed reference or digest); "
+    "prints both pod annotations, expandcontract.io/schema and expandcontract.io/schema-image.",
+)
 @format_option("text", "json")
-def heads(stamp: bool, fmt: str) -> None:
+def heads(stamp: bool, image: str | None, fmt: str) -> None:
     """Lane heads from the revision files (no database)."""
+    from expandcontract.errors import UsageError
     from expandcontract.phases.project import load_project
-    from expandcontract.phases.stamp import make_stamp
+    from expandcontract.phases.stamp import ANNOTATION, IMAGE_ANNOTATION, make_stamp
 
+    if image is not None:
+        from expandcontract.gates.image import parse_image
+
+        if not stamp:
+            raise UsageError("--image binds the stamp to an image: use it with --stamp")
+        try:
+            parse_image(image)
+        except ValueError as exc:
+            raise UsageError(
+                f"--image: {exc}; pass the pushed reference, e.g. registry.example.com/shop/web@sha256:..."
+            ) from None
     project = load_project(app().config())
-    if stamp:
-        click.echo(make_stamp(project))
-        return
+    value = make_stamp(project)
     data = {lane: (h.id if (h := project.lane_head(lane)) else None) for lane in LANES}
+    if stamp and image is not None:
+        annotations = {ANNOTATION: value, IMAGE_ANNOTATION: image.strip()}
+        if fmt == "json":
+            click.echo(json.dumps({"heads": data, "stamp": value, "image": image.strip(), "annotations": annotations}))
+        else:  # a YAML mapping, ready for a pod template's metadata.annotations
+            for key, text in annotations.items():
+                click.echo(f"{key}: {json.dumps(text)}")
+        return
+    if stamp:
+        click.echo(value)
+        return
     if fmt == "json":
-        click.echo(json.dumps({"heads": data, "stamp": make_stamp(project)}))
+        click.echo(json.dumps({"heads": data, "stamp": value}))
         return
     for lane in LANES:
         head = project.lane_head(lane)

@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-IMAGE_ANNOTATION = "expandcontract.io/schema-image"
+from expandcontract.phases.stamp import IMAGE_ANNOTATION
+
+__all__ = ["IMAGE_ANNOTATION", "ImageRef", "image_problem", "parse_image"]
+
 DEFAULT_DOMAIN = "docker.io"
 
 

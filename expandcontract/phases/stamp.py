@@ -15,6 +15,9 @@ from expandcontract.phases import LANES
 from expandcontract.phases.project import Project
 
 ANNOTATION = "expandcontract.io/schema"
+# Optional: the image the stamp was computed for (`heads --stamp --image REF`); a container running another
+# image makes the stamp untrusted (gates/image.py). Without it the stamp alone decides.
+IMAGE_ANNOTATION = "expandcontract.io/schema-image"
 EMPTY = "-"
 
 
