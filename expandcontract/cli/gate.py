@@ -90,7 +90,11 @@ def gate(
             if not d.final:
                 click.echo(f"waiting: {d.summary()}", err=True)
 
-        decision = wait_for(ask, timeout, interval=poll, on_change=progress)
+        from expandcontract.gates.sources import LiveSource
+        from expandcontract.gates.watch import Watcher
+
+        changed = Watcher(reader).changed if isinstance(reader, LiveSource) else None
+        decision = wait_for(ask, timeout, interval=poll, on_change=progress, changed=changed)
         if not decision.final:
             click.echo(f"gave up after {wait}: the answer is still {decision.decision}", err=True)
     if fmt == "json":

@@ -173,6 +173,9 @@ class LiveSource:
         self.page_size = page_size
         self.sleep = sleep
         self.requests = 0
+        # what the last reads saw, for `--wait` to watch: (kind, namespace, label selector, name) ->
+        # (list resourceVersion, {uid: object}); see watch.py
+        self.seen: dict[tuple[str, str, str | None, str | None], tuple[str | None, dict[str, Obj]]] = {}
 
     @classmethod
     def from_config(cls, rollout: RolloutConfig, **kwargs: Any) -> LiveSource:
@@ -202,6 +205,8 @@ class LiveSource:
         obj = self._call(k, namespace, name, {})
         obj.setdefault("kind", k.name)
         obj.setdefault("apiVersion", k.api_version)
+        meta = obj.get("metadata") or {}
+        self.seen[(kind, namespace, None, name)] = (None, {str(meta.get("uid") or name): obj})
         return obj
 
     def list(self, kind: str, namespace: str, selector: Mapping[str, Any] | None = None) -> list[Obj]:
@@ -212,6 +217,7 @@ class LiveSource:
         if label_selector:
             query["label_selector"] = label_selector
         restarted = False
+        every: dict[str, Obj] = {}
         while True:
             try:
                 page = self._call(k, namespace, None, query)
@@ -230,12 +236,23 @@ class LiveSource:
             for item in page.get("items") or []:
                 item.setdefault("kind", k.name)
                 item.setdefault("apiVersion", k.api_version)
-                if selector is None or matches(selector, dict(item.get("metadata", {}).get("labels") or {})):
+                meta = item.get("metadata") or {}
+                every[str(meta.get("uid") or meta.get("name"))] = item
+                if selector is None or matches(selector, dict(meta.get("labels") or {})):
                     items.append(item)
             token = (page.get("metadata") or {}).get("continue")
             if not token:
+                self.seen[(kind, namespace, label_selector, None)] = (
+                    (page.get("metadata") or {}).get("resourceVersion"),
+                    every,
+                )
                 return items
             query["_continue"] = token
+
+    def open_watch(self, kind: str, namespace: str, query: dict[str, Any], read_timeout: float) -> Any:
+        """A WATCH stream (the raw urllib3 response, one JSON event per line); raises ApiException etc."""
+        method = self._method(_kind(kind), None)
+        return method(namespace, _preload_content=False, _request_timeout=(self.timeout[0], read_timeout), **query)
 
     # -- HTTP --------------------------------------------------------------------------------------
     def _method(self, k: Kind, name: str | None) -> Callable[..., Any]:

@@ -1,8 +1,9 @@
 """`--wait`: ask again until the answer is final (allow or deny) or the time is up.
 
-Polling a full decision is simple and robust (the API server's watch cache makes a LIST cheap, and a
-decision over 2,000 pods takes well under a second), and it re-checks every condition each time, so a
-pod that appears mid-wait is never missed. On timeout the last decision stands (blocked or unknown).
+On a live cluster the wait sleeps on a WATCH of what the last decision read (watch.py) and asks again on
+the first change; where no watch is served (and for snapshots) it polls. Each question is a full
+decision, so every condition is re-checked and a pod that appears mid-wait is never missed. On timeout
+the last decision stands (blocked or unknown).
 """
 
 from __future__ import annotations
@@ -50,17 +51,30 @@ def wait_for(
     *,
     interval: float = 0.25,
     on_change: Callable[[D], None] | None = None,
+    changed: Callable[[float], bool | None] | None = None,
+    min_gap: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> D:
-    """Poll `ask` until allow/deny or `timeout` seconds; returns the last decision."""
+    """Ask until allow/deny or `timeout` seconds; returns the last decision.
+
+    With `changed(seconds) -> True | False | None` (watch.py) it waits for a change to what was read
+    instead of a timer; None from it means no watch is served, and the loop polls every `interval`.
+    After a change two questions are still `min_gap` apart (default `interval`), so a burst of events
+    (a rollout touching 2,000 pods) costs a few decisions, not one per event.
+    """
+    gap = interval if min_gap is None else min_gap
     deadline = clock() + timeout
     last_line = None
     while True:
+        asked = clock()
         decision = ask()
         if on_change is not None and decision.summary() != last_line:
             on_change(decision)
             last_line = decision.summary()
         if decision.final or clock() >= deadline:
             return decision
+        if changed is not None and changed(max(0.0, deadline - clock())) is not None:
+            sleep(max(0.0, min(asked + gap - clock(), deadline - clock())))
+            continue
         sleep(max(0.0, min(interval, deadline - clock())))
