@@ -1,8 +1,9 @@
 """rollout-start: is the database ready for the pods about to start? (serve's `schema_ready` hook)
 
 The only gate question that needs the database: every expand revision the incoming image was built with
-must be applied (its code may read the new column), and no contract revision it predates may be applied
-(its code may still need what that contract removed). Applied revisions are the ancestors of the
+must be applied (its code may read the new column), the migrate of every change it is FINAL for too (its
+code no longer writes the old shape, so the backfill must be done), and no contract revision it predates
+may be applied (its code may still need what that contract removed). Applied revisions are the ancestors of the
 database's effective heads through the revision map, never raw `alembic_version` rows.
 """
 
@@ -22,10 +23,17 @@ def readiness(project: Project, stamp: str, applied: set[str]) -> tuple[bool, st
     if unknown:
         raise ValueError(f"the stamp names revision {unknown[0]}, which this checkout does not know")
     implied = project.ancestors(named)
-    missing = sorted(r for r in implied - applied if project.revisions[r].lane in ("expand", None))
+    final = {project.revisions[r].change for r in implied if project.revisions[r].lane == "contract"}
+    # FINAL code no longer dual-writes: the migrate of a change the image is FINAL for must have run
+    missing = sorted(
+        r
+        for r in implied - applied
+        if project.revisions[r].lane in ("expand", None)
+        or (project.revisions[r].lane == "migrate" and project.revisions[r].change in final)
+    )
     if missing:
         names = ", ".join(_describe(project, r) for r in missing)
-        return False, f"expand revision(s) {names} are not applied"
+        return False, f"revision(s) {names} are not applied"
     ahead = sorted(r for r in applied - implied if project.revisions.get(r) and project.revisions[r].lane == "contract")
     if ahead:
         names = ", ".join(_describe(project, r) for r in ahead)

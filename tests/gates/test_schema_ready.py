@@ -26,7 +26,9 @@ def test_every_expand_of_the_stamp_must_be_applied(project: Project) -> None:
     assert E1 in why and E2 in why and "users-email" in why
     assert readiness(project, NEW, {E1})[0] is False
     assert readiness(project, NEW, {E1, E2})[0] is True
-    assert readiness(project, FINAL, {E1, E2})[0] is True  # FINAL code lives with the old shape too
+    ready, why = readiness(project, FINAL, {E1, E2})  # FINAL code no longer dual-writes: the backfill must be done
+    assert not ready and M2 in why
+    assert readiness(project, FINAL, {E1, E2, M2})[0] is True
 
 
 def test_a_contract_the_image_predates_must_not_be_applied(project: Project) -> None:
