@@ -87,7 +87,7 @@ def heads(stamp: bool, fmt: str) -> None:
     from expandcontract.phases.stamp import make_stamp
 
     project = load_project(app().config())
-    if stamp:
+    if stamp and fmt != "json":
         click.echo(make_stamp(project))
         return
     data = {lane: (h.id if (h := project.lane_head(lane)) else None) for lane in LANES}
