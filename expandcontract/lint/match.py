@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from expandcontract.sql.nodes import TypeSpec, table_name, type_spec
+from expandcontract.sql.nodes import TypeSpec, is_null_constant, table_name, type_spec
 from expandcontract.sql.parse import Statement
 
 Node = dict[str, Any]
@@ -56,6 +56,21 @@ def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
 
 def column_constraints(coldef: Node) -> list[Node]:
     return [c.get("Constraint", {}) for c in coldef.get("constraints", ())]
+
+
+_SERIAL = {"serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"}
+
+
+def fills_existing_rows(coldef: Node) -> bool:
+    """ADD COLUMN that gives rows already in the table a value: a non-NULL default, identity, a
+    generated expression, or a serial type (a later SET DEFAULT does not: old rows stay NULL)."""
+    for con in column_constraints(coldef):
+        kind = con.get("contype")
+        if kind in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
+            return True
+        if kind == "CONSTR_DEFAULT" and not is_null_constant(con.get("raw_expr")):
+            return True
+    return type_spec(coldef.get("typeName", {})).name in _SERIAL
 
 
 def added_constraints(stmt: Statement) -> Iterator[tuple[str, Node]]:

@@ -28,6 +28,7 @@ class Hit:
     fix: list[str] = field(default_factory=list)
     table: str | None = None
     lock: str | None = None
+    pending_on: tuple[str, str] | None = None  # (table, column): a finding only if this change backfills it later
 
 
 @dataclass(frozen=True)

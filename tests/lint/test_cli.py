@@ -69,8 +69,10 @@ def test_json_contract(tmp_path: Path) -> None:
         "table",
         "phase",
         "revision",
+        "direction",
     }
     assert (f["rule"], f["severity"], f["table"], f["revision"]) == ("drop-column", "error", "users", None)
+    assert f["direction"] == "upgrade" and doc["not_analysable"] == 0
 
 
 def test_sarif_and_github(tmp_path: Path) -> None:
