@@ -108,7 +108,7 @@ class RevisionLinter:
                 continue
             if not op.sql.strip():
                 continue
-            parsed = parse(op.sql)
+            parsed = op.parsed or parse(op.sql)
             if parsed.error is not None:
                 out.append(
                     meta_finding(

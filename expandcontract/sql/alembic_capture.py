@@ -26,6 +26,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from expandcontract.sql.nodes import TypeSpec, parse_type
+from expandcontract.sql.parse import Parsed, parse
 from expandcontract.sql.schema import SchemaModel
 
 
@@ -39,6 +40,7 @@ class CapturedOp:
     existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)
     existing_not_null: set[tuple[str, str]] = field(default_factory=set)  # existing_nullable=False
     backfilled: tuple[str, ...] = ()  # op.backfill: the columns it sets
+    parsed: Parsed | None = None  # op.sql parsed (once: the renderer follows the schema with it)
 
 
 @dataclass
@@ -70,6 +72,7 @@ class _Recorder:
         self.filename = ""
         self.current: CapturedOp | None = None
         self.ops: list[CapturedOp] = []
+        self.schema = SchemaModel()  # what inspection sees: the schema so far, this revision's ops included
 
     def write(self, text: str) -> int:
         if self.current is not None:
@@ -77,8 +80,19 @@ class _Recorder:
         elif text.strip():
             line, col = caller_position(self.filename)
             name = "autocommit_block" if text.strip().rstrip(";").upper() in ("COMMIT", "BEGIN") else "sql"
-            self.ops.append(CapturedOp(name, line, col, text))
+            op = CapturedOp(name, line, col, text)
+            self.ops.append(op)
+            self.follow(op)
         return len(text)
+
+    def follow(self, op: CapturedOp) -> None:
+        """Apply what the op did to the schema inspection answers from (a revision that inspects after
+        its own add_column sees the column)."""
+        if op.sql.strip():
+            op.parsed = parse(op.sql)
+            for st in op.parsed.statements:
+                if not st.in_do:
+                    self.schema.apply(st.kind, st.node)
 
     def flush(self) -> None:
         pass
@@ -149,11 +163,32 @@ class OfflineRenderer:
         self.context = env.get_context()
         self.bind = OfflineBind(self.context, self.schema, self._note)
         self.context.connection = self.context.impl.connection = self.bind  # type: ignore[assignment]
+        self._patch_exec()
         self._stack.enter_context(offline_hooks())
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
+
+    def _patch_exec(self) -> None:
+        """Statements on untyped columns (`sa.table("t", sa.column("c"))`) fail to render literal values;
+        type those values from Python and render again (what the database would receive)."""
+        from sqlalchemy.exc import CompileError
+
+        from expandcontract.sql.offline import retyped
+
+        impl = self.context.impl
+        original = impl._exec
+
+        def _exec(construct: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(construct, *args, **kwargs)
+            except CompileError as exc:
+                if "literal value renderer" not in str(exc) or isinstance(construct, str):
+                    raise
+                return original(retyped(construct), *args, **kwargs)
+
+        impl._exec = _exec  # type: ignore[method-assign]
 
     def _note(self, message: str) -> None:
         if self._capture is None:
@@ -175,7 +210,8 @@ class OfflineRenderer:
         self.recorder.filename = filename
         self.recorder.ops = []
         self.recorder.current = None
-        self.bind.schema = schema if schema is not None else SchemaModel()
+        self.recorder.schema = schema.copy() if schema is not None else SchemaModel()
+        self.bind.schema = self.recorder.schema
         operations = Operations(self.context)
         capturing = _OpCapture(self, operations, filename, capture)
         operations.invoke = capturing.invoke  # type: ignore[method-assign]
@@ -263,6 +299,7 @@ class _OpCapture:
         finally:
             self.depth -= 1
             self.recorder.current = None
+            self.recorder.follow(op)
 
     @contextlib.contextmanager
     def batch_alter_table(self, table_name: str, schema: str | None = None, *args: Any, **kw: Any) -> Iterator[Any]:
@@ -294,6 +331,7 @@ class _OpCapture:
                     finally:
                         self.depth -= 1
                         self.recorder.current = None
+                        self.recorder.follow(op)
 
                 batch_op.invoke = invoke
                 yield batch_op

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from expandcontract.sql.schema import SchemaModel
@@ -32,17 +33,46 @@ def _empty(*_: Any, **__: Any) -> list[Any]:
 
 
 class _Rows:
-    """A result with no rows: what a read returns offline."""
+    """A result with no rows: what a read returns offline. An aggregate over no rows still returns one
+    row (`count(*)` = 0, `max(...)` = NULL), as PostgreSQL does."""
+
+    def __init__(self, row: tuple[Any, ...] | None = None, inserted: Any = None, count: int = 1) -> None:
+        self._row = row
+        if inserted is not None:  # an INSERT: what the ORM's flush reads back (a made-up key per row)
+            pk = tuple(1 for _ in getattr(inserted, "primary_key", ())) or (1,)
+            self.inserted_primary_key = pk
+            self.inserted_primary_key_rows = [pk] * count
+            self.returned_defaults = self.returned_defaults_rows = None
+            self.rowcount = count
+            compiled = SimpleNamespace(prefetch=[], postfetch=[], returning=[], effective_returning=[])
+            self.context = SimpleNamespace(
+                compiled_parameters=[{}] * count, executemany=count > 1, isinsert=True, compiled=compiled
+            )
 
     rowcount = 0
     returns_rows = True
-    inserted_primary_key = None
+    inserted_primary_key: Any = None
     lastrowid = None
-    fetchone = first = scalar = one_or_none = scalar_one_or_none = close = __exit__ = _none
-    fetchall = fetchmany = all = keys = _empty
+    close = __exit__ = _none
+    keys = _empty
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(())
+        return iter([self._row] if self._row is not None else ())
+
+    def fetchall(self, *_: Any) -> list[Any]:
+        return list(self)
+
+    fetchmany = all = fetchall
+
+    def fetchone(self) -> Any:
+        return self._row
+
+    first = one_or_none = fetchone
+
+    def scalar(self) -> Any:
+        return self._row[0] if self._row else None
+
+    scalar_one_or_none = scalar_one = scalar
 
     def partitions(self, *_: Any) -> Iterator[Any]:
         return iter(())
@@ -59,6 +89,12 @@ class _Transaction:
 
     def __enter__(self) -> _Transaction:
         return self
+
+
+def _plain_dml(construct: Any) -> bool:
+    """An INSERT/UPDATE without WHERE, whose execute() parameters are the values it writes."""
+    dml = getattr(construct, "is_dml", False) and hasattr(construct, "values")
+    return bool(dml) and not getattr(construct, "_where_criteria", ())
 
 
 def _returns_rows(construct: Any) -> bool:
@@ -126,9 +162,12 @@ class OfflineBind:
     # -- executing --------------------------------------------------------------------------------------
     def execute(self, construct: Any, *multiparams: Any, **params: Any) -> _Rows:
         """Write the statement to the output (as `op.execute` would); never raise."""
+        params.pop("execution_options", None)
         reads = _returns_rows(construct)
         args = [m for m in multiparams if m]
+        count = 1
         if args and isinstance(args[0], list | tuple):
+            count = len(args[0])
             args = [args[0][0]] if args[0] else []  # many parameter sets: the statement's shape is the same
         values = {**(args[0] if args and isinstance(args[0], dict) else {}), **params}
         try:
@@ -140,19 +179,33 @@ class OfflineBind:
                     construct = text(construct)
                 if isinstance(construct, TextClause):  # bindparams types each value (params() would not)
                     construct = construct.bindparams(**{k: v for k, v in values.items() if k in construct._bindparams})
+                elif (
+                    getattr(construct, "is_dml", False)
+                    and hasattr(construct, "values")
+                    and not getattr(construct, "_where_criteria", ())
+                ):
+                    construct = construct.values(values)  # execute(table.insert(), {...}): the values to write
                 elif hasattr(construct, "params"):
                     construct = construct.params(values)
             self._ctx.impl._exec(construct)
         except Exception as exc:
             self.note(f"this statement cannot be rendered offline ({type(exc).__name__}: {_first_line(exc)})")
-            return _Rows()
-        if reads:
+            failed = True
+        else:
+            failed = False
+        if getattr(construct, "is_insert", False):
+            return _Rows(inserted=getattr(construct, "table", None), count=count)
+        row = aggregate_row(construct)
+        if reads and row is None and not failed:
             self.note(
                 "this reads rows at run time (offline there are none); what the revision does with them is not seen"
             )
-        return _Rows()
+        return _Rows(row)
 
     exec_driver_sql = execute
+
+    def _execute_20(self, construct: Any, parameters: Any = None, execution_options: Any = None) -> _Rows:
+        return self.execute(construct, parameters) if parameters else self.execute(construct)  # SQLAlchemy 1.4
 
     def scalar(self, construct: Any, *args: Any, **kwargs: Any) -> None:
         self.execute(construct, *args, **kwargs)
@@ -168,6 +221,40 @@ class OfflineBind:
 
     def _execute_ddl(self, ddl: Any, *_: Any, **__: Any) -> _Rows:  # SQLAlchemy 1.4's DDL visitor
         return self.execute(ddl)
+
+
+_AGGREGATES = {"count": 0, "sum": None, "max": None, "min": None, "avg": None}
+
+
+def aggregate_row(construct: Any) -> tuple[Any, ...] | None:
+    """The one row an aggregate-only SELECT returns over an empty table (None: not such a SELECT)."""
+    columns = getattr(construct, "selected_columns", None)
+    if not getattr(construct, "is_select", False) or columns is None or not len(columns):
+        return None
+    row = []
+    for col in columns:
+        fn = getattr(col, "element", col)
+        name = str(getattr(fn, "name", "")).lower()
+        if name not in _AGGREGATES or not hasattr(fn, "clauses"):
+            return None
+        row.append(_AGGREGATES[name])
+    return tuple(row)
+
+
+def retyped(construct: Any) -> Any:
+    """Bound values of untyped columns (`sa.column("status")`) typed from their Python values, so they
+    render as literals offline instead of failing with "No literal value renderer"."""
+    from sqlalchemy.sql import elements, visitors
+    from sqlalchemy.sql.sqltypes import NullType
+
+    def replace(element: Any) -> Any:
+        if isinstance(element, elements.BindParameter) and isinstance(element.type, NullType):
+            return elements.BindParameter(
+                element.key, element.value, unique=element.unique, expanding=element.expanding
+            )
+        return None
+
+    return visitors.replacement_traverse(construct, {}, replace)  # type: ignore[call-overload]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -275,6 +362,36 @@ class OfflineInspector:
     def get_sorted_table_and_fkc_names(self, schema: str | None = None, **_: Any) -> list[tuple[str | None, list[Any]]]:
         return [(t, []) for t in self.get_table_names(schema)] + [(None, [])]
 
+    @contextlib.contextmanager
+    def _inspection_context(self) -> Iterator[OfflineInspector]:
+        yield self
+
+    def reflect_table(self, table: Any, include_columns: Any = None, *_: Any, **kw: Any) -> None:
+        """`sa.Table(name, metadata, autoload_with=bind)` offline: columns, primary key and foreign keys
+        (their tables reflected too) from the schema known so far."""
+        import sqlalchemy as sa
+
+        name, schema = table.name, table.schema
+        for col in self.get_columns(name, schema):
+            if (include_columns is None or col["name"] in include_columns) and col["name"] not in table.c:
+                table.append_column(sa.Column(col["name"], col["type"], nullable=col["nullable"]))
+        pk = self.get_pk_constraint(name, schema)
+        if pk["constrained_columns"]:
+            table.append_constraint(sa.PrimaryKeyConstraint(*pk["constrained_columns"], name=pk["name"]))
+        for fk in self.get_foreign_keys(name, schema):
+            ref = fk["referred_table"]
+            if kw.get("resolve_fks", True) and ref and ref != name:
+                referred = sa.Table(ref, table.metadata, autoload_with=self.bind, schema=fk.get("referred_schema"))  # type: ignore[call-overload]
+                for col_name in fk["referred_columns"]:  # a table made outside the history: what the key names
+                    if col_name not in referred.c:
+                        referred.append_column(sa.Column(col_name, _sa_type("integer")))
+            target = f"{fk['referred_schema']}.{ref}" if fk.get("referred_schema") else ref
+            table.append_constraint(
+                sa.ForeignKeyConstraint(
+                    fk["constrained_columns"], [f"{target}.{c}" for c in fk["referred_columns"]], name=fk["name"]
+                )
+            )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("get_"):
             return lambda *_, **__: []  # any other reflection call: nothing known offline
@@ -316,6 +433,7 @@ def offline_hooks() -> Iterator[None]:
     from sqlalchemy.orm import Session
 
     inspection._registrars[OfflineBind] = OfflineInspector
+    inspection._registrars[OfflineInspector] = True  # metadata.reflect() inspects the inspector
     original_from_engine = Inspector.__dict__.get("from_engine")
 
     def from_engine(cls: Any, bind: Any) -> Any:
@@ -334,6 +452,7 @@ def offline_hooks() -> Iterator[None]:
         if original_from_engine is not None:
             Inspector.from_engine = original_from_engine  # type: ignore[method-assign]
         inspection._registrars.pop(OfflineBind, None)
+        inspection._registrars.pop(OfflineInspector, None)
 
 
 def _orm_execute(state: Any) -> Any:
@@ -344,13 +463,17 @@ def _orm_execute(state: Any) -> Any:
                 bind = candidate
         if not isinstance(bind, OfflineBind):
             return None
-    if getattr(state, "is_select", False):
+    row = aggregate_row(state.statement) if getattr(state, "is_select", False) else None
+    if getattr(state, "is_select", False) and row is None:
         bind.note(
             "this ORM query reads rows at run time (offline there are none); what the revision does with them "
             "is not seen"
         )
-    else:
+    elif not getattr(state, "is_select", False):
         bind.execute(state.statement)
     from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
 
-    return IteratorResult(SimpleResultMetaData([]), iter([]))
+    keys = [f"c{i}" for i in range(len(row or ()))]
+    result: Any = IteratorResult(SimpleResultMetaData(keys), iter([row] if row is not None else []))
+    result.rowcount = 0  # ORM bulk UPDATE/DELETE read it
+    return result
