@@ -23,7 +23,8 @@ class MigrationState:
     new_columns: set[tuple[str, str]] = field(default_factory=set)
     unfilled_columns: set[tuple[str, str]] = field(default_factory=set)  # added with no default: NULL in old rows
     backfilled: set[tuple[str, str]] = field(default_factory=set)  # set for every row (UPDATE without WHERE)
-    statements: int = 0  # statements rendered so far in this migration
+    statements: int = 0  # statements rendered so far in this migration (transaction control excluded)
+    autocommit_blocks: int = 0  # autocommit blocks entered so far
 
     def end_transaction(self) -> None:
         self.txn_locks.clear()

@@ -96,7 +96,10 @@ def apply(stmt: Statement, ctx: LintContext, findings: list[Finding] | None = No
     st = ctx.state
     node = stmt.node
     kind = stmt.kind
-    st.statements += 1
+    if kind == "TransactionStmt" and ctx.op_name == "autocommit_block":
+        st.autocommit_blocks += node.get("kind") == "TRANS_STMT_COMMIT"
+    elif kind != "TransactionStmt":
+        st.statements += 1
     if kind == "UpdateStmt":
         targets = [t.get("ResTarget", {}).get("name") for t in node.get("targetList", ())]
         table = table_name(node.get("relation"))
@@ -144,7 +147,7 @@ def apply(stmt: Statement, ctx: LintContext, findings: list[Finding] | None = No
             con = cmd.get("def", {}).get("Constraint", {})
             if con.get("contype") == "CONSTR_FOREIGN":
                 mode = locks.SHARE_ROW_EXCLUSIVE
-            if con.get("skip_validation") and con.get("conname"):
+            if con.get("skip_validation") and con.get("conname") and st.in_transaction:  # else it commits alone
                 st.txn_not_valid.add((table, con["conname"]))
         if sub == "AT_AddColumn":
             coldef = cmd.get("def", {}).get("ColumnDef", {})

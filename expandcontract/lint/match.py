@@ -130,6 +130,22 @@ def has_option(options: Any, name: str) -> bool:
     return any(opt.get("DefElem", {}).get("defname") == name for opt in options or ())
 
 
+def option_on(options: Any, name: str) -> bool:
+    """`VACUUM (FULL)` / `(FULL true)` / `(FULL 1)`, not `(FULL false)` / `(FULL off)` / `(FULL 0)`."""
+    for opt in options or ():
+        elem = opt.get("DefElem", {})
+        if elem.get("defname") != name:
+            continue
+        arg = elem.get("arg")
+        if arg is None:
+            return True
+        value = arg.get("String", {}).get("sval") or arg.get("Integer", {}).get("ival", arg.get("Boolean", {}))
+        if isinstance(arg.get("Boolean"), dict):
+            return bool(arg["Boolean"].get("boolval"))
+        return str(value).lower() not in ("false", "off", "0", "no", "{}")
+    return False
+
+
 def is_ddl(stmt: Statement) -> bool:
     if stmt.kind in NOT_DDL:
         return False

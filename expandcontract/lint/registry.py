@@ -34,6 +34,8 @@ RULE_MODULES = (
     "detach_partition_non_concurrently",
     "vacuum_full_or_cluster",
     "backfill_in_ddl_transaction",
+    "not_valid_check_before_backfill",
+    "statements_before_autocommit_block",
     # phase placement
     "destructive_outside_contract",
     "ddl_in_migrate",

@@ -81,12 +81,25 @@ UNPHASED: list[tuple[str, list[str]]] = [
         'op.add_column("users", sa.Column("v", sa.Boolean()))\nop.execute("UPDATE users SET v = false")',
         ["backfill-in-ddl-transaction"],
     ),
+    (  # Alembic renders ADD COLUMN, then ADD FOREIGN KEY, which scans orders (test_lock_facts.py)
+        'op.add_column("orders", sa.Column("uid", sa.BigInteger(), sa.ForeignKey("users.id")))',
+        ["add-foreign-key-validated"],
+    ),
+    (
+        'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
+        'op.create_check_constraint("v_nn", "users", "v IS NOT NULL", postgresql_not_valid=True)',
+        ["not-valid-check-before-backfill"],
+    ),
+    (
+        'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
+        'with op.get_context().autocommit_block():\n    op.execute("UPDATE users SET v = false WHERE id < 10")',
+        ["statements-before-autocommit-block"],
+    ),
 ]
 
 UNPHASED_SAFE: list[str] = [
     'op.add_column("users", sa.Column("flag", sa.Boolean(), nullable=False, server_default=sa.false()))',
     'op.add_column("users", sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now()))',
-    'op.add_column("orders", sa.Column("uid", sa.BigInteger(), sa.ForeignKey("users.id")))',
     'op.alter_column("users", "email", type_=sa.String(200), existing_type=sa.String(100))',
     'op.alter_column("users", "email", type_=sa.Text(), existing_type=sa.String(100))',
     'op.alter_column("users", "email", nullable=True)',
@@ -101,8 +114,9 @@ UNPHASED_SAFE: list[str] = [
     'op.execute("ALTER INDEX ix_a RENAME TO ix_b")',
     'op.execute("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DROP TABLE users $$")',
     'op.execute("-- DROP TABLE users\\nSELECT 1")',
-    'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
-    'with op.get_context().autocommit_block():\n    op.execute("UPDATE users SET v = false WHERE id < 10")',
+    "with op.get_context().autocommit_block():\n"
+    '    op.execute("UPDATE users SET v = false WHERE id < 10")\n'
+    'op.add_column("users", sa.Column("v", sa.Boolean()))',
 ]
 
 
@@ -115,7 +129,7 @@ def test_alembic_op_flags(make_project: Callable[[], ProjectMaker], ops: str, ex
     assert rules_in(findings, path) == expected
     f = next(f for f in findings if f.path.endswith(path.name))
     source_line = path.read_text().splitlines()[f.line - 1]
-    assert f.column == 5 and source_line[4:].startswith("op.")  # the op's own line and column
+    assert f.column == 5 and source_line[4:].startswith(("op.", "with op."))  # the op's own line and column
 
 
 @pytest.mark.parametrize("ops", UNPHASED_SAFE, ids=[str(i) for i in range(len(UNPHASED_SAFE))])
@@ -312,19 +326,35 @@ def test_an_op_that_cannot_render_does_not_hide_the_rest(make_project: Callable[
 
 
 def test_not_null_via_check_across_phases_is_clean(make_project: Callable[[], ProjectMaker]) -> None:
+    """The order the fix texts give: backfill in migrate, then in the contract the NOT VALID check and its
+    VALIDATE in an autocommit block (separate transactions), SET NOT NULL (no scan on PG 12+)."""
     p = make_project()
     p.add(BASE, change="base")
-    p.add('op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
-          change="c1")  # fmt: skip
-    migrate = (
-        'op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")\n'
-        'op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")'
+    p.add('op.execute("UPDATE users SET name = name WHERE id = 0")', change="c1")
+    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")', phase="migrate", change="c1")
+    contract = (
+        "with op.get_context().autocommit_block():\n"
+        '    op.execute("ALTER TABLE users ADD CONSTRAINT users_name_nn CHECK (name IS NOT NULL) NOT VALID")\n'
+        '    op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")\n'
+        'op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")'
     )
-    p.add(migrate, phase="migrate", change="c1")
-    p.add('op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")',
-          phase="contract", change="c1")  # fmt: skip
-    assert lint(p) == []
-    assert [f.rule for f in lint(p, pg_version=11)] == ["set-not-null"]
+    p.add(contract, phase="contract", change="c1")
+    upgrades = lambda fs: [f.rule for f in fs if f.direction == "upgrade"]  # noqa: E731
+    assert upgrades(lint(p)) == []
+    assert upgrades(lint(p, pg_version=11)) == ["set-not-null"]
+
+
+def test_a_not_valid_check_in_the_expand_is_flagged_once_the_migrate_backfills_it(
+    make_project: Callable[[], ProjectMaker],
+) -> None:
+    p = make_project()
+    p.add(BASE, change="base")
+    ex = p.add(
+        'op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
+        change="c1",
+    )
+    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")', phase="migrate", change="c1")
+    assert rules_in(lint(p), ex) == ["not-valid-check-before-backfill"]
 
 
 def test_every_catalogue_rule_has_an_alembic_flag_case() -> None:
