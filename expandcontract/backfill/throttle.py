@@ -61,14 +61,16 @@ def replica_lag(max_lag_s: float, clock: Callable[[], float] = time.monotonic) -
     tracker = LagTracker()
 
     def read(conn: Any) -> str | None:
+        # One row per standby; the LEFT JOIN keeps the primary's WAL position when there is none, and that
+        # row (r.pid NULL) is not a standby: a server without standbys has no lag signal.
         rows = conn.execute(
-            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, "
+            "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, r.pid, "
             "COALESCE(r.application_name, '') || '@' || COALESCE(host(r.client_addr), 'local'), "
             "pg_wal_lsn_diff(r.replay_lsn, '0/0')::bigint, extract(epoch FROM r.replay_lag)::float8 "
             "FROM (SELECT 1) one LEFT JOIN pg_stat_replication r ON true"
         ).fetchall()
         conn.rollback()
-        standbys = [(r[1], r[2], r[3]) for r in rows if r[1] is not None]
+        standbys = [(r[2], r[3], r[4]) for r in rows if r[1] is not None]
         lags = tracker.observe(clock(), int(rows[0][0]), standbys)
         worst = max(lags, key=lambda x: x[1], default=None)
         if worst is not None and worst[1] > max_lag_s:

@@ -258,6 +258,25 @@ def test_replica_replay_lag_holds_the_backfill() -> None:
 
 
 @pytest.mark.integration
+def test_a_server_without_standbys_never_holds_a_backfill_longer_than_max_replica_lag(database_url: str) -> None:
+    """No standby, no lag signal: a backfill that runs for several seconds with max_replica_lag_s = 1 finishes.
+    (The LEFT JOIN on pg_stat_replication yields one row of NULLs, once tracked as a standby `@local`.)"""
+    make_table(database_url, rows=3000)
+    slow_function(database_url)  # ~1 ms a row: ~3 s of batches, three times max_replica_lag_s
+    with connect(database_url) as conn:
+        ensure_schema(conn)
+        assert conn.execute("SELECT count(*) FROM pg_stat_replication").fetchone()[0] == 0
+    cfg = config(max_replica_lag_s=1.0, check_interval_s=0.1, max_batch_size=200)
+    thread, events, errors = run_in_thread(database_url, cfg, Spec(NAME, "items", {"flag": "slow(v)"}))
+    wait_for(lambda: not thread.is_alive() or "replica" in reason(database_url), timeout=60, what="end or a lag wait")
+    assert "replica" not in reason(database_url)
+    thread.join(60)
+    assert not thread.is_alive() and not errors
+    assert touched(database_url) == {1: 3000}
+    assert len(events) > 3 and not any("replica" in (e["throttled_reason"] or "") for e in events)
+
+
+@pytest.mark.integration
 def test_built_in_signals_are_quiet_on_an_idle_database(database_url: str) -> None:
     """Their SQL runs on this server version and none of them fires without a cause."""
     make_table(database_url, rows=10)
