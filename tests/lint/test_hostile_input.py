@@ -61,7 +61,7 @@ def test_sql_after_a_nul_byte_is_linted_and_the_nul_is_a_finding() -> None:
 
 def test_a_binary_sql_file_is_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "bin.sql").write_bytes(b"\xff\xfe\x00\x01garbage\x89PNG")
-    code, out, err = invoke(["lint", "--format", "json", "bin.sql"], cwd=tmp_path)
+    code, _, err = invoke(["lint", "--format", "json", "bin.sql"], cwd=tmp_path)
     assert code == 2 and "bin.sql" in err and len(err.strip().splitlines()) == 1 and "None:None" not in err
 
 
