@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
+from expandcontract.db.handover import handed_over
 from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
-from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_CONNECTION, ATTR_ON_STEP, ATTR_RUN_ID
+from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_ON_STEP, ATTR_RUN_ID
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
@@ -177,7 +178,6 @@ class Runner:
 
         script = self.project.script
         acfg = self.project.alembic_cfg
-        acfg.attributes[ATTR_CONNECTION] = conn
         acfg.attributes[ATTR_RUN_ID] = run_id
         acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
         acfg.attributes.pop(ATTR_ON_STEP, None)
@@ -199,10 +199,13 @@ class Runner:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with EnvironmentContext(acfg, script, fn=fn, as_sql=False, destination_rev=destination):
+                with (
+                    handed_over(acfg, conn, self.url),
+                    EnvironmentContext(acfg, script, fn=fn, as_sql=False, destination_rev=destination),
+                ):
                     script.run_env()
         finally:
-            for key in (ATTR_CONNECTION, ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
+            for key in (ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
                 acfg.attributes.pop(key, None)
 
     def upgrade_steps(

@@ -149,3 +149,41 @@ def test_python_dash_m_entry_point(project_dir: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     assert out.returncode == 0 and out.stdout.strip() == "expand=-,migrate=-,contract=-"
+
+
+UNREACHABLE = "postgresql://app:hunter2@127.0.0.1:1/app"
+ERRORING = [
+    ["status"],
+    ["plan", "expand"],
+    ["run", "expand"],
+    ["run", "migrate", "--skip-gate"],  # our own usage error
+    ["run", "expand", "--lock-wait", "soon"],  # click's usage error
+    ["downgrade", "--change", "x", "--phase", "expand", "--yes"],
+    ["history"],
+    ["history", "--limit", "-5"],
+    ["doctor"],
+    ["backfill", "status"],
+    ["backfill", "pause", "x"],
+    ["backfill", "work", "x"],
+    ["new", "x", "--change", "Bad_Slug"],
+    ["heads", "--config", "missing.toml"],
+    ["init", "/proc/self"],
+    ["verify", "--since", "no-such-ref"],
+    ["gate", "migrate", "--change", "nope"],
+    ["lint", "does/not/exist.py"],
+]
+
+
+@pytest.mark.parametrize("argv", ERRORING, ids=lambda a: " ".join(a))
+def test_every_command_prints_one_json_error_document(project_dir: Path, runner: CliRunner, argv: list[str]) -> None:
+    r = runner.invoke(cli, [*argv, "--database-url", UNREACHABLE, "--format", "json"])
+    assert r.exit_code not in (0, None) and "Traceback" not in r.output, r.output
+    doc = json.loads(r.stdout)  # exactly one document: json.loads refuses trailing data
+    assert set(doc) == {"error"} and doc["error"]["code"] == r.exit_code and doc["error"]["message"]
+    assert "hunter2" not in r.output
+    assert r.stderr.strip().splitlines()[-1].startswith(("error:", "Error:"))
+
+
+def test_heads_stamp_with_json_prints_json(project_dir: Path, runner: CliRunner) -> None:
+    r = _ok(runner.invoke(cli, ["heads", "--stamp", "--format", "json"]))
+    assert json.loads(r.stdout)["stamp"] == "expand=-,migrate=-,contract=-"
