@@ -103,7 +103,7 @@ def rolling(old_stamp: str, new_stamp: str, *, new_ready: int, replicas: int = 3
         },
         "status": {
             "observedGeneration": 7,
-            "replicas": replicas + (0 if complete else old_left),
+            "replicas": old_left + new_ready,  # every pod it has, as the cross-check against the pods expects
             "updatedReplicas": new_ready,
             "readyReplicas": replicas,
             "availableReplicas": replicas,
