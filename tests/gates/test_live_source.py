@@ -252,3 +252,31 @@ def test_unusable_kubeconfig_is_unknown(project_root: Path) -> None:
     )
     assert decision.decision == "unknown"
     assert decision.reasons[0].code == "NO_CLUSTER_CONFIG"
+
+
+def test_every_kind_reads_live_and_a_selector_finds_them(km: KmockThread) -> None:
+    """StatefulSets, DaemonSets, Jobs and CronJobs through the typed APIs (apps/v1, batch/v1), and a
+    label selector over workloads resolved against the live API (a missing CRD kind has none)."""
+    from expandcontract.gates.evaluate import Selection, evaluate_all, resolve
+
+    objs = load("workloads.yaml")
+    seed(km, objs)
+    src = km.client()
+    for kind, name, expected in (
+        ("StatefulSet", "ledger", "blocked"),
+        ("DaemonSet", "node-agent", "blocked"),
+        ("Job", "reindex", "blocked"),
+        ("CronJob", "nightly-report", "allow"),
+    ):
+        decision = evaluate(src, "migrate", "users-email", Target(kind, name, "shop"), fake_classify)
+        assert decision.decision == expected, (kind, decision.summary())
+    selection = Selection(selector="app.kubernetes.io/part-of=shop", namespace="shop")
+    targets, reasons = resolve(src, selection)
+    assert reasons == ()
+    assert {str(t) for t in targets} == {
+        "StatefulSet shop/ledger",
+        "DaemonSet shop/node-agent",
+        "Job shop/reindex",
+        "CronJob shop/nightly-report",
+    }
+    assert evaluate_all(src, "migrate", "users-email", selection, fake_classify).decision == "blocked"
