@@ -216,3 +216,24 @@ def test_repeatable_target_and_snapshot_flags(project_root: Path) -> None:
     )
     status, out, err = run([*args, "--target", "Widget/shop/web"])
     assert status == 2 and "unsupported rollout kind 'Widget'" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x7fELF\x02\x01\x01\x00\x00\x00", "binary file"),
+        (b"\xff\xfe\xfa garbage", "not UTF-8"),
+        (b"kind: Pod\nmetadata: [a, b]\n", "metadata"),
+        (b"apiVersion: v1\nkind: PodList\nitems: {a: 1}\n", "items"),
+    ],
+    ids=["binary", "not-utf8", "metadata-list", "items-mapping"],
+)
+def test_unreadable_snapshots_are_one_line_exit_2(project_root: Path, content: bytes, message: str) -> None:
+    cfg = configure(project_root)
+    snap = project_root / "snap.bin"
+    snap.write_bytes(content)
+    args = ["gate", "migrate", "--change", "users-email", "--snapshot", str(snap), "--config", str(cfg)]
+    status, out, err = run([*args, "--format", "json"])
+    assert status == 2
+    assert message in json.loads(out)["error"]["message"]
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
