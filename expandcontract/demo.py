@@ -35,6 +35,20 @@ def copy_example(dest: Path) -> Path:
     return dest
 
 
+def example_at(dest: Path, change: str) -> Path:
+    """The example project as it was when `change` shipped: its revisions and those before it."""
+    copy_example(dest)
+    from expandcontract.phases.project import load_project
+
+    project = load_project(load_config(start=dest), validate=False)
+    slugs = list(project.changes)
+    later = set(slugs[slugs.index(change) + 1 :])
+    for rev in project.revisions.values():
+        if rev.change in later:
+            rev.path.unlink()
+    return dest
+
+
 class Demo:
     def __init__(self, workdir: Path, url: str, say: Say) -> None:
         self.workdir = workdir
