@@ -49,6 +49,37 @@ def example_at(dest: Path, change: str) -> Path:
     return dest
 
 
+NAIVE_RENAME = '''"""rename users.name to full_name in one step (the naive way: rehearse shows what breaks)"""
+from alembic import op
+
+revision = "ex03_users_full_name"
+down_revision = "ex02_users_email_verified"
+branch_labels = None
+depends_on = None
+
+ec_change = "users-full-name"
+ec_phase = "expand"
+
+
+def upgrade() -> None:
+    op.alter_column("users", "name", new_column_name="full_name")
+
+
+def downgrade() -> None:
+    op.alter_column("users", "full_name", new_column_name="name")
+'''
+
+
+def naive_rename(dest: Path) -> Path:
+    """The example when users-full-name shipped, with the rename done in one step in its expand."""
+    example_at(dest, "users-full-name")
+    versions = dest / "migrations" / "versions"
+    (versions / "expand" / "ex03_users_full_name.py").write_text(NAIVE_RENAME)
+    for path in (versions / "migrate" / "mg03_users_full_name.py", versions / "contract" / "ct03_users_full_name.py"):
+        path.unlink()
+    return dest
+
+
 class Demo:
     def __init__(self, workdir: Path, url: str, say: Say) -> None:
         self.workdir = workdir

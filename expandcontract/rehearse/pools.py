@@ -55,6 +55,7 @@ class ColumnPlan:
     values: list[Any] = field(default_factory=list)  # empty: the worker makes values from the model type
     unique: bool = False
     nullable: bool = False
+    free_text: bool = False  # text with no rule on it: each write gets a suffix of its own, as real text would
 
 
 @dataclass
@@ -141,9 +142,15 @@ def plans(
             else:
                 ns = [rng.randrange(1, 1_000_000) for _ in range(CANDIDATES)]
                 cp.values = convert(conn, info, col, [value_for(col, n) for n in ns])
+                cp.free_text = _free_text(info, col)
             if not cp.values and not mc.server_generated:
                 plan.notes.append(f"no value of {mc.name} ({col.type}) passes its checks: writes of it may fail")
     return out
+
+
+def _free_text(info: TableInfo, col: Column) -> bool:
+    unlimited = col.typmod <= 4 or col.typmod - 4 >= 32
+    return col.category == "S" and unlimited and not col.allowed and not info.column_checks(col.name)
 
 
 def convert(conn: Any, info: TableInfo, col: Column, literals: list[str | None]) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from psycopg import sql
 from expandcontract.errors import ProjectError
 from expandcontract.phases.project import Revision
 
-PROBE_INTERVAL_S = 0.05
+PROBE_INTERVAL_S = 0.02
 SHOWN_KEYS = 5
 
 
@@ -79,6 +80,7 @@ class Probe:
     step: int
     found: list[Divergence] = field(default_factory=list)
     checks: int = 0
+    rounds: int = 0  # complete rounds: every rename, both directions, an INSERT and an UPDATE each
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -92,15 +94,24 @@ class Probe:
         if self._thread is not None:
             self._thread.join(30)
 
+    def wait_round(self, timeout: float) -> None:
+        """Block until one complete round is done (or `timeout`), so a short step still probes it all."""
+        deadline = time.monotonic() + timeout
+        while self.rounds < 1 and self._thread is not None and self._thread.is_alive():
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(PROBE_INTERVAL_S)
+
     def _run(self) -> None:
         counter = itertools.count(1)
         while not self._stop.is_set():
-            for rename in self.renames:
-                for writer_is_old in (True, False):
-                    for update in (False, True):
+            for update in (False, True):
+                for rename in self.renames:
+                    for writer_is_old in (True, False):
                         self._one(rename, writer_is_old, update, next(counter))
                         if self._stop.wait(PROBE_INTERVAL_S):
                             return
+            self.rounds += 1
 
     def _one(self, rename: Rename, writer_is_old: bool, update: bool, n: int) -> None:
         write, read = (self.old, self.new) if writer_is_old else (self.new, self.old)

@@ -33,6 +33,7 @@ from expandcontract.verify.stepper import Stepper, check_env_py
 
 Progress = Callable[[str], None]
 SKIP_GATE = "rehearse: the deploy is simulated on a scratch database"
+PROBE_ROUND_TIMEOUT_S = 30.0
 
 
 def _quiet(_: str) -> None:
@@ -162,6 +163,8 @@ class Session:
     seeded: pools.SeededKeys = field(default_factory=pools.SeededKeys)
     outcomes: dict[str, list[Outcome]] = field(default_factory=dict)
     running: dict[str, Fleet] = field(default_factory=dict)
+    ready: dict[str, Fleet] = field(default_factory=dict)
+    generation: int = 0
     durations: dict[int, float] = field(default_factory=dict)
     divergences: list[Divergence] = field(default_factory=list)
     failed: bool = False
@@ -169,27 +172,31 @@ class Session:
 
     def run(self) -> None:
         self.rng = random.Random(self.opts.seed)
-        self.build_old_schema()
-        with connect(self.url, autocommit=True, application_name=CONTROL_APP) as control:
-            self.control = control
-            self.seed()
-            renames = declared(r for p in self.pending for revs in p.revisions.values() for r in revs)
-            steps = plan(self.pending, old="old" in self.releases)
-            self.steps = steps
-            self.sampler = Sampler(self.url)
-            self.step_value = context().Value("i", 0)
-            self.sampler.start()
-            try:
+        renames = declared(r for p in self.pending for revs in p.revisions.values() for r in revs)
+        steps = plan(self.pending, old="old" in self.releases)
+        self.steps = steps
+        self.step_value = context().Value("i", 0)
+        self.sampler = Sampler(self.url)
+        try:
+            for name in self.releases:  # both releases' models import before anything runs (bad input: exit 2)
+                self.prepare(name)
+            self.build_old_schema()
+            with connect(self.url, autocommit=True, application_name=CONTROL_APP) as control:
+                self.control = control
+                self.seed()
+                self.sampler.start()
                 for step in steps:
                     self.enter(step)
                     self.execute(step, renames)
                     if self.failed:
                         break
-            finally:
-                for name in list(self.running):
-                    self.retire(name)
-                self.sampler.stop()
-            self.assemble(steps)
+        finally:
+            for name in list(self.running):
+                self.retire(name, again=False)
+            for fleet in self.ready.values():
+                fleet.kill()
+            self.sampler.stop()
+        self.assemble(steps)
 
     # -- before any traffic -------------------------------------------------------------------------
     def build_old_schema(self) -> None:
@@ -240,7 +247,8 @@ class Session:
             if name not in step.releases:
                 self.retire(name)
 
-    def deploy(self, name: str) -> None:
+    def prepare(self, name: str) -> None:
+        """Start a release's workers ahead of need: they import the models and wait for their plan."""
         release = self.releases[name]
         fleet = Fleet(
             release,
@@ -248,9 +256,17 @@ class Session:
             workers=self.opts.workers,
             step=self.step_value,
             rate=self.opts.rate,
-            seed=self.opts.seed * 1000 + self.slots,
+            seed=self.opts.seed * 1000 + self.generation,
         )
-        tables = fleet.start()
+        self.generation += self.opts.workers
+        fleet.start()
+        self.ready[name] = fleet
+
+    def deploy(self, name: str) -> None:
+        if name not in self.ready:
+            self.prepare(name)
+        fleet = self.ready.pop(name)
+        tables = fleet.tables
         infos = catalog.read(self.control)
         unique = int(min(100_000, max(2_000, self.opts.rate * self.opts.seconds * len(self.steps))))
         plans = []
@@ -266,9 +282,11 @@ class Session:
         fleet.go(plans)
         self.running[name] = fleet
 
-    def retire(self, name: str) -> None:
+    def retire(self, name: str, again: bool = True) -> None:
         fleet = self.running.pop(name)
         self.outcomes.setdefault(name, []).append(fleet.stop())
+        if again and any(name in s.releases for s in self.steps[self.step_value.value + 1 :]):
+            self.prepare(name)  # it comes back later (after the rollback): fresh processes, ready by then
 
     # -- one step -----------------------------------------------------------------------------------
     def execute(self, step: Step, renames: list[Rename]) -> None:
@@ -287,6 +305,8 @@ class Session:
                 remaining = self.opts.seconds - (time.monotonic() - started)
                 if remaining > 0:
                     time.sleep(remaining)  # traffic keeps running for the step's share of time
+                if probe is not None:
+                    probe.wait_round(PROBE_ROUND_TIMEOUT_S)
         finally:
             if probe is not None:
                 probe.stop()

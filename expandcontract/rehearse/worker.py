@@ -96,6 +96,7 @@ class Traffic:
         self.own: dict[str, list[tuple[Any, ...]]] = {p.name: [] for p in self.plans}
         self.turn: dict[str, int] = {p.name: 0 for p in self.plans}
         self.unique: dict[tuple[str, str], int] = {}
+        self.written = 0
         self.stats: dict[int, StepStats] = {}
 
     # -- values -----------------------------------------------------------------------------------
@@ -110,7 +111,11 @@ class Traffic:
                 if i < len(cp.values):
                     return cp.values[i]
             else:
-                return self.rng.choice(cp.values)
+                value = self.rng.choice(cp.values)
+                if cp.free_text and isinstance(value, str):
+                    self.written += 1
+                    return f"{value}-{self.setup.seed}.{self.written}"
+                return value
         return fallback(column, self.rng)
 
     # -- one operation ----------------------------------------------------------------------------
