@@ -300,11 +300,9 @@ class Session:
             probe.start()
         try:
             if step.run is not None:
-                self.run_phase(step)
+                self.run_phase(step)  # under traffic; then the step's seconds of traffic on its result
             if not self.failed:
-                remaining = self.opts.seconds - (time.monotonic() - started)
-                if remaining > 0:
-                    time.sleep(remaining)  # traffic keeps running for the step's share of time
+                time.sleep(self.opts.seconds)
                 if probe is not None:
                     probe.wait_round(PROBE_ROUND_TIMEOUT_S)
         finally:
