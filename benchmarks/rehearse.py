@@ -136,7 +136,14 @@ def example_history(tmp: Path, server: str, sizes: list[int]) -> dict[str, Any]:
             options=Options(rows=rows),
             server_url=server,
         )
-        runs.append({"rows": rows, "wall_s": round(time.monotonic() - started, 1), "ok": report.ok})
+        runs.append(
+            {
+                "rows": rows,
+                "wall_s": round(time.monotonic() - started, 1),
+                "ok": report.ok,
+                "problems": [f"{p.kind} {p.change} {p.phase} {p.release}: {p.message}" for p in report.problems],
+            }
+        )
     xs = [r["rows"] / 100_000 for r in runs]
     ys = [r["wall_s"] for r in runs]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
@@ -162,6 +169,7 @@ def typical_change(tmp: Path, server: str, rows: int) -> dict[str, Any]:
         "rows": rows,
         "wall_s": round(wall, 1),
         "ok": report.ok,
+        "problems": [f"{p.kind} {p.change} {p.phase} {p.release}: {p.message}" for p in report.problems],
         "steps": [{"step": s.step, "release": s.release, "seconds": s.seconds, "ops": s.ops} for s in report.steps],
     }
 

@@ -25,6 +25,8 @@ from expandcontract.db.connect import connect
 Say = Callable[[str], None]
 
 SEED_USERS = 50_000
+REHEARSE_ROWS = 2_000
+REHEARSE_SECONDS = 1.0
 
 
 def copy_example(dest: Path) -> Path:
@@ -186,6 +188,44 @@ class Demo:
             if r["status"] == "skipped":
                 self.say(f"   skipped {r['revision']}: declared ec_reversible = False")
 
+    def rehearse(self) -> None:
+        """The example history over release 1, then the one-step rename over release 2, both under traffic."""
+        from expandcontract.db.url import with_database
+        from expandcontract.phases.project import load_project
+        from expandcontract.rehearse import Options, rehearse
+
+        stages = self.workdir.parent
+        server = with_database(self.url, "postgres")
+        options = Options(rows=REHEARSE_ROWS, seconds=REHEARSE_SECONDS)
+        report = rehearse(
+            self.project(),
+            old=example_at(stages / "release-1", "initial-schema"),
+            old_models="app.releases.initial_schema:Base",
+            options=options,
+            server_url=server,
+        )
+        self.say(
+            f"   the three changes over release 1 ({REHEARSE_ROWS:,} rows per table, {REHEARSE_SECONDS:g}s per step):"
+        )
+        for line in report.render_text().splitlines():
+            if line.strip() and not line.startswith("note:"):
+                self.say(f"   {line}")
+        naive = naive_rename(stages / "naive")
+        report = rehearse(
+            load_project(load_config(start=naive)),
+            old=example_at(stages / "release-2", "users-email-verified"),
+            old_models="app.releases.users_email_verified:Base",
+            new_models="app.releases.users_full_name:Base",
+            options=options,
+            server_url=server,
+        )
+        self.say("   the same rename done in one step (ALTER TABLE users RENAME COLUMN name TO full_name):")
+        for p in report.problems[:2]:
+            self.say(f"   {p.kind}: {p.change} {p.phase} ({p.step}), {p.release} release: {p.message}")
+            if p.sql:
+                self.say(f"     sql: {p.sql}")
+        self.say(f"   {report.summary()}")
+
     def status(self) -> None:
         from expandcontract.phases.status import project_status
 
@@ -219,6 +259,9 @@ class Demo:
 
         self.heading("Every revision can be undone: verify on scratch databases (never this one)")
         self.verify()
+
+        self.heading("Both releases keep working through every phase: rehearse the deploys under traffic")
+        self.rehearse()
 
         self.heading("Before the deploy: run expand (additive only; old code keeps working)")
         self.run("expand")

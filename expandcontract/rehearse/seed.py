@@ -1,10 +1,11 @@
 """Sample rows for every table of the old release's schema, before anything pending runs.
 
-Generated from the catalog: each column's type (a value of its own per row in unique columns, a cycle
-of 997 values elsewhere), NOT NULL (else one row in twenty is NULL), `CHECK (c IN (...))` lists and enum
-labels, and foreign keys (parents first; a child row points at a random parent row). Columns the server
-fills (identity, serial, generated) are left to it. Rows go in with COPY; a table with other CHECKs is
-copied into a temporary table first and only the rows that pass its checks are kept.
+Generated from the catalog: each column's type (a value of its own per row in unique, text and integer
+columns, a cycle of 997 values in the others), NOT NULL (else one row in twenty is NULL),
+`CHECK (c IN (...))` lists and enum labels, and foreign keys (parents first; a child row points at a
+random parent row). Columns the server fills (identity, serial, generated) are left to it. Rows go in
+with COPY; a table with other CHECKs is copied into a temporary table first and only the rows that pass
+its checks are kept.
 """
 
 from __future__ import annotations
@@ -84,10 +85,14 @@ def _columns(
 
 
 def _values(col: Column, rows: int, *, unique: bool) -> list[str | None]:
-    """A value per row that differs per row for unique columns; else a cycle of CYCLE values (cheaper),
+    """A value of its own per row for unique, text and integer columns (as names and emails are, and
+    cheap to make); a cycle of CYCLE values for the others (timestamps, numerics: costly to format);
     one in NULL_EVERY NULL where the column allows it."""
-    if unique:
-        return [value_for(col, n) for n in range(1, rows + 1)]
+    if unique or col.category == "S" or col.base in ("int2", "int4", "int8"):
+        values = [value_for(col, n) for n in range(1, rows + 1)]
+        if not col.not_null and not unique:
+            values[NULL_EVERY - 1 :: NULL_EVERY] = [None] * len(range(NULL_EVERY - 1, rows, NULL_EVERY))
+        return values
     cycle = [value_for(col, k) for k in range(1, CYCLE + 1)]
     values = (cycle * (rows // CYCLE + 1))[:rows]
     if not col.not_null:
