@@ -17,8 +17,6 @@ from typing import Any
 
 from expandcontract.errors import ConfigError
 
-CONFIG_FILENAMES = ("pyproject.toml", "expandcontract.toml")
-
 
 @dataclass(frozen=True)
 class DDLConfig:
@@ -42,6 +40,8 @@ class LintConfig:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
+    downgrade: str = "warning"  # severity of findings in revisions' downgrade(): error | warning | off
+    fail_on_not_analysable: bool = False  # code the linter cannot see offline fails the lint (CI)
 
 
 @dataclass(frozen=True)
