@@ -14,7 +14,7 @@ import click
 
 from expandcontract.cli._common import app, command, format_option
 from expandcontract.cli.verify import _sigterm_as_interrupt
-from expandcontract.errors import EXIT_PROBLEMS, ExpandContractError
+from expandcontract.errors import EXIT_PROBLEMS
 
 
 @command()
@@ -62,21 +62,16 @@ def rehearse(
     from expandcontract.rehearse import rehearse as run_rehearsal
 
     ctx = app()
-    try:
-        with _sigterm_as_interrupt():  # CI cancellation: workers stopped, scratch database dropped
-            report = run_rehearsal(
-                load_project(ctx.config()),
-                old=old,
-                old_models=old_models,
-                new_models=new_models,
-                options=Options(rows=rows, seconds=seconds, max_lock_wait_ms=max_lock_wait_ms),
-                server_url=ctx.database_url,
-                progress=lambda line: click.echo(line, err=True),
-            )
-    except ExpandContractError as exc:
-        if fmt == "json":
-            click.echo(json.dumps({"error": {"code": exc.exit_code, "message": str(exc)}}))
-        raise
+    with _sigterm_as_interrupt():  # CI cancellation: workers stopped, scratch database dropped
+        report = run_rehearsal(
+            load_project(ctx.config()),
+            old=old,
+            old_models=old_models,
+            new_models=new_models,
+            options=Options(rows=rows, seconds=seconds, max_lock_wait_ms=max_lock_wait_ms),
+            server_url=ctx.database_url,
+            progress=lambda line: click.echo(line, err=True),
+        )
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, default=str))
     else:
