@@ -87,3 +87,27 @@ def test_a_naive_mapping_of_the_widened_key_fails_after_the_contract(tmp_path: P
         ("app-error", "orders-id-bigint", "contract", "new")
     }, report.render_text()
     assert all("cached plan must not change result type" in p.message for p in report.problems)
+
+
+def test_the_traffic_hook_runs_sql_the_models_do_not_show(tmp_path: Path, pg_server_url: str) -> None:
+    """The new release still reads users.name in raw SQL: only its hook can show the contract breaks it."""
+    new = example_at(tmp_path / "new", "users-full-name")
+    (new / "app" / "report.py").write_text(
+        "import sqlalchemy as sa\n\n\n"
+        "def traffic(connection: sa.Connection) -> None:\n"
+        '    connection.execute(sa.text("SELECT count(*) FROM users WHERE name IS NULL")).scalar()\n'
+    )
+    pyproject = new / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "require_gate = false\n", 'require_gate = false\ntraffic = "app.report:traffic"\n'
+        )
+    )
+    old = example_at(tmp_path / "old", "users-email-verified")
+    report = run(new, old, "app.releases.users_email_verified:Base", "app.releases.users_full_name:Base", pg_server_url)
+    assert {(p.kind, p.phase, p.release) for p in report.problems} == {("app-error", "contract", "new")}, (
+        report.render_text()
+    )
+    for problem in report.problems:  # one per wording of the error (a prepared statement adds its position)
+        assert "traffic hook app.report:traffic" in problem.message and "UndefinedColumn" in problem.message
+        assert problem.sql == "SELECT count(*) FROM users WHERE name IS NULL"
