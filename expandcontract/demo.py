@@ -25,6 +25,8 @@ from expandcontract.db.connect import connect
 Say = Callable[[str], None]
 
 SEED_USERS = 50_000
+REHEARSE_ROWS = 2_000
+REHEARSE_SECONDS = 1.0
 
 
 def copy_example(dest: Path) -> Path:
@@ -32,6 +34,51 @@ def copy_example(dest: Path) -> Path:
     src = resources.files("expandcontract").joinpath("data", "example")
     with resources.as_file(src) as path:
         shutil.copytree(path, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def example_at(dest: Path, change: str) -> Path:
+    """The example project as it was when `change` shipped: its revisions and those before it."""
+    copy_example(dest)
+    from expandcontract.phases.project import load_project
+
+    project = load_project(load_config(start=dest), validate=False)
+    slugs = list(project.changes)
+    later = set(slugs[slugs.index(change) + 1 :])
+    for rev in project.revisions.values():
+        if rev.change in later:
+            rev.path.unlink()
+    return dest
+
+
+NAIVE_RENAME = '''"""rename users.name to full_name in one step (the naive way: rehearse shows what breaks)"""
+from alembic import op
+
+revision = "ex03_users_full_name"
+down_revision = "ex02_users_email_verified"
+branch_labels = None
+depends_on = None
+
+ec_change = "users-full-name"
+ec_phase = "expand"
+
+
+def upgrade() -> None:
+    op.alter_column("users", "name", new_column_name="full_name")
+
+
+def downgrade() -> None:
+    op.alter_column("users", "full_name", new_column_name="name")
+'''
+
+
+def naive_rename(dest: Path) -> Path:
+    """The example when users-full-name shipped, with the rename done in one step in its expand."""
+    example_at(dest, "users-full-name")
+    versions = dest / "migrations" / "versions"
+    (versions / "expand" / "ex03_users_full_name.py").write_text(NAIVE_RENAME)
+    for path in (versions / "migrate" / "mg03_users_full_name.py", versions / "contract" / "ct03_users_full_name.py"):
+        path.unlink()
     return dest
 
 
@@ -141,6 +188,44 @@ class Demo:
             if r["status"] == "skipped":
                 self.say(f"   skipped {r['revision']}: declared ec_reversible = False")
 
+    def rehearse(self) -> None:
+        """The example history over release 1, then the one-step rename over release 2, both under traffic."""
+        from expandcontract.db.url import with_database
+        from expandcontract.phases.project import load_project
+        from expandcontract.rehearse import Options, rehearse
+
+        stages = self.workdir.parent
+        server = with_database(self.url, "postgres")
+        options = Options(rows=REHEARSE_ROWS, seconds=REHEARSE_SECONDS)
+        report = rehearse(
+            self.project(),
+            old=example_at(stages / "release-1", "initial-schema"),
+            old_models="app.releases.initial_schema:Base",
+            options=options,
+            server_url=server,
+        )
+        self.say(
+            f"   the three changes over release 1 ({REHEARSE_ROWS:,} rows per table, {REHEARSE_SECONDS:g}s per step):"
+        )
+        for line in report.render_text().splitlines():
+            if line.strip() and not line.startswith("note:"):
+                self.say(f"   {line}")
+        naive = naive_rename(stages / "naive")
+        report = rehearse(
+            load_project(load_config(start=naive)),
+            old=example_at(stages / "release-2", "users-email-verified"),
+            old_models="app.releases.users_email_verified:Base",
+            new_models="app.releases.users_full_name:Base",
+            options=options,
+            server_url=server,
+        )
+        self.say("   the same rename done in one step (ALTER TABLE users RENAME COLUMN name TO full_name):")
+        for p in report.problems[:2]:
+            self.say(f"   {p.kind}: {p.change} {p.phase} ({p.step}), {p.release} release: {p.message}")
+            if p.sql:
+                self.say(f"     sql: {p.sql}")
+        self.say(f"   {report.summary()}")
+
     def status(self) -> None:
         from expandcontract.phases.status import project_status
 
@@ -174,6 +259,9 @@ class Demo:
 
         self.heading("Every revision can be undone: verify on scratch databases (never this one)")
         self.verify()
+
+        self.heading("Both releases keep working through every phase: rehearse the deploys under traffic")
+        self.rehearse()
 
         self.heading("Before the deploy: run expand (additive only; old code keeps working)")
         self.run("expand")

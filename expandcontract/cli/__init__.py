@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "heads": ("expandcontract.cli.project", "heads", "Lane heads; --stamp for the pod annotation."),
     "backfill": ("expandcontract.cli.backfill", "backfill", "Watch and control backfills."),
     "verify": ("expandcontract.cli.verify", "verify", "Check every revision is reversible."),
+    "rehearse": ("expandcontract.cli.rehearse", "rehearse", "Replay a deploy under both releases' traffic."),
     "gate": ("expandcontract.cli.gate", "gate", "Decide whether a phase may run now (rollout)."),
     "serve": ("expandcontract.cli.serve", "serve", "HTTP gate for Argo Rollouts and Flagger."),
     "db": ("expandcontract.cli.db", "db", "Start, stop or inspect the embedded PostgreSQL."),

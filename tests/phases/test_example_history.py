@@ -50,6 +50,9 @@ def test_example_story_on_a_real_database(tmp_path: Path, database_url: str) -> 
     assert "orders.id is now bigint" in text
     assert "9 pass, 1 skipped" in text and "skipped ct04_orders_id_bigint" in text  # verify
     assert "naive.sql:1:1: add-required-column" in text and "checked 10 revisions, 0 error(s)" in text
+    assert "rehearse: ok: no errors, stalls or divergences (3 change(s) since" in text  # the history under traffic
+    assert "app-error: users-full-name expand (expand), old release" in text and "UndefinedColumn" in text
+    assert "rehearse: FAILED" in text  # the one-step rename, rehearsed
     assert "gate blocked (exit 3)" in text and "[INCOMPATIBLE_PODS]" in text  # 1 of 3 pods rolled out
     assert text.index("gate blocked") < text.index("applied ct03_users_full_name")  # allowed at 3 of 3
 

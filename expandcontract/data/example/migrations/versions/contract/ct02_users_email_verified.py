@@ -27,6 +27,7 @@ def upgrade() -> None:
         "ALTER TABLE users ADD CONSTRAINT users_email_verified_not_null "
         "CHECK (email_verified IS NOT NULL) NOT VALID"
     )
+    # expandcontract: ignore[statements-before-autocommit-block] the ADD stays in the transaction the runner retries on a lock timeout; DROP ... IF EXISTS makes a rerun safe
     with op.get_context().autocommit_block():
         op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_email_verified_not_null")
     op.alter_column("users", "email_verified", existing_type=sa.Boolean(), nullable=False)

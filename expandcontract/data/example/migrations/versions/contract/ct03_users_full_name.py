@@ -43,11 +43,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Restore the old shape and its data so old code can run again (a rollback target).
+    # Restore the old shape and its data so old code can run again (a rollback target): the column and
+    # the sync trigger first (both releases' writes are copied from then on), then the rows written since
+    # the contract, in committed batches (a backfill of its own name: the migrate's is users-full-name.users).
     op.add_column("users", sa.Column("name", sa.Text(), nullable=True))
-    op.execute("UPDATE users SET name = full_name")  # expandcontract: ignore[unbatched-backfill] restore on rollback
     op.execute(SYNC_FUNCTION)
     op.execute(
         "CREATE TRIGGER users_sync_full_name BEFORE INSERT OR UPDATE OF name, full_name ON users "
         "FOR EACH ROW EXECUTE FUNCTION users_sync_full_name()"
+    )
+    op.backfill(
+        "users",
+        values={"name": "full_name"},
+        where="name IS NULL AND full_name IS NOT NULL",
+        name="users-full-name.users-rollback",
     )

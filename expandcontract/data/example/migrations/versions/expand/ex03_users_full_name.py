@@ -17,6 +17,7 @@ depends_on = None
 
 ec_change = "users-full-name"
 ec_phase = "expand"
+ec_renames = {"users.name": "users.full_name"}  # rehearse checks both releases see one value
 
 SYNC_FUNCTION = """
 CREATE FUNCTION users_sync_full_name() RETURNS trigger LANGUAGE plpgsql AS $$
