@@ -1,0 +1,356 @@
+"""A shadow column: how a rename and a type change replace a column while two releases write it.
+
+`Shadow` names the pair (the column being replaced, its shadow) and writes the pieces both recipes use:
+- the shadow column, and a two-way sync trigger that fires on INSERT and on every UPDATE of either
+  column, copies whichever side was written to the other, and never loops (a BEFORE ROW trigger assigns
+  NEW and runs no statement). The batched backfill sets `expandcontract.backfill = on` and writes
+  consistent values itself, so the trigger steps aside for it.
+- `Copies`: everything attached to the column (indexes, unique and primary keys, checks, foreign keys
+  both ways, NOT NULL) copied onto the shadow under other names: indexes CONCURRENTLY, constraints NOT
+  VALID and then VALIDATE in their own transactions, once the backfill has filled the shadow.
+- the takeover: one short transaction that drops the old column and puts the shadow in its place,
+  with each copy under its original name, the default and the sequence or identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from expandcontract.recipes import code
+from expandcontract.recipes.catalog import (
+    Catalog,
+    Column,
+    Constraint,
+    ForeignKeyIn,
+    Index,
+    Refused,
+    Sequence,
+    Table,
+)
+from expandcontract.recipes.code import Step
+from expandcontract.recipes.sqltext import (
+    check_body,
+    copy_foreign_key,
+    copy_index,
+    ident,
+    literal,
+    qualified,
+    rename_columns,
+    rename_in_index,
+    short_name,
+)
+
+BACKFILL_GUARD = "current_setting('expandcontract.backfill', true) = 'on'"
+
+INTEGER_MAX = {"smallint": 32767, "integer": 2147483647, "bigint": 9223372036854775807}
+
+
+def in_schema(schema: str, name: str) -> str:
+    """The display name of relation `name` in `schema` (public left out)."""
+    return name if schema == "public" else f"{schema}.{name}"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One copied index or constraint: `original` stays on the column, `name` goes on the shadow."""
+
+    kind: str  # 'i' index, 'u' unique, 'p' primary key, 'c' check, 'f' foreign key, 'n' the NOT NULL check
+    table: str  # display name of the table it is on (the referencing table for a foreign key in)
+    original: str
+    name: str
+    sql: str  # CREATE INDEX CONCURRENTLY (i, u, p) or ADD CONSTRAINT ... NOT VALID (c, f, n)
+    validate: bool = True  # VALIDATE the copy (the original is validated)
+    incoming: bool = False  # a foreign key of another table (or this one) referencing the column
+
+
+@dataclass
+class Copies:
+    items: list[Copy] = field(default_factory=list)
+
+    def of(self, *kinds: str) -> list[Copy]:
+        return [c for c in self.items if c.kind in kinds]
+
+    def build(self, *, attach_unique: bool) -> list[Step]:
+        """Indexes concurrently; constraints NOT VALID (re-runnable: an earlier failed attempt's copy is
+        dropped first); then VALIDATE each in its own transaction. `attach_unique`: the unique copies
+        become constraints now (USING INDEX) rather than at the takeover."""
+        steps = [code.sql(c.sql, autocommit=True) for c in self.of("i", "u", "p")]
+        if attach_unique:
+            steps += [code.sql(attach_sql(c, c.name)) for c in self.of("u")]
+        for i, con in enumerate(self.of("c", "f", "n")):
+            note = "a copy left by an earlier, failed attempt is dropped first" if i == 0 else None
+            drop = f"ALTER TABLE {qualified(con.table)} DROP CONSTRAINT IF EXISTS {ident(con.name)}"
+            steps += [code.sql(drop, comment=note), code.sql(con.sql)]
+        steps += [
+            code.sql(f"ALTER TABLE {qualified(c.table)} VALIDATE CONSTRAINT {ident(c.name)}", autocommit=True)
+            for c in self.of("c", "f", "n")
+            if c.validate
+        ]
+        return steps
+
+
+def attach_sql(copy: Copy, name: str) -> str:
+    what = "PRIMARY KEY" if copy.kind == "p" else "UNIQUE"
+    return f"ALTER TABLE {qualified(copy.table)} ADD CONSTRAINT {ident(name)} {what} USING INDEX {ident(copy.name)}"
+
+
+@dataclass(frozen=True)
+class Shadow:
+    catalog: Catalog
+    table: Table
+    column: Column  # the column being replaced
+    shadow: str  # its shadow's name
+    shadow_type: str
+    forward: str  # SQL over the column: the shadow's value
+    back: str  # SQL over the shadow: the column's value
+    insert_prefers_shadow: bool  # rename: the new release writes the shadow; the old column may have a default
+    sync_name: str | None = None  # default: <table>_sync_<shadow>
+
+    @property
+    def t(self) -> str:
+        return qualified(self.table.display)
+
+    @property
+    def function(self) -> str:
+        return self.sync_name or short_name(self.table.name, "sync", self.shadow)
+
+    @property
+    def function_sql(self) -> str:
+        return qualified(in_schema(self.table.schema, self.function))
+
+    @property
+    def constant(self) -> str:
+        return short_name("sync", self.table.name, self.shadow).upper() + "_FUNCTION"
+
+    def check_names_free(self) -> None:
+        if self.shadow in self.table.columns:
+            raise Refused(f"table {self.table.display} already has a column {self.shadow!r}")
+        if self.catalog.function_exists(self.table.schema, self.function) or self.function in self.table.triggers:
+            raise Refused(
+                f"a function or trigger named {self.function} already exists on {self.table.display}; drop it first"
+            )
+
+    # -- the shadow column and its sync trigger ------------------------------------------------------
+    def add_column(self) -> list[Step]:
+        collate = f" COLLATE {ident(self.column.collation)}" if self.column.collation else ""
+        steps = [code.sql(f"ALTER TABLE {self.t} ADD COLUMN {ident(self.shadow)} {self.shadow_type}{collate}")]
+        if self.column.comment is not None:
+            steps.append(code.sql(f"COMMENT ON COLUMN {self.t}.{ident(self.shadow)} IS {literal(self.column.comment)}"))
+        return steps
+
+    def sync_sql(self) -> str:
+        c, s = ident(self.column.name), ident(self.shadow)
+        to_shadow = f"NEW.{s} := {rename_columns(self.forward, {self.column.name: f'NEW.{c}'})}"
+        to_column = f"NEW.{c} := {rename_columns(self.back, {self.shadow: f'NEW.{s}'})}"
+        (first, first_copy), (second, second_copy) = (
+            ((s, to_column), (c, to_shadow)) if self.insert_prefers_shadow else ((c, to_shadow), (s, to_column))
+        )
+        return f"""
+CREATE FUNCTION {self.function_sql}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF {BACKFILL_GUARD} THEN
+        RETURN NEW;  -- the batched backfill writes both columns itself
+    END IF;
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.{first} IS NOT NULL THEN
+            {first_copy};
+        ELSIF NEW.{second} IS NOT NULL THEN
+            {second_copy};
+        END IF;
+    ELSIF NEW.{first} IS DISTINCT FROM OLD.{first} THEN
+        {first_copy};
+    ELSIF NEW.{second} IS DISTINCT FROM OLD.{second} THEN
+        {second_copy};
+    END IF;
+    RETURN NEW;
+END
+$$"""
+
+    def create_sync(self) -> tuple[dict[str, str], list[Step]]:
+        trigger = (
+            f"CREATE TRIGGER {ident(self.function)} BEFORE INSERT OR UPDATE OF {ident(self.column.name)}, "
+            f"{ident(self.shadow)} ON {self.t} FOR EACH ROW EXECUTE FUNCTION {self.function_sql}()"
+        )
+        return {self.constant: self.sync_sql()}, [code.run_constant(self.constant), code.sql(trigger)]
+
+    def drop_sync(self) -> list[Step]:
+        return [
+            code.sql(f"DROP TRIGGER {ident(self.function)} ON {self.t}"),
+            code.sql(f"DROP FUNCTION {self.function_sql}()"),
+        ]
+
+    def backfill(self, *, name: str | None = None, comment: str | None = None) -> Step:
+        c, s = ident(self.column.name), ident(self.shadow)
+        where = f"{s} IS NULL AND {c} IS NOT NULL"
+        return code.backfill(self.table.display, {self.shadow: self.forward}, where, name=name, comment=comment)
+
+    # -- copies of what is attached to the column ------------------------------------------------------
+    def copies(self, name: Callable[[str], str] | None = None) -> Copies:
+        """The column's indexes and constraints copied for the shadow, each named `name(original)`
+        (default `<original>_new`); a NOT NULL column adds a NOT NULL check for the shadow."""
+        name = name or (lambda original: short_name(original, "new"))
+        table, col, to_shadow = self.table, self.column.name, {self.column.name: self.shadow}
+        out = Copies()
+        for idx in table.indexes_on(col):
+            out.items.append(Copy("i", table.display, idx.name, name(idx.name), copy_index(idx.definition, to_shadow, name(idx.name))))
+        for con in table.constraints_on(col):
+            out.items.append(self._copy_constraint(con, name(con.name), to_shadow))
+        for fk_in in table.incoming_on(col):
+            con = fk_in.constraint
+            fk = copy_foreign_key(con.definition, {}, to_shadow, table.display)
+            add = f"ALTER TABLE {qualified(fk_in.table)} ADD CONSTRAINT {ident(name(con.name))} {fk} NOT VALID"
+            out.items.append(Copy("f", fk_in.table, con.name, name(con.name), add, con.validated, incoming=True))
+        if self.column.not_null:
+            check = short_name(table.name, self.shadow, "not_null")
+            add = f"ALTER TABLE {self.t} ADD CONSTRAINT {ident(check)} CHECK ({ident(self.shadow)} IS NOT NULL) NOT VALID"
+            out.items.append(Copy("n", table.display, "", check, add))
+        return out
+
+    def _copy_constraint(self, con: Constraint, name: str, to_shadow: dict[str, str]) -> Copy:
+        if con.kind in ("u", "p"):
+            cols = ", ".join(ident(to_shadow.get(c, c)) for c in con.columns)
+            build = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {ident(name)} ON {self.t} ({cols})"
+            return Copy(con.kind, self.table.display, con.name, name, build)
+        if con.kind == "c":
+            body = rename_columns(check_body(con.definition), {k: ident(v) for k, v in to_shadow.items()})
+            add = f"ALTER TABLE {self.t} ADD CONSTRAINT {ident(name)} CHECK ({body}) NOT VALID"
+            return Copy("c", self.table.display, con.name, name, add, con.validated)
+        if con.kind == "f":
+            assert con.ref_table is not None
+            same = con.ref_table == self.table.display
+            fk = copy_foreign_key(con.definition, to_shadow, to_shadow if same else {}, con.ref_table)
+            add = f"ALTER TABLE {self.t} ADD CONSTRAINT {ident(name)} {fk} NOT VALID"
+            return Copy("f", self.table.display, con.name, name, add, con.validated)
+        raise Refused(
+            f"{self.table.display}.{self.column.name} is part of exclusion constraint {con.name}, which has no "
+            "NOT VALID or USING INDEX form; change it in a maintenance window"
+        )
+
+    def not_null(self, copies: Copies) -> list[Step]:
+        """SET NOT NULL on the shadow, proved by its validated check (no scan), and drop the check."""
+        steps: list[Step] = []
+        for con in copies.of("n"):
+            steps.append(code.sql(f"ALTER TABLE {self.t} ALTER COLUMN {ident(self.shadow)} SET NOT NULL"))
+            steps.append(code.sql(f"ALTER TABLE {self.t} DROP CONSTRAINT {ident(con.name)}"))
+        return steps
+
+    # -- the takeover ---------------------------------------------------------------------------------------
+    def takeover(self, copies: Copies, *, final_name: str, default: str | None, attached_unique: bool) -> list[Step]:
+        """One transaction: the sync trigger, the sequence or identity, the old column and the foreign keys
+        into it go; the shadow takes the column's name, each copy its original's name, and the default."""
+        t, s = self.t, ident(self.shadow)
+        schema = self.table.schema
+        steps = self.drop_sync()
+        seq = self.table.sequence_of(self.column.name)
+        temp_seq: str | None = None
+        if seq is not None and not seq.identity:
+            steps.append(code.sql(f"ALTER SEQUENCE {qualified(seq.name)} OWNED BY {t}.{s}"))
+            if self.shadow_type in INTEGER_MAX and seq.type != self.shadow_type:
+                steps.append(code.sql(f"ALTER SEQUENCE {qualified(seq.name)} AS {self.shadow_type}"))
+        elif seq is not None:
+            temp_seq = short_name(seq.name.split(".")[-1], "new")
+            steps += self._move_identity(seq, temp_seq)
+        steps += [
+            code.sql(f"ALTER TABLE {qualified(c.table)} DROP CONSTRAINT {ident(c.original)}")
+            for c in copies.items
+            if c.incoming
+        ]
+        steps.append(code.sql(f"ALTER TABLE {t} DROP COLUMN {ident(self.column.name)}"))
+        if final_name != self.shadow:
+            steps.append(code.sql(f"ALTER TABLE {t} RENAME COLUMN {s} TO {ident(final_name)}"))
+        steps += [
+            code.sql(f"ALTER INDEX {qualified(in_schema(schema, c.name))} RENAME TO {ident(c.original)}")
+            for c in copies.of("i")
+        ]
+        for con in copies.of("u", "p", "c", "f"):
+            if con.kind == "p" or (con.kind == "u" and not attached_unique):
+                steps.append(code.sql(attach_sql(con, con.original)))
+            else:
+                steps.append(
+                    code.sql(f"ALTER TABLE {qualified(con.table)} RENAME CONSTRAINT {ident(con.name)} TO {ident(con.original)}")
+                )
+        if default is not None:
+            steps.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(final_name)} SET DEFAULT {default}"))
+        if temp_seq is not None and seq is not None:
+            steps.append(
+                code.sql(f"ALTER SEQUENCE {qualified(in_schema(schema, temp_seq))} RENAME TO {ident(seq.name.split('.')[-1])}")
+            )
+        return steps
+
+    def _move_identity(self, seq: Sequence, temp_seq: str) -> list[Step]:
+        kind = "ALWAYS" if self.column.identity == "a" else "BY DEFAULT"
+        options = [f"SEQUENCE NAME {qualified(in_schema(self.table.schema, temp_seq))}"]
+        if seq.start != 1:
+            options.append(f"START WITH {seq.start}")
+        if seq.increment != 1:
+            options.append(f"INCREMENT BY {seq.increment}")
+        if seq.max != INTEGER_MAX.get(seq.type) and seq.increment > 0:
+            options.append(f"MAXVALUE {seq.max}")
+        if seq.min != 1 and seq.increment > 0:
+            options.append(f"MINVALUE {seq.min}")
+        if seq.cache != 1:
+            options.append(f"CACHE {seq.cache}")
+        if seq.cycle:
+            options.append("CYCLE")
+        temp = qualified(in_schema(self.table.schema, temp_seq))
+        return [
+            code.sql(
+                f"ALTER TABLE {self.t} ALTER COLUMN {ident(self.shadow)} ADD GENERATED {kind} AS IDENTITY "
+                f"({' '.join(options)})"
+            ),
+            code.sql(
+                f"SELECT setval({literal(temp)}, last_value, is_called) FROM {qualified(seq.name)}",
+                comment="the new identity continues where the old one stopped",
+            ),
+        ]
+
+    # -- the schema after the takeover (what a downgrade of it starts from) -------------------------------
+    def after_takeover(self, final_name: str, default: str | None) -> Table:
+        """`table` as the takeover leaves it: the shadow, named `final_name`, with the column's properties,
+        indexes and constraints; a copy of the catalog data, the input of the reverse recipe."""
+        old, to_final = self.column.name, {self.column.name: final_name}
+        col = replace(self.column, name=final_name, type=self.shadow_type, default=default)
+        columns = {(final_name if k == old else k): (col if k == old else v) for k, v in self.table.columns.items()}
+        indexes = [
+            Index(i.name, rename_in_index(i.definition, to_final), tuple(to_final.get(c, c) for c in i.columns), i.unique, i.valid)
+            for i in self.table.indexes
+        ]
+        constraints = [self._renamed(c, to_final) for c in self.table.constraints]
+        incoming = [
+            ForeignKeyIn(
+                f.table,
+                replace(
+                    f.constraint,
+                    definition=copy_foreign_key(f.constraint.definition, {}, to_final, self.table.display),
+                    ref_columns=tuple(to_final.get(c, c) for c in f.constraint.ref_columns),
+                ),
+            )
+            for f in self.table.incoming
+        ]
+        sequences = [
+            replace(
+                s,
+                column=final_name,
+                type=self.shadow_type if self.shadow_type in INTEGER_MAX else s.type,
+                max=INTEGER_MAX[self.shadow_type] if s.max == INTEGER_MAX.get(s.type) and self.shadow_type in INTEGER_MAX else s.max,
+            )
+            if s.column == old
+            else s
+            for s in self.table.sequences
+        ]
+        return replace(self.table, columns=columns, indexes=indexes, constraints=constraints, incoming=incoming, sequences=sequences)
+
+    def _renamed(self, con: Constraint, to_final: dict[str, str]) -> Constraint:
+        if self.column.name not in con.columns and not (con.kind == "f" and con.ref_table == self.table.display):
+            return con
+        definition = con.definition
+        if con.kind == "c":
+            definition = f"CHECK ({rename_columns(check_body(con.definition), {k: ident(v) for k, v in to_final.items()})})"
+        elif con.kind == "f":
+            same = con.ref_table == self.table.display
+            definition = copy_foreign_key(con.definition, to_final, to_final if same else {}, con.ref_table or "")
+        elif con.kind in ("u", "p"):
+            what = "PRIMARY KEY" if con.kind == "p" else "UNIQUE"
+            definition = f"{what} ({', '.join(ident(to_final.get(c, c)) for c in con.columns)})"
+        return replace(con, definition=definition, columns=tuple(to_final.get(c, c) for c in con.columns))
