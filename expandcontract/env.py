@@ -48,20 +48,32 @@ def run_migrations(target_metadata: Any = None, **configure_kwargs: Any) -> None
 
 
 def _url(acfg: Any) -> str:
-    explicit = acfg.get_main_option("sqlalchemy.url")
-    if explicit:
-        return str(explicit)
+    """The database every expandcontract command uses (db/resolve.py): DATABASE_URL, the config's
+    database_url, this alembic.ini's sqlalchemy.url, else the embedded server."""
     from pathlib import Path
 
     from expandcontract.config import load_config
     from expandcontract.db.resolve import resolve_database
 
     start = Path(acfg.config_file_name).resolve().parent if acfg.config_file_name else None
-    return resolve_database(None, load_config(start=start)).url
+    ini_url = acfg.get_main_option("sqlalchemy.url") or ""
+    return resolve_database(None, load_config(start=start), ini_url=ini_url).url
 
 
 def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any]) -> None:
     from alembic import context
+
+    context.configure(connection=conn, target_metadata=target_metadata, **_our_kwargs(context, conn, configure_kwargs))
+    with context.begin_transaction():
+        context.run_migrations()
+    if conn.in_transaction():
+        conn.commit()
+
+
+def _our_kwargs(context: Any, conn: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`context.configure` keyword arguments as we need them on `conn`: one transaction per revision and
+    phase state recorded in each step's transaction (after the project's own `on_version_apply`, if any).
+    Commits a transaction SQLAlchemy autobegun on `conn` first (Alembic would take it as external)."""
     from sqlalchemy import text
 
     from expandcontract.phases.state import ensure_schema_sql, record_step
@@ -80,12 +92,8 @@ def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any
 
     def on_version_apply(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
         if not meta:
-            script = context.script
-            for sc in script.walk_revisions():
-                meta[sc.revision] = (
-                    getattr(sc.module, "ec_change", None),
-                    getattr(sc.module, "ec_phase", None),
-                )
+            for sc in context.script.walk_revisions():
+                meta[sc.revision] = (getattr(sc.module, "ec_change", None), getattr(sc.module, "ec_phase", None))
         record_step(
             ctx.connection,
             revision_ids=tuple(step.up_revision_ids) if step.is_upgrade else (),
@@ -97,14 +105,39 @@ def _run_online(conn: Any, target_metadata: Any, configure_kwargs: dict[str, Any
         if on_step is not None:
             on_step(ctx, step)
 
-    context.configure(
-        connection=conn,
-        target_metadata=target_metadata,
-        transaction_per_migration=True,
-        on_version_apply=on_version_apply,
-        **configure_kwargs,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-    if conn.in_transaction():
-        conn.commit()
+    on_version_apply.expandcontract = True  # type: ignore[attr-defined]
+    theirs = _callbacks(kwargs.get("on_version_apply"))  # the project's own hooks run first
+    return {**kwargs, "transaction_per_migration": True, "on_version_apply": (*theirs, on_version_apply)}
+
+
+def _callbacks(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list | tuple | set) else (value,)
+
+
+def instrument(context: Any) -> None:
+    """For a project that keeps its own env.py (`init` adds two lines calling this after `from alembic
+    import context`): its `context.configure(...)` then runs each revision in its own transaction, records
+    phase state, and, when our runner or verify drives Alembic, uses the connection they hand in (so the
+    env.py's own engine never decides which database is migrated). Everything else the env.py passes
+    (version_table, include_schemas, ...) is kept."""
+    import expandcontract.backfill.op  # noqa: F401  (registers op.backfill)
+
+    if getattr(context.configure, "expandcontract", False):
+        return
+    original = context.configure
+
+    def configure(*args: Any, **kwargs: Any) -> Any:
+        hooks = _callbacks(kwargs.get("on_version_apply"))
+        if context.is_offline_mode() or any(getattr(h, "expandcontract", False) for h in hooks):
+            return original(*args, **kwargs)
+        ours = context.config.attributes.get(ATTR_CONNECTION)
+        conn = ours if ours is not None else kwargs.get("connection")
+        if conn is None:
+            return original(*args, **kwargs)
+        kwargs["connection"] = conn
+        return original(*args, **_our_kwargs(context, conn, kwargs))
+
+    configure.expandcontract = True  # type: ignore[attr-defined]
+    context.configure = configure

@@ -19,6 +19,10 @@ class ExpandContractError(Exception):
 
     exit_code: int = EXIT_USAGE
 
+    def details(self) -> dict[str, object]:
+        """Extra keys for the `{"error": {...}}` JSON document (data the message names)."""
+        return {}
+
 
 class UsageError(ExpandContractError):
     """Bad arguments or input on the command line."""
@@ -35,6 +39,17 @@ class DatabaseUnreachable(ExpandContractError):
 class ProjectError(ExpandContractError):
     """The Alembic project is malformed: a revision that does not import, two heads in a lane, a
     revision whose `ec_phase` disagrees with its lane, a contract without an expand."""
+
+
+class PhaseOrderError(ExpandContractError):
+    """`run PHASE` refused: the target needs unapplied revisions of another lane (exit 2, nothing applied)."""
+
+    def __init__(self, message: str, details: dict[str, object]) -> None:
+        super().__init__(message)
+        self._details = details
+
+    def details(self) -> dict[str, object]:
+        return dict(self._details)
 
 
 class ProblemsFound(ExpandContractError):

@@ -47,6 +47,7 @@ def _row(r: tuple[Any, ...], live: int) -> dict[str, Any]:
         state = "interrupted" if stored != "pending" else "pending"
     if requested == "pause" and stored not in ("done", "cancelled"):
         state = "paused" if live else "paused (no process running)"
+    moving = bool(live) and not reason and state == "running"  # a waiting backfill has no rate and no ETA
     percent = 100.0 if stored == "done" else (min(99.9, 100.0 * rows_done / estimate) if estimate else None)
     return {
         "name": name,
@@ -59,8 +60,8 @@ def _row(r: tuple[Any, ...], live: int) -> dict[str, Any]:
         "rows_done": int(rows_done),
         "rows_estimate": estimate,
         "percent": percent,
-        "rate": (rate or 0.0) if live else 0.0,
-        "eta_s": (max(0.0, (estimate - rows_done) / rate) if live and rate and estimate else None),
+        "rate": (rate or 0.0) if moving else 0.0,
+        "eta_s": (max(0.0, (estimate - rows_done) / rate) if moving and rate and estimate else None),
         "batch_size": batch,
         "throttled_reason": reason if live else None,
         "error": error,

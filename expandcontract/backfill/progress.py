@@ -12,21 +12,42 @@ Event = dict[str, Any]
 
 
 def describe(e: Event) -> str:
+    """One line of a running backfill's progress. Rate and ETA say why they do not move while it waits."""
     done, est = e.get("rows_done") or 0, e.get("rows_estimate")
     pct = f" ({min(100.0, 100.0 * done / est):.0f}%)" if est else ""
     total = f"/~{est:,}" if est else ""
+    state, reason = e.get("state"), e.get("throttled_reason")
+    line = f"backfill {e['name']}: {done:,}{total} rows{pct}"
+    if state in ("done", "cancelled"):
+        return f"{line} [{state}]"
+    if reason:
+        return f"{line}, waiting: {reason}"  # no rate or ETA while it waits: they would only freeze
+    if state == "paused":
+        return f"{line}, paused (`expandcontract backfill resume {e['name']}` continues)"
     eta = e.get("eta_s")
     parts = [
-        f"backfill {e['name']}: {done:,}{total} rows{pct}",
+        line,
         f"{(e.get('rate') or 0):,.0f} rows/s",
         f"ETA {_duration(eta)}" if eta is not None else "",
         f"batch {e.get('batch_size') or 0:,}",
     ]
-    line = ", ".join(p for p in parts if p)
-    if e.get("state") in ("done", "cancelled", "paused"):
-        line += f" [{e['state']}]"
-    if e.get("throttled_reason"):
-        line += f"; waiting: {e['throttled_reason']}"
+    return ", ".join(p for p in parts if p)
+
+
+def describe_status(row: Event) -> str:
+    """One line for a backfill status row (`backfill.control.status`), as `status` shows it."""
+    done, est, state = row.get("rows_done") or 0, row.get("rows_estimate"), row.get("state")
+    pct = f" ({row['percent']:.0f}%)" if row.get("percent") is not None else ""
+    line = f"backfill {row['name']}: {state}, {done:,}{f'/~{est:,}' if est else ''} rows{pct}"
+    if state == "running" and row.get("throttled_reason"):
+        return f"{line}, waiting: {row['throttled_reason']}"
+    if state == "running" and row.get("rate"):
+        eta = row.get("eta_s")
+        return f"{line}, {row['rate']:,.0f} rows/s" + (f", ETA {_duration(eta)}" if eta is not None else "")
+    if state == "interrupted":
+        return f"{line}; no process works on it: `expandcontract run migrate` resumes it from its checkpoint"
+    if row.get("error"):
+        return f"{line}; error: {row['error']}"
     return line
 
 
@@ -92,9 +113,11 @@ class RichBar:
             self.last_reason[name] = reason
             if reason:
                 self.console.print(f"backfill {name}: waiting: {reason}")
-        note = e["state"] if e.get("state") in ("paused", "throttled", "cancelled") else ""
+        waiting = e.get("state") in ("paused", "throttled", "cancelled") or bool(reason)
+        note = ("waiting" if reason else e["state"]) if waiting else ""
         completed = total if e.get("state") == "done" else e.get("rows_done") or 0
-        self.progress.update(self.tasks[name], completed=completed, total=total, rate=e.get("rate") or 0.0, note=note)
+        rate = 0.0 if waiting else e.get("rate") or 0.0
+        self.progress.update(self.tasks[name], completed=completed, total=total, rate=rate, note=note)
 
     def close(self) -> None:
         self.progress.stop()

@@ -8,6 +8,7 @@ must compile (EXPLAIN). Each failure is one line naming what is wrong and the fi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,16 +120,26 @@ def _compiles(conn: Any, p: Plan) -> None:
 
 
 def estimate_rows(conn: Any, p: Plan) -> int | None:
-    """The planner's estimate of the rows to fill, for progress and ETA. A table never analyzed has no
-    statistics for the WHERE (the planner then guesses a fraction of a percent), so it is analyzed
-    first: ANALYZE reads a bounded sample and its lock does not block reads or writes."""
-    stale = conn.execute(
+    """The planner's estimate of the rows to fill, for progress and ETA.
+
+    The estimate is only as good as the statistics of the columns the WHERE reads. A table never analyzed
+    has none (the planner guesses a fraction of a percent), and a column added since the last ANALYZE has
+    none either (the planner then guesses that `col IS NULL` matches almost nothing, or everything of what
+    it knew): so the table, or just those columns, is analyzed first, once (the next run finds the stats).
+    ANALYZE reads a bounded sample and its lock does not block reads or writes."""
+    never = conn.execute(
         "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_all_tables WHERE relid = %s",
         (p.table.oid,),
     ).fetchone()
-    if stale and stale[0]:
+    if never and never[0]:
         conn.execute(sql.SQL("ANALYZE {}").format(p.table.ident))
         conn.commit()
+    else:
+        missing = _columns_without_stats(conn, p)
+        if missing:
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in missing)
+            conn.execute(sql.SQL("ANALYZE {} ({})").format(p.table.ident, cols))
+            conn.commit()
     query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(p.table.ident)
     if p.where:
         query = query + sql.SQL(" WHERE ({})").format(sql.SQL(p.where))
@@ -137,3 +148,18 @@ def estimate_rows(conn: Any, p: Plan) -> int | None:
     finally:
         conn.rollback()
     return int(doc[0]["Plan"]["Plan Rows"])
+
+
+def _columns_without_stats(conn: Any, p: Plan) -> list[str]:
+    """Columns the WHERE or the values name that pg_stats has no row for (e.g. added after the last ANALYZE)."""
+    text = " ".join([p.where or "", *p.values.values(), *p.values])
+    named = [c for c in p.table.columns if re.search(rf"(?<![\w$]){re.escape(c)}(?![\w$])", text)]
+    if not named:
+        return []
+    rows = conn.execute(
+        "SELECT attname FROM pg_stats WHERE schemaname = %s AND tablename = %s AND attname = ANY(%s)",
+        (p.table.schema, p.table.name, named),
+    ).fetchall()
+    conn.rollback()
+    have = {r[0] for r in rows}
+    return [c for c in named if c not in have]

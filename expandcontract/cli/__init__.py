@@ -7,11 +7,12 @@ Commands live one module (or group) per file and are imported only when invoked,
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import Any
 
 import click
 
-from expandcontract.cli._common import AppContext, global_options
+from expandcontract.cli._common import AppContext, emit_error, global_options, wants_json
 
 # name -> ("module", "attribute", "one-line help")
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -36,6 +37,33 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 class LazyGroup(click.Group):
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's usage errors (a bad option value, a missing argument) get the same contract as ours:
+        one line on stderr, exit 2, and under `--format json` one JSON error document on stdout."""
+        argv = list(args) if args is not None else sys.argv[1:]
+        if not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(argv, prog_name, complete_var, False, **extra)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            if wants_json(argv):
+                emit_error(exc.format_message(), exc.exit_code, as_json=True)
+            else:
+                exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            emit_error("aborted", 1, as_json=wants_json(argv))
+            sys.exit(1)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 

@@ -4,6 +4,7 @@ config and database, `--format`, and turning our exceptions into one line and an
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,16 +84,38 @@ def app(ctx: click.Context | None = None) -> AppContext:
     return ctx.find_root().ensure_object(AppContext)
 
 
+def emit_error(message: str, code: int, *, as_json: bool, details: dict[str, object] | None = None) -> None:
+    """`error: <one line>` on stderr, and with --format json one `{"error": {...}}` document on stdout."""
+    click.echo(f"error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"error": {"code": code, "message": message, **(details or {})}}, default=str))
+
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for `--format json` (before click has parsed it)."""
+    for i, arg in enumerate(argv):
+        if arg == "--format" and i + 1 < len(argv) and argv[i + 1] == "json":
+            return True
+        if arg == "--format=json":
+            return True
+    return False
+
+
 def handle_errors(fn: F) -> F:
-    """Our exceptions -> `error: <one line>` on stderr and the exception's exit code; no traceback."""
+    """Our exceptions -> one line on stderr (and the JSON error document under --format json) and the
+    exception's exit code; no traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = kwargs.get("fmt") == "json"
         try:
             return fn(*args, **kwargs)
         except ExpandContractError as exc:
-            click.echo(f"error: {exc}", err=True)
+            emit_error(str(exc), exc.exit_code, as_json=as_json, details=exc.details())
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            emit_error("interrupted", 130, as_json=as_json)
+            sys.exit(130)
         except Exception as exc:
             # A connection lost mid-command (server restarted, network): one line, not a traceback.
             if type(exc).__name__ == "OperationalError" and type(exc).__module__.split(".")[0] in (
@@ -100,16 +123,14 @@ def handle_errors(fn: F) -> F:
                 "sqlalchemy",
             ):
                 orig = getattr(exc, "orig", None) or exc
-                click.echo(
-                    f"error: lost the database connection ({str(orig).strip().splitlines()[0]}); "
+                emit_error(
+                    f"lost the database connection ({str(orig).strip().splitlines()[0]}); "
                     "check the server and re-run (completed steps are recorded)",
-                    err=True,
+                    2,
+                    as_json=as_json,
                 )
                 sys.exit(2)
             raise
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 

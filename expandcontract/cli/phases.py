@@ -1,4 +1,4 @@
-"""`status`, `plan`, `run`, `downgrade`, `history`, `doctor`: the phases against the database."""
+"""`status`, `plan`, `run`, `downgrade`, `history`, `doctor`: parse -> call expandcontract.phases -> render."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from expandcontract.cli._common import app, command, format_option
 from expandcontract.errors import ExpandContractError, UsageError
-from expandcontract.phases import LANES
+from expandcontract.names import LANES
 
 
 def _notify(msg: str) -> None:
@@ -25,44 +25,58 @@ def _load() -> tuple[Any, str]:
     return project, a.database_url_resolved()
 
 
+def _decider(project: Any) -> Any:
+    """The live rollout decision, only when a target is configured (the kubernetes client is slow to import)."""
+    if not project.config.has_rollout_target:
+        return None
+    from expandcontract.gates.evaluate import decide
+
+    return lambda phase, change: decide(project.config, project, phase, change)
+
+
 @command()
 @format_option("text", "json")
 def status(fmt: str) -> None:
     """Every change and where each of its phases stands."""
+    from expandcontract.backfill.control import status as backfill_status
     from expandcontract.phases.status import project_status
 
     project, url = _load()
-    st = project_status(project, url)
+    st = project_status(project, url, backfills=backfill_status)
     if fmt == "json":
-        click.echo(json.dumps(st.to_json()))
+        click.echo(json.dumps(st.to_json(), default=str))
         return
+    from expandcontract.backfill.progress import describe_status
+
     if not st.changes:
         click.echo("no changes yet: expandcontract new MESSAGE --change SLUG")
     width = max((len(c.change) for c in st.changes), default=6)
     for c in st.changes:
-        cells = "  ".join(click.style(f"{phase} {c.phases[phase]:<8}", fg=_fg(c.phases[phase])) for phase in LANES)
-        click.echo(f"{c.change:<{width}}  {cells}")
+        cells = "  ".join(click.style(f"{p} {c.phases[p]:<11}", fg=_fg(c.phases[p])) for p in LANES)
+        click.echo(f"{c.change:<{width}}  {cells}".rstrip())
         for b in c.backfills:
-            click.echo(f"{'':<{width}}  backfill {b.get('name')}: {b.get('status')}, {b.get('rows_done', 0)} rows")
+            click.echo(f"{'':<{width}}  {describe_status(b)}")
+        for phase, refusal in c.refusals.items():
+            click.echo(f"{'':<{width}}  {phase}: run first `{refusal['run_first']}` (it needs other lanes)")
     if st.unphased_pending:
         click.echo(f"unphased revisions pending: {', '.join(st.unphased_pending)}")
+    for note in st.notes:
+        click.echo(f"note: {note}")
     if st.runner_active:
-        click.echo("a runner is active now")
+        click.echo("a runner is active on this database now")
 
 
 def _fg(state: str) -> str | None:
-    return {"applied": "green", "pending": "yellow", "running": "cyan", "failed": "red"}.get(state)
-
-
-def _plan_json(report_or_plan: Any) -> dict[str, Any]:
-    from expandcontract.phases.run import RunReport
-
-    if isinstance(report_or_plan, RunReport):
-        return report_or_plan.to_json()
-    return RunReport(report_or_plan, None, dry_run=True).to_json()
+    return {"applied": "green", "pending": "yellow", "running": "cyan", "failed": "red", "interrupted": "red"}.get(
+        state
+    )
 
 
 def _print_plan(plan: Any, sql: dict[str, str] | None = None) -> None:
+    if plan.refusal is not None:
+        click.echo(f"{plan.phase}{' of ' + plan.change if plan.change else ''}: `run` would refuse")
+        click.echo(f"  {plan.refusal.message}")
+        return
     if not plan.steps:
         for note in plan.notes:
             click.echo(note)
@@ -71,8 +85,8 @@ def _print_plan(plan: Any, sql: dict[str, str] | None = None) -> None:
     for i, s in enumerate(plan.steps, 1):
         r = s.revision
         click.echo(
-            f"  {i}. {r.id} [{r.lane}] {r.change or 'unphased'}: {r.message.splitlines()[0] if r.message else ''}"
-            f"{'' if s.why == 'target' else '  (' + s.why + ')'}"
+            f"  {i}. {r.id} [{r.lane or 'expand'}] {r.change or 'unphased'}: "
+            f"{r.message.splitlines()[0] if r.message else ''}{'' if s.why == 'target' else '  (' + s.why + ')'}"
         )
         if sql and r.id in sql:
             for line in sql[r.id].strip().splitlines():
@@ -81,44 +95,21 @@ def _print_plan(plan: Any, sql: dict[str, str] | None = None) -> None:
         click.echo(f"  note: {note}")
 
 
-def _offline_sql(project: Any, plan: Any) -> dict[str, str]:
-    """The SQL of each planned revision, rendered offline (best effort: data-reading revisions can't be)."""
-    import io
-
-    out: dict[str, str] = {}
-    try:
-        from alembic.operations import Operations
-        from alembic.runtime.migration import MigrationContext
-    except ImportError:  # pragma: no cover
-        return out
-    for s in plan.steps:
-        buf = io.StringIO()
-        ctx = MigrationContext.configure(
-            dialect_name="postgresql",
-            opts={"as_sql": True, "output_buffer": buf, "literal_binds": True, "transactional_ddl": False},
-        )
-        try:
-            with Operations.context(ctx):
-                s.revision.module.upgrade()
-        except Exception as exc:
-            buf.write(f"-- cannot render offline: {type(exc).__name__}: {exc}\n")
-        out[s.revision.id] = "\n".join(ln for ln in buf.getvalue().splitlines() if ln.strip()) or "-- (no SQL)"
-    return out
-
-
 @command()
 @click.argument("phase", type=click.Choice(list(LANES)))
 @click.option("--change", default=None, help="Only up to this change's revision.")
 @format_option("text", "json")
 def plan(phase: str, change: str | None, fmt: str) -> None:
-    """What `run PHASE` would do: revisions in order, their SQL, and notes."""
-    from expandcontract.phases.run import make_plan
+    """What `run PHASE` would do: revisions in order, their SQL, and notes (or why it would refuse)."""
+    import expandcontract.backfill.op  # noqa: F401  (op.backfill renders as a comment offline)
+    from expandcontract.phases.preview import offline_sql
+    from expandcontract.phases.run import RunReport, make_plan
 
     project, url = _load()
     p = make_plan(project, url, phase, change, _notify)
-    sql = _offline_sql(project, p)
+    sql = offline_sql(p)
     if fmt == "json":
-        data = _plan_json(p)
+        data = RunReport(p, None, dry_run=True).to_json()
         for item in data["planned"]:
             item["sql"] = sql.get(item["revision"])
         click.echo(json.dumps(data))
@@ -132,10 +123,18 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--skip-gate", is_flag=True, help="Do not consult the rollout gate (needs --reason).")
 @click.option("--reason", default=None, help="Why the gate is skipped (recorded in the audit log).")
+@click.option("--wait", "gate_wait", default=None, help="Ask the rollout gate again until it allows (e.g. 15m).")
 @click.option("--lock-wait", default=30.0, show_default=True, help="Seconds to wait for another runner.")
 @format_option("text", "json")
 def run(
-    phase: str, change: str | None, dry_run: bool, skip_gate: bool, reason: str | None, lock_wait: float, fmt: str
+    phase: str,
+    change: str | None,
+    dry_run: bool,
+    skip_gate: bool,
+    reason: str | None,
+    gate_wait: str | None,
+    lock_wait: float,
+    fmt: str,
 ) -> None:
     """Run PHASE: upgrade its lane safely (runner lock, lock_timeout with retries, audit log)."""
     from expandcontract.phases.run import run_phase
@@ -144,6 +143,11 @@ def run(
         raise UsageError("--skip-gate needs --reason TEXT (it is recorded in the audit log)")
     if reason and not skip_gate:
         raise UsageError("--reason goes with --skip-gate")
+    wait_s = 0.0
+    if gate_wait is not None:
+        from expandcontract.gates.wait import parse_duration
+
+        wait_s = parse_duration(gate_wait)
     project, url = _load()
     report = run_phase(
         project,
@@ -153,7 +157,9 @@ def run(
         notify=_notify,
         dry_run=dry_run,
         skip_gate_reason=reason if skip_gate else None,
+        decider=None if skip_gate else _decider(project),
         lock_wait_s=lock_wait,
+        gate_wait_s=wait_s,
     )
     if fmt == "json":
         click.echo(json.dumps(report.to_json()))
@@ -177,51 +183,51 @@ def run(
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @format_option("text", "json")
 def downgrade(change: str, phase: str, yes: bool, fmt: str) -> None:
-    """Undo PHASE of CHANGE, previewing the cascade across lanes first."""
+    """Undo PHASE of CHANGE, previewing every revision it undoes (across lanes) first."""
     from expandcontract.phases.run import run_downgrade
 
     project, url = _load()
+    out = sys.stderr if fmt == "json" else sys.stdout
+
+    def preview(plan: Any) -> None:
+        print(f"downgrade {phase} of {change} undoes {len(plan.undo)} revision(s), in this order:", file=out)
+        for u in plan.undo:
+            r = u.revision
+            marks = [m for m in ("cascade" if u.cascade else "", _reversibility(r)) if m]
+            print(f"  - {r.id} [{r.lane or 'expand'}] {r.change or 'unphased'}  {'; '.join(marks)}".rstrip(), file=out)
 
     def confirm(plan: Any) -> bool:
-        out = sys.stderr if fmt == "json" else sys.stdout
-        print(f"downgrade {phase} of {change} ({plan.revision.id}) undoes {len(plan.removed)} revision(s):", file=out)
-        for r in plan.removed:
-            mark = "" if r.id == plan.revision.id else "  (cascade)"
-            print(f"  - {r.id} [{r.lane}] {r.change or 'unphased'}{mark}", file=out)
         if yes:
             return True
         if not sys.stdin.isatty():
             raise UsageError("downgrade needs confirmation: re-run with --yes (stdin is not a terminal)")
         return click.confirm("proceed?", default=False, err=True)
 
-    plan = run_downgrade(project, url, change, phase, notify=_notify, confirm=confirm)
+    plan = run_downgrade(project, url, change, phase, notify=_notify, confirm=confirm, preview=preview)
     if plan is None:
-        click.echo("aborted: nothing was changed", err=True)
-        sys.exit(1)
+        raise _Aborted("aborted: nothing was changed")
     if fmt == "json":
         click.echo(json.dumps({"change": change, "phase": phase, "removed": [r.id for r in plan.removed]}))
     else:
         click.echo(f"downgraded {len(plan.removed)} revision(s)")
 
 
+def _reversibility(rev: Any) -> str:
+    if rev.reversible is False:
+        return f"IRREVERSIBLE ({rev.reason or 'ec_reversible = False'})"
+    if rev.reversible == "lossy":
+        return f"lossy: data is lost ({rev.reason or 'ec_reversible = lossy'})"
+    return ""
+
+
 @command()
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Newest runs shown.")
 @format_option("text", "json")
 def history(limit: int, fmt: str) -> None:
     """The audit log: who ran which phase, when, with what outcome."""
-    from expandcontract.db.connect import connect
-    from expandcontract.phases.state import SCHEMA, ensure_schema_sql
+    from expandcontract.phases.history import read_history
 
-    url = app().database_url_resolved()
-    with connect(url, autocommit=True) as conn:
-        conn.execute(ensure_schema_sql())
-        cur = conn.execute(
-            f"SELECT id, command, phase, change, started_at, finished_at, os_user, host, revisions, outcome, "
-            f"error, skip_gate_reason, gate FROM {SCHEMA}.runs ORDER BY id DESC LIMIT %s",
-            (limit,),
-        )
-        cols = [d.name for d in cur.description or ()]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+    rows = read_history(app().database_url_resolved(), limit)
     if fmt == "json":
         click.echo(json.dumps({"runs": rows}, default=str))
         return
@@ -248,16 +254,19 @@ def doctor(fix: bool, fmt: str) -> None:
 
     project, url = _load()
     findings = diagnose(project, url, fix=fix)
+    problems = [f for f in findings if f.severity == "problem" and not f.fixed]
     if fmt == "json":
-        click.echo(json.dumps({"findings": [f.to_json() for f in findings]}))
-    else:
-        if not findings:
-            click.echo("all consistent")
-        for f in findings:
-            click.echo(f"{'fixed' if f.fixed else 'problem'}: {f.message}\n    repair: {f.repair}")
-    if any(not f.fixed for f in findings):
-        raise _Problems(f"{sum(not f.fixed for f in findings)} problem(s); `expandcontract doctor --fix` repairs them")
+        click.echo(json.dumps({"findings": [f.to_json() for f in findings], "problems": len(problems)}))
+        sys.exit(1 if problems else 0)
+    if not problems:
+        click.echo("all consistent")
+    for f in findings:
+        label = "fixed" if f.fixed else ("note" if f.severity == "note" else "problem")
+        click.echo(f"{label}: {f.message}\n    repair: {f.repair}")
+    if problems:
+        click.echo(f"error: {len(problems)} problem(s); `expandcontract doctor --fix` repairs them", err=True)
+        sys.exit(1)
 
 
-class _Problems(ExpandContractError):
+class _Aborted(ExpandContractError):
     exit_code = 1

@@ -15,16 +15,35 @@ from expandcontract.phases import LANES
 
 @command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> None:
+@format_option("text", "json")
+def init(directory: Path, fmt: str) -> None:
     """Create alembic.ini, migrations/ with the three lanes and [tool.expandcontract] in DIRECTORY
     (default: here). In an existing Alembic project its linear history becomes the expand lane."""
     from expandcontract.phases.adopt import init as do_init
 
     result = do_init(directory)
-    for path in result.created:
-        click.echo(f"created {path}")
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "found": result.found,
+                    "already": result.already,
+                    "adopted_base": result.adopted_base,
+                    "changes": [{"path": str(c.path), "action": c.action, "diff": c.diff} for c in result.changes],
+                }
+            )
+        )
+        return
+    for line in result.found:
+        click.echo(f"found {line}")
+    for c in result.changes:
+        click.echo(f"{c.action} {c.path}")
+        if c.diff:
+            click.echo(c.diff.rstrip("\n"))
     if result.adopted_base:
         click.echo(f"adopted the existing history as the expand lane (branch label on {result.adopted_base})")
+    if not result.changes:
+        click.echo("nothing to change: the project is already set up")
     click.echo('next: expandcontract new "add email_verified to users" --change users-email-verified')
 
 
@@ -68,7 +87,7 @@ def heads(stamp: bool, fmt: str) -> None:
     from expandcontract.phases.stamp import make_stamp
 
     project = load_project(app().config())
-    if stamp:
+    if stamp and fmt != "json":
         click.echo(make_stamp(project))
         return
     data = {lane: (h.id if (h := project.lane_head(lane)) else None) for lane in LANES}

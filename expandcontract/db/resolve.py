@@ -1,29 +1,59 @@
-"""Which database a command uses: --database-url, else DATABASE_URL, else the config, else embedded."""
+"""Which database a command uses (DESIGN.md, "Database:"): `--database-url`, else `DATABASE_URL`, else
+`database_url` in the config, else `sqlalchemy.url` of the project's alembic.ini (the database plain
+Alembic uses: driver suffix dropped, `%%` unescaped, `%(here)s` expanded), and only when none of them names
+one, the embedded server under the project's data dir. An embedded server is never started beside a
+configured database, so `.expandcontract/` is never created then.
+"""
 
 from __future__ import annotations
 
+import configparser
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from expandcontract.config import Config
-from expandcontract.db.url import validate
+from expandcontract.db.url import mask, validate
+from expandcontract.errors import ConfigError
+
+# What `alembic init` writes: a placeholder, not a database.
+ALEMBIC_PLACEHOLDER = "driver://user:pass@localhost/dbname"
 
 
 @dataclass(frozen=True)
 class ResolvedDatabase:
     url: str
-    source: str  # "--database-url" | "DATABASE_URL" | "config" | "embedded"
+    source: str  # "--database-url" | "DATABASE_URL" | "config" | "alembic.ini" | "embedded"
+    driver: str | None = None  # the SQLAlchemy driver the URL named (`psycopg2` in postgresql+psycopg2://)
+
+    def describe(self) -> str:
+        """`postgresql://app:***@db:5432/app (from alembic.ini)`, for notes and `init`."""
+        return f"{mask(self.url)} (from {self.source})" if self.url else "the embedded PostgreSQL"
 
 
-def resolve_database(cli_url: str | None, config: Config, *, start_embedded: bool = True) -> ResolvedDatabase:
+def configured_database(cli_url: str | None, config: Config, *, ini_url: str | None = None) -> ResolvedDatabase | None:
+    """The database the user named, or None when nothing names one (then the embedded server).
+    `ini_url`: alembic.ini's sqlalchemy.url as an Alembic Config already holds it (env.py passes it)."""
     if cli_url:
-        return ResolvedDatabase(validate(cli_url), "--database-url")
+        return _resolved(cli_url, "--database-url")
     env = os.environ.get("DATABASE_URL")
     if env:
-        return ResolvedDatabase(validate(env), "DATABASE_URL")
+        return _resolved(env, "DATABASE_URL")
     if config.database_url:
-        return ResolvedDatabase(validate(config.database_url), "config")
+        return _resolved(config.database_url, "config")
+    ini_url = ini_url if ini_url is not None else alembic_ini_url(config.alembic_ini)
+    if ini_url and ini_url.strip() != ALEMBIC_PLACEHOLDER:
+        return _resolved(ini_url, "alembic.ini", where=f"{config.alembic_ini} sqlalchemy.url")
+    return None
+
+
+def resolve_database(
+    cli_url: str | None, config: Config, *, start_embedded: bool = True, ini_url: str | None = None
+) -> ResolvedDatabase:
+    named = configured_database(cli_url, config, ini_url=ini_url)
+    if named is not None:
+        return named
     from expandcontract.db import embedded
 
     st = embedded.status(config.data_path)
@@ -32,7 +62,38 @@ def resolve_database(cli_url: str | None, config: Config, *, start_embedded: boo
     if not start_embedded:
         return ResolvedDatabase("", "embedded")
     print(
-        f"starting the embedded PostgreSQL in {st.pgdata} (stop it with `expandcontract db stop`)",
+        f"starting the embedded PostgreSQL in {st.pgdata} (no database is configured: pass --database-url, set "
+        "DATABASE_URL, or set sqlalchemy.url in alembic.ini to use yours; stop it with `expandcontract db stop`)",
         file=sys.stderr,
     )
     return ResolvedDatabase(embedded.start(config.data_path), "embedded")
+
+
+def alembic_ini_url(ini: Path) -> str | None:
+    """`sqlalchemy.url` of an alembic.ini as Alembic reads it (`%(here)s` expanded, `%%` unescaped), or None
+    when it has none, only the `alembic init` placeholder, or the file does not exist."""
+    if not ini.is_file():
+        return None
+    parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
+    try:
+        parser.read(ini, encoding="utf-8")
+        value = parser.get("alembic", "sqlalchemy.url", fallback=None)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{ini}: cannot read it as Alembic does ({type(exc).__name__}); fix the file") from None
+    value = (value or "").strip()
+    if not value or value == ALEMBIC_PLACEHOLDER:
+        return None
+    return value
+
+
+def _resolved(url: str, source: str, *, where: str | None = None) -> ResolvedDatabase:
+    scheme, sep, rest = url.partition("://")
+    driver = None
+    if sep and "+" in scheme:
+        scheme, _, driver = scheme.partition("+")
+    if sep and scheme.lower() not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"{where or source} names a {scheme} database ({mask(url)}); expandcontract works on PostgreSQL: "
+            "give a postgresql:// URL"
+        )
+    return ResolvedDatabase(validate(f"{scheme}{sep}{rest}"), source, driver)

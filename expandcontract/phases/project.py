@@ -88,10 +88,15 @@ class Project:
         return revs[-1] if revs else None
 
     def lane_dir(self, lane: str) -> Path:
-        """Where new revisions of `lane` go: the lane head's directory, else versions/<lane>/."""
+        """Where new revisions of `lane` go: the lane head's directory, else the version location named after
+        the lane (init writes versions/<lane>), else versions/<lane>/ (not a version location: `new` says so)."""
         head = self.lane_head(lane)
         if head is not None:
             return head.path.parent
+        locations = [Path(p).resolve() for p in self.script._version_locations]
+        named = [p for p in locations if p.name == lane]
+        if named:
+            return named[0]
         return Path(self.script.dir) / "versions" / lane
 
     def change(self, slug: str) -> Change:

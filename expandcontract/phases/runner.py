@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
+from expandcontract.db.handover import handed_over
 from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
-from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_CONNECTION, ATTR_ON_STEP, ATTR_RUN_ID
+from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_ON_STEP, ATTR_RUN_ID
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
-from expandcontract.phases.state import ADVISORY_LOCK_KEY, SCHEMA, ensure_schema_sql, who
+from expandcontract.phases.state import ADVISORY_LOCK_KEY, SCHEMA, ensure_schema_sql, runner_lock_holder, who
 
 Notify = Callable[[str], None]
 
@@ -107,12 +108,7 @@ class Runner:
                 row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
                 if row and row[0]:
                     break
-                holder = conn.execute(
-                    "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, "
-                    "coalesce(a.client_addr::text, 'local') FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-                    "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND l.granted",
-                    (ADVISORY_LOCK_KEY,),
-                ).fetchone()
+                holder = runner_lock_holder(conn)
                 desc = (
                     f"session {holder[0]} ({holder[1] or 'no application_name'} from {holder[3]}, "
                     f"connected {holder[2]:%Y-%m-%d %H:%M:%S %Z})"
@@ -175,29 +171,41 @@ class Runner:
         )
 
     # -- running steps --------------------------------------------------------------------------
-    def _alembic(self, conn: Any, destination: str, *, upgrade: bool, run_id: int, guard: LockGuard) -> None:
+    def _alembic(
+        self, conn: Any, destination: str, *, upgrade: bool, run_id: int, guard: LockGuard, expect: str | None
+    ) -> None:
         from alembic.runtime.environment import EnvironmentContext
 
         script = self.project.script
         acfg = self.project.alembic_cfg
-        acfg.attributes[ATTR_CONNECTION] = conn
         acfg.attributes[ATTR_RUN_ID] = run_id
         acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
         acfg.attributes.pop(ATTR_ON_STEP, None)
         acfg.attributes[ATTR_CONFIG] = self.project.config  # backfill defaults
 
         def fn(rev: Any, _context: Any) -> Any:
-            if upgrade:
-                return script._upgrade_revs(destination, rev)
-            return script._downgrade_revs(destination, rev)
+            steps = script._upgrade_revs(destination, rev) if upgrade else script._downgrade_revs(destination, rev)
+            ids = [s.revision.revision for s in steps]
+            if expect is not None and ids != [expect]:
+                # Alembic would apply (or undo) more than the one revision this step is for, e.g. a dependency
+                # of another lane: refuse before anything runs (the planner should have said so already).
+                verb = "upgrade" if upgrade else "downgrade"
+                raise PhaseFailed(
+                    f"{verb} to {destination} would touch {', '.join(ids) or 'nothing'} instead of {expect} alone; "
+                    "nothing was changed. Re-run `expandcontract plan` to see why"
+                )
+            return steps
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with EnvironmentContext(acfg, script, fn=fn, as_sql=False, destination_rev=destination):
+                with (
+                    handed_over(acfg, conn, self.url),
+                    EnvironmentContext(acfg, script, fn=fn, as_sql=False, destination_rev=destination),
+                ):
                     script.run_env()
         finally:
-            for key in (ATTR_CONNECTION, ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
+            for key in (ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
                 acfg.attributes.pop(key, None)
 
     def upgrade_steps(
@@ -240,7 +248,7 @@ class Runner:
             attempt += 1
             guard.committed_in_step = False
             try:
-                self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard)
+                self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id)
             except Exception as exc:
                 if conn.in_transaction():
                     conn.rollback()
@@ -297,17 +305,27 @@ class Runner:
         with connect(self.url, autocommit=True) as side:
             return blockers(side, tables)
 
-    def downgrade(self, plan: DowngradePlan, run_id: int) -> StepOutcome:
+    def downgrade(
+        self, plan: DowngradePlan, run_id: int, outcomes: list[StepOutcome] | None = None
+    ) -> list[StepOutcome]:
+        """Undo each revision of the plan in order, one Alembic step (and transaction) each, so a failure
+        names the revision that failed and everything before it stays undone and recorded."""
         from sqlalchemy.pool import NullPool
 
+        outcomes = [] if outcomes is None else outcomes
         engine = make_engine(self.url, poolclass=NullPool)
         guard = LockGuard(self.policy, notify=self.notify)
         try:
             with engine.connect() as conn:
                 for setting in guard.session_settings():
                     conn.exec_driver_sql(setting)
+                conn.exec_driver_sql("SET application_name = 'expandcontract runner'")
                 conn.commit()
                 guard.install(conn)
-                return self._one_step(conn, plan.revision, run_id, guard, upgrade=False, destination=plan.target)
+                for undo in plan.undo:
+                    outcomes.append(
+                        self._one_step(conn, undo.revision, run_id, guard, upgrade=False, destination=undo.destination)
+                    )
         finally:
             engine.dispose()
+        return outcomes

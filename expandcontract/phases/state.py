@@ -15,7 +15,16 @@ from typing import Any
 
 from expandcontract.names import ADVISORY_LOCK_KEY, SCHEMA
 
-__all__ = ["ADVISORY_LOCK_KEY", "SCHEMA", "add_event", "ensure_schema_sql", "record_step", "who"]
+__all__ = [
+    "ADVISORY_LOCK_KEY",
+    "SCHEMA",
+    "add_event",
+    "ensure_schema_sql",
+    "record_step",
+    "runner_lock_holder",
+    "schema_exists",
+    "who",
+]
 
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -50,6 +59,29 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
 
 def ensure_schema_sql() -> str:
     return DDL
+
+
+# The runner lock of THIS database (advisory locks are per database, but pg_locks shows the whole server).
+RUNNER_LOCK_WHERE = (
+    "l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND l.granted "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def runner_lock_holder(conn: Any) -> tuple[int, str, Any, str] | None:
+    """(pid, application_name, backend_start, client) of the session holding this database's runner lock."""
+    row = conn.execute(
+        "SELECT a.pid, coalesce(a.application_name, ''), a.backend_start, coalesce(a.client_addr::text, 'local') "
+        f"FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE {RUNNER_LOCK_WHERE}",
+        (ADVISORY_LOCK_KEY,),
+    ).fetchone()
+    return (int(row[0]), str(row[1]), row[2], str(row[3])) if row else None
+
+
+def schema_exists(conn: Any) -> bool:
+    """Whether our tables exist (read-only commands look, never create them)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.runs",)).fetchone()
+    return bool(row and row[0])
 
 
 def who() -> tuple[str, str]:

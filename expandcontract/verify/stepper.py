@@ -8,13 +8,12 @@ handed exactly one step, so it never cascades further than the revision under te
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from expandcontract.db.handover import handed_over
 from expandcontract.errors import ProjectError
-from expandcontract.names import ATTR_CONNECTION
 from expandcontract.phases.project import Project
 
 
@@ -71,22 +70,15 @@ class Stepper:
         from alembic.runtime.environment import EnvironmentContext
 
         cfg = self.project.alembic_cfg
-        saved_env = os.environ.get("DATABASE_URL")
-        cfg.attributes[ATTR_CONNECTION] = self.conn
-        # belt and braces: an env.py that reads DATABASE_URL still lands on the scratch database
-        os.environ["DATABASE_URL"] = self.url
         try:
-            with EnvironmentContext(
-                cfg, self.project.script, fn=lambda rev, _ctx: steps(rev), destination_rev=destination
+            with (
+                handed_over(cfg, self.conn, self.url),
+                EnvironmentContext(
+                    cfg, self.project.script, fn=lambda rev, _ctx: steps(rev), destination_rev=destination
+                ),
             ):
                 self.project.script.run_env()
         except BaseException:
             if self.conn.in_transaction():
                 self.conn.rollback()
             raise
-        finally:
-            cfg.attributes.pop(ATTR_CONNECTION, None)
-            if saved_env is None:
-                os.environ.pop("DATABASE_URL", None)
-            else:
-                os.environ["DATABASE_URL"] = saved_env

@@ -23,7 +23,13 @@ def test_describe_names_progress_rate_eta_and_reason() -> None:
         "backfill users-email-verified.users: 250,000/~1,000,000 rows (25%), 50,000 rows/s, ETA 15s, batch 5,000"
     )
     paused = {**EVENT, "state": "paused", "throttled_reason": "paused; resume with `x`"}
-    assert describe(paused).endswith("[paused]; waiting: paused; resume with `x`")
+    assert (
+        describe(paused) == "backfill users-email-verified.users: 250,000/~1,000,000 rows (25%), waiting: paused; "
+        "resume with `x`"
+    )
+    throttled = {**EVENT, "state": "throttled", "throttled_reason": "replica r1 is 12.0 s behind"}
+    assert "rows/s" not in describe(throttled) and "ETA" not in describe(throttled)  # a waiting rate never freezes
+    assert describe(throttled).endswith("waiting: replica r1 is 12.0 s behind")
 
 
 def test_log_lines_rate_limited_but_state_changes_always_shown() -> None:

@@ -37,17 +37,23 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
     made = json.loads(r.stdout)
     assert [m["phase"] for m in made["revisions"]] == ["expand", "migrate", "contract"]
     assert "Generating" not in r.stdout
+    ids = {m["phase"]: m["revision"] for m in made["revisions"]}
     status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
-    assert status["changes"] == [
-        {
-            "change": "users-email",
-            "phases": {"expand": "pending", "migrate": "pending", "contract": "pending"},
-            "revisions": {m["phase"]: m["revision"] for m in made["revisions"]},
-            "backfills": [],
-        }
-    ]
+    (change,) = status["changes"]
+    assert change["phases"] == {"expand": "pending", "migrate": "pending", "contract": "pending"}
+    assert change["revisions"] == ids and change["backfills"] == []
+    assert set(change["refusals"]) == {"migrate", "contract"}  # both need the expand first
+    assert change["refusals"]["contract"]["run_first"] == "expandcontract run expand --change users-email"
     plan = json.loads(_ok(runner.invoke(cli, ["plan", "contract", "--format", "json", *db])).stdout)
-    assert [p["why"] for p in plan["planned"]] == ["dependency", "dependency", "target"]
+    assert plan["planned"] == [] and plan["refused"]["run_first"] == "expandcontract run expand --change users-email"
+    assert [b["revision"] for b in plan["refused"]["blocked_by"]] == [ids["expand"], ids["migrate"]]
+    r = runner.invoke(cli, [*db, "run", "contract", "--change", "users-email", "--format", "json"])
+    assert r.exit_code == 2, r.output
+    error = json.loads(r.stdout)["error"]  # one JSON document, and nothing applied
+    assert error["code"] == 2 and error["run_first"] == "expandcontract run expand --change users-email"
+    assert "run `expandcontract run expand --change users-email` first" in r.stderr
+    status = json.loads(_ok(runner.invoke(cli, ["status", "--format", "json", *db])).stdout)
+    assert status["database_heads"] == []
     r = _ok(runner.invoke(cli, [*db, "run", "expand", "--change", "users-email", "--format", "json"]))
     assert json.loads(r.stdout)["applied"][0]["revision"] == made["revisions"][0]["revision"]
     r = _ok(runner.invoke(cli, ["run", "migrate", *db]))
@@ -65,7 +71,7 @@ def test_full_cycle_with_json(project_dir: Path, runner: CliRunner, database_url
         )
     )
     assert len(json.loads(r.stdout)["removed"]) == 3
-    assert "(cascade)" in r.stderr
+    assert r.stderr.count("cascade") == 2  # the migrate and the contract, undone first
     _ok(runner.invoke(cli, ["doctor", *db]))
 
 
@@ -143,3 +149,41 @@ def test_python_dash_m_entry_point(project_dir: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
     )
     assert out.returncode == 0 and out.stdout.strip() == "expand=-,migrate=-,contract=-"
+
+
+UNREACHABLE = "postgresql://app:hunter2@127.0.0.1:1/app"
+ERRORING = [
+    ["status"],
+    ["plan", "expand"],
+    ["run", "expand"],
+    ["run", "migrate", "--skip-gate"],  # our own usage error
+    ["run", "expand", "--lock-wait", "soon"],  # click's usage error
+    ["downgrade", "--change", "x", "--phase", "expand", "--yes"],
+    ["history"],
+    ["history", "--limit", "-5"],
+    ["doctor"],
+    ["backfill", "status"],
+    ["backfill", "pause", "x"],
+    ["backfill", "work", "x"],
+    ["new", "x", "--change", "Bad_Slug"],
+    ["heads", "--config", "missing.toml"],
+    ["init", "/proc/self"],
+    ["verify", "--since", "no-such-ref"],
+    ["gate", "migrate", "--change", "nope"],
+    ["lint", "does/not/exist.py"],
+]
+
+
+@pytest.mark.parametrize("argv", ERRORING, ids=lambda a: " ".join(a))
+def test_every_command_prints_one_json_error_document(project_dir: Path, runner: CliRunner, argv: list[str]) -> None:
+    r = runner.invoke(cli, [*argv, "--database-url", UNREACHABLE, "--format", "json"])
+    assert r.exit_code not in (0, None) and "Traceback" not in r.output, r.output
+    doc = json.loads(r.stdout)  # exactly one document: json.loads refuses trailing data
+    assert set(doc) == {"error"} and doc["error"]["code"] == r.exit_code and doc["error"]["message"]
+    assert "hunter2" not in r.output
+    assert r.stderr.strip().splitlines()[-1].startswith(("error:", "Error:"))
+
+
+def test_heads_stamp_with_json_prints_json(project_dir: Path, runner: CliRunner) -> None:
+    r = _ok(runner.invoke(cli, ["heads", "--stamp", "--format", "json"]))
+    assert json.loads(r.stdout)["stamp"] == "expand=-,migrate=-,contract=-"

@@ -54,6 +54,7 @@ def test_contract_walks_the_lane_and_stops_at_the_first_closed_gate(
     for slug in ("alpha", "beta", "gamma"):
         factory.new(slug)
     project = _with_target(factory.project())
+    run_phase(project, database_url, "expand", None, notify=notify)
     run_phase(project, database_url, "migrate", None, notify=notify, decider=FakeGate({}))
     gate = FakeGate({"beta": "blocked"})
     with pytest.raises(GateBlocked) as err:
@@ -86,6 +87,7 @@ def test_skip_gate_is_recorded_and_the_gate_not_asked(
     factory.new("alpha")
     project = _with_target(factory.project())
     gate = FakeGate({"alpha": "blocked"})
+    run_phase(project, database_url, "expand", None, notify=notify)
     run_phase(
         project,
         database_url,

@@ -311,7 +311,8 @@ def test_downgrade_cascades_across_lanes(
 ) -> None:
     factory.new("users", expand=TABLE, expand_down=TABLE_DOWN)
     project = factory.project()
-    run_phase(project, database_url, "contract", None, notify=notify)
+    for phase in ("expand", "migrate", "contract"):
+        run_phase(project, database_url, phase, None, notify=notify)
     seen = []
     plan = run_downgrade(
         project,
