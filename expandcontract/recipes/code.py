@@ -57,6 +57,17 @@ def backfill(table: str, values: dict[str, str], where: str | None, *, name: str
     return Step("op.backfill(\n" + ",\n".join(INDENT + a for a in args) + ",\n)", comment=comment)
 
 
+def forget_backfill(name: str) -> Step:
+    """Drop the checkpoint of a finished backfill, so that running its revision again fills again (a done
+    backfill is otherwise skipped). Used on the way back over a revision that ran `op.backfill`."""
+    sql_name = "'" + name.replace("'", "''") + "'"
+    statement = (
+        "DO $$ BEGIN IF to_regclass('expandcontract.backfills') IS NOT NULL THEN "
+        f"DELETE FROM expandcontract.backfills WHERE name = {sql_name}; END IF; END $$"
+    )
+    return sql(statement, comment=f"forget backfill {name}, so that upgrading again fills the column again")
+
+
 @dataclass
 class Phase:
     """One revision's content."""

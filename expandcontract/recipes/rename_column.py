@@ -81,7 +81,12 @@ class RenameColumn(Recipe):
                 *copies.build(attach_unique=True),
                 *fwd.not_null(copies),
             ],
-            downgrade=[*_drop_incoming(copies), *fwd.drop_sync(), code.sql(f"ALTER TABLE {fwd.t} DROP COLUMN {ident(new)}")],
+            downgrade=[
+                code.forget_backfill(f"{change}.{table.name}"),
+                *_drop_incoming(copies),
+                *fwd.drop_sync(),
+                code.sql(f"ALTER TABLE {fwd.t} DROP COLUMN {ident(new)}"),
+            ],
             constants=constants,
         )
         migrate = Phase(
@@ -100,7 +105,10 @@ class RenameColumn(Recipe):
                 f"The downgrade re-creates {col.name} from {new} (in batches) with the trigger, for a rollback to "
                 f"a release that uses {col.name}."
             ),
-            upgrade=fwd.takeover(copies, final_name=new, default=col.default, attached_unique=True),
+            upgrade=[
+                code.forget_backfill(_undo_name(change, table)),
+                *fwd.takeover(copies, final_name=new, default=col.default, attached_unique=True),
+            ],
             downgrade=self._undo_contract(fwd, copies, change),
             constants=constants,  # the downgrade re-creates the trigger
         )
@@ -117,7 +125,7 @@ class RenameColumn(Recipe):
         steps: list[Step] = [
             *rev.add_column(),
             *sync,
-            rev.backfill(name=f"{change}.{fwd.table.name}.downgrade"),
+            rev.backfill(name=_undo_name(change, fwd.table)),
             *back.build(attach_unique=True),
             *rev.not_null(back),
         ]
@@ -130,6 +138,10 @@ class RenameColumn(Recipe):
             steps.append(code.sql(f"ALTER SEQUENCE {qualified(seq.name)} OWNED BY {t}.{ident(col.name)}"))
         steps += _swap_names(fwd.table, back, copies)
         return steps
+
+
+def _undo_name(change: str, table: Table) -> str:
+    return f"{change}.{table.name}.downgrade"
 
 
 def _drop_incoming(copies: Copies) -> list[Step]:
