@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from expandcontract.config import Config
+from expandcontract.names import LANES
 from expandcontract.phases import scaffold
 from expandcontract.phases.project import Project
 from expandcontract.recipes.base import Recipe
 from expandcontract.recipes.catalog import Catalog, Refused
 from expandcontract.recipes.code import ChangePlan, combine, render_body, render_docstring, render_module
 from expandcontract.recipes.live import Live, schema_at_heads
-from expandcontract.names import LANES
 
 
 def _ignore(_: str) -> None:

@@ -172,7 +172,10 @@ class ChangeType(Recipe):
             downgrade=[code.forget_backfill(f"{change}.{table.name}")],
             reason="the copied values stay; the expand's downgrade drops the column",
         )
-        swap = [*fwd.not_null(copies), *fwd.takeover(copies, final_name=col.name, default=default, attached_unique=False)]
+        swap = [
+            *fwd.not_null(copies),
+            *fwd.takeover(copies, final_name=col.name, default=default, attached_unique=False),
+        ]
         contract = Phase(
             summary=(
                 f"Builds copies of {col.name}'s indexes and keys on {new} concurrently and validates copies of its "
@@ -241,7 +244,10 @@ class ChangeType(Recipe):
         )
         migrate = Phase(
             summary="Nothing to do: no data moves.",
-            next_step=f"Before the contract: every release that runs or may be rolled back to reads {col.name} as {self.sql_type}.",
+            next_step=(
+                f"Before the contract: every release that runs or may be rolled back to reads {col.name} as "
+                f"{self.sql_type}."
+            ),
         )
         contract = Phase(
             summary=f"Changes {ref} to {self.sql_type} in place: a brief ACCESS EXCLUSIVE lock, no rewrite, no scan.",

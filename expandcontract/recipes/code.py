@@ -41,7 +41,9 @@ def run_constant(name: str, *, comment: str | None = None) -> Step:
     return Step(f"op.execute({name})", comment=comment)
 
 
-def backfill(table: str, values: dict[str, str], where: str | None, *, name: str | None = None, comment: str | None = None) -> Step:
+def backfill(
+    table: str, values: dict[str, str], where: str | None, *, name: str | None = None, comment: str | None = None
+) -> Step:
     """`op.backfill(table, values={...}, where=...)` (expandcontract's batched, resumable backfill)."""
     schema, dot, bare = table.rpartition(".")
     args = [pystr(bare), "values={" + ", ".join(f"{pystr(k)}: {pystr(v)}" for k, v in values.items()) + "}"]

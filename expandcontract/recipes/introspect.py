@@ -21,9 +21,7 @@ from expandcontract.recipes.catalog import (
     Table,
 )
 
-_USER_NS = (
-    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'expandcontract') AND n.nspname NOT LIKE 'pg\\_%'"
-)
+_USER_NS = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'expandcontract') AND n.nspname NOT LIKE 'pg\\_%'"
 
 _TABLES = f"""
 SELECT c.oid, n.nspname, c.relname, c.relkind,
@@ -114,8 +112,12 @@ WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = ANY(%(oids)s) AND d.r
 
 _TRIGGERS = "SELECT tgrelid, tgname FROM pg_trigger WHERE tgrelid = ANY(%(oids)s) AND NOT tgisinternal"
 
-_RELATIONS = f"SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_NS}"
-_FUNCTIONS = f"SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {_USER_NS}"
+_RELATIONS = (
+    f"SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {_USER_NS}"
+)
+_FUNCTIONS = (
+    f"SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {_USER_NS}"
+)
 _CONSTRAINT_NAMES = f"""
 SELECT CASE WHEN n.nspname = 'public' THEN '' ELSE n.nspname || '.' END || c.relname, k.conname
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace

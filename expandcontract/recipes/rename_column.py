@@ -77,7 +77,9 @@ class RenameColumn(Recipe):
             upgrade=[
                 *fwd.add_column(),
                 *sync,
-                fwd.backfill(comment="the trigger covers every write from now on; this fills the rows written before it"),
+                fwd.backfill(
+                    comment="the trigger covers every write from now on; this fills the rows written before it"
+                ),
                 *copies.build(attach_unique=True),
                 *fwd.not_null(copies),
             ],
@@ -166,7 +168,9 @@ def _swap_names(table: Table, back: Copies, forward: Copies) -> list[Step]:
                 steps.append(code.sql(f"ALTER INDEX {qualified(in_schema(table.schema, src))} RENAME TO {ident(dst)}"))
         else:
             for src, dst in ((c.original, expand_name[c.original]), (c.name, c.original)):
-                steps.append(code.sql(f"ALTER TABLE {qualified(c.table)} RENAME CONSTRAINT {ident(src)} TO {ident(dst)}"))
+                steps.append(
+                    code.sql(f"ALTER TABLE {qualified(c.table)} RENAME CONSTRAINT {ident(src)} TO {ident(dst)}")
+                )
     return steps
 
 
@@ -177,4 +181,6 @@ def _names_free(catalog: Catalog, table: Table, *all_copies: Copies) -> None:
             if c.kind in ("i", "u", "p") and catalog.relation_exists(table.schema, c.name):
                 raise Refused(f"cannot use the name {c.name} for a copy of {c.original}: a relation has that name")
             if (on.display, c.name) in catalog.constraint_names:
-                raise Refused(f"cannot use the name {c.name} for a copy of {c.original}: {on.display} has a constraint so named")
+                raise Refused(
+                    f"cannot use the name {c.name} for a copy of {c.original}: {on.display} has a constraint so named"
+                )

@@ -32,12 +32,11 @@ from expandcontract.recipes.code import Step
 from expandcontract.recipes.sqltext import (
     check_body,
     copy_foreign_key,
-    copy_index,
     ident,
+    index_sql,
     literal,
     qualified,
     rename_columns,
-    rename_in_index,
     short_name,
 )
 
@@ -193,7 +192,15 @@ $$"""
         table, col, to_shadow = self.table, self.column.name, {self.column.name: self.shadow}
         out = Copies()
         for idx in table.indexes_on(col):
-            out.items.append(Copy("i", table.display, idx.name, name(idx.name), copy_index(idx.definition, to_shadow, name(idx.name))))
+            out.items.append(
+                Copy(
+                    "i",
+                    table.display,
+                    idx.name,
+                    name(idx.name),
+                    index_sql(idx.definition, to_shadow, name=name(idx.name), build=True),
+                )
+            )
         for con in table.constraints_on(col):
             out.items.append(self._copy_constraint(con, name(con.name), to_shadow))
         for fk_in in table.incoming_on(col):
@@ -203,7 +210,9 @@ $$"""
             out.items.append(Copy("f", fk_in.table, con.name, name(con.name), add, con.validated, incoming=True))
         if self.column.not_null:
             check = short_name(table.name, self.shadow, "not_null")
-            add = f"ALTER TABLE {self.t} ADD CONSTRAINT {ident(check)} CHECK ({ident(self.shadow)} IS NOT NULL) NOT VALID"
+            add = (
+                f"ALTER TABLE {self.t} ADD CONSTRAINT {ident(check)} CHECK ({ident(self.shadow)} IS NOT NULL) NOT VALID"
+            )
             out.items.append(Copy("n", table.display, "", check, add))
         return out
 
@@ -267,15 +276,13 @@ $$"""
             if con.kind == "p" or (con.kind == "u" and not attached_unique):
                 steps.append(code.sql(attach_sql(con, con.original)))
             else:
-                steps.append(
-                    code.sql(f"ALTER TABLE {qualified(con.table)} RENAME CONSTRAINT {ident(con.name)} TO {ident(con.original)}")
-                )
+                rename = f"RENAME CONSTRAINT {ident(con.name)} TO {ident(con.original)}"
+                steps.append(code.sql(f"ALTER TABLE {qualified(con.table)} {rename}"))
         if default is not None:
             steps.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(final_name)} SET DEFAULT {default}"))
         if temp_seq is not None and seq is not None:
-            steps.append(
-                code.sql(f"ALTER SEQUENCE {qualified(in_schema(schema, temp_seq))} RENAME TO {ident(seq.name.split('.')[-1])}")
-            )
+            original = ident(seq.name.split(".")[-1])
+            steps.append(code.sql(f"ALTER SEQUENCE {qualified(in_schema(schema, temp_seq))} RENAME TO {original}"))
         return steps
 
     def _move_identity(self, seq: Sequence, temp_seq: str) -> list[Step]:
@@ -313,7 +320,13 @@ $$"""
         col = replace(self.column, name=final_name, type=self.shadow_type, default=default)
         columns = {(final_name if k == old else k): (col if k == old else v) for k, v in self.table.columns.items()}
         indexes = [
-            Index(i.name, rename_in_index(i.definition, to_final), tuple(to_final.get(c, c) for c in i.columns), i.unique, i.valid)
+            Index(
+                i.name,
+                index_sql(i.definition, to_final),
+                tuple(to_final.get(c, c) for c in i.columns),
+                i.unique,
+                i.valid,
+            )
             for i in self.table.indexes
         ]
         constraints = [self._renamed(c, to_final) for c in self.table.constraints]
@@ -333,20 +346,31 @@ $$"""
                 s,
                 column=final_name,
                 type=self.shadow_type if self.shadow_type in INTEGER_MAX else s.type,
-                max=INTEGER_MAX[self.shadow_type] if s.max == INTEGER_MAX.get(s.type) and self.shadow_type in INTEGER_MAX else s.max,
+                max=INTEGER_MAX[self.shadow_type]
+                if s.max == INTEGER_MAX.get(s.type) and self.shadow_type in INTEGER_MAX
+                else s.max,
             )
             if s.column == old
             else s
             for s in self.table.sequences
         ]
-        return replace(self.table, columns=columns, indexes=indexes, constraints=constraints, incoming=incoming, sequences=sequences)
+        return replace(
+            self.table,
+            columns=columns,
+            indexes=indexes,
+            constraints=constraints,
+            incoming=incoming,
+            sequences=sequences,
+        )
 
     def _renamed(self, con: Constraint, to_final: dict[str, str]) -> Constraint:
         if self.column.name not in con.columns and not (con.kind == "f" and con.ref_table == self.table.display):
             return con
         definition = con.definition
         if con.kind == "c":
-            definition = f"CHECK ({rename_columns(check_body(con.definition), {k: ident(v) for k, v in to_final.items()})})"
+            definition = (
+                f"CHECK ({rename_columns(check_body(con.definition), {k: ident(v) for k, v in to_final.items()})})"
+            )
         elif con.kind == "f":
             same = con.ref_table == self.table.display
             definition = copy_foreign_key(con.definition, to_final, to_final if same else {}, con.ref_table or "")

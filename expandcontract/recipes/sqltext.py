@@ -12,8 +12,8 @@ import hashlib
 import re
 from typing import Any
 
-from pglast import keywords, parse_sql, parser
 from pglast import ast as pg
+from pglast import keywords, parse_sql, parser
 from pglast.stream import RawStream
 
 from expandcontract.recipes.catalog import Refused
@@ -58,12 +58,11 @@ def _expression(expr: str) -> tuple[Any, int]:
         stmts = parse_sql(prefix + expr)
     except parser.ParseError as exc:
         raise Refused(f"{expr!r} is not a SQL expression PostgreSQL can parse ({exc.args[0]})") from None
-    if len(stmts) != 1 or not isinstance(stmts[0].stmt, pg.SelectStmt) or not stmts[0].stmt.targetList:
+    select: Any = stmts[0].stmt if len(stmts) == 1 else None
+    if not isinstance(select, pg.SelectStmt) or len(select.targetList or ()) != 1 or select.fromClause:
         raise Refused(f"{expr!r} is not one SQL expression")
-    select = stmts[0].stmt
-    if len(select.targetList) != 1 or select.fromClause or select.whereClause:
-        raise Refused(f"{expr!r} is not one SQL expression")
-    return select.targetList[0].val, len(prefix)
+    targets: Any = select.targetList
+    return targets[0].val, len(prefix)
 
 
 def _column_refs(node: Any) -> list[pg.ColumnRef]:
@@ -84,7 +83,7 @@ def _column_refs(node: Any) -> list[pg.ColumnRef]:
     return found
 
 
-def _ref_name(ref: pg.ColumnRef) -> str | None:
+def _ref_name(ref: Any) -> str | None:
     last = ref.fields[-1] if ref.fields else None
     return last.sval if isinstance(last, pg.String) else None
 
@@ -107,9 +106,10 @@ def rename_columns(expr: str, names: dict[str, str]) -> str:
         if name is None or name not in names:
             continue
         # the reference is `len(fields)` name tokens joined by dots, starting at its location
-        first = next(i for i, t in enumerate(tokens) if t.start == ref.location)
-        end = tokens[first + 2 * (len(ref.fields) - 1)].end
-        spans.append((ref.location, end + 1, names[name]))
+        start: int = ref.location or 0
+        first = next(i for i, t in enumerate(tokens) if t.start == start)
+        end = tokens[first + 2 * (len(ref.fields or ()) - 1)].end
+        spans.append((start, end + 1, names[name]))
     for start, end, replacement in sorted(spans, reverse=True):
         text = text[:start] + replacement + text[end:]
     return text[offset:]
@@ -119,50 +119,47 @@ def _deparse(node: Any) -> str:
     return str(RawStream()(node))
 
 
-def copy_index(definition: str, names: dict[str, str], new_name: str) -> str:
-    """`CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS new_name ...` from pg_get_indexdef() output, with
-    the columns in `names` renamed (keys, expressions, INCLUDE and predicate)."""
-    stmt = parse_sql(definition)[0].stmt
+def _statement(sql: str) -> Any:
+    return parse_sql(sql)[0].stmt
+
+
+def index_sql(
+    definition: str, names: dict[str, str] | None = None, *, name: str | None = None, build: bool = False
+) -> str:
+    """pg_get_indexdef() output rewritten: the columns in `names` renamed (keys, expressions, INCLUDE and
+    predicate), named `name`; `build`: as `CREATE INDEX CONCURRENTLY IF NOT EXISTS` for a revision."""
+    stmt = _statement(definition)
     assert isinstance(stmt, pg.IndexStmt)
-    stmt.idxname = new_name
-    stmt.concurrent = True
-    stmt.if_not_exists = True
-    _rename_in_index(stmt, names)
-    return _deparse(stmt)
-
-
-def _rename_in_index(stmt: pg.IndexStmt, names: dict[str, str]) -> None:
-    if stmt.relation.schemaname == "public":
-        stmt.relation.schemaname = None
+    if name is not None:
+        stmt.idxname = name
+    if build:
+        stmt.concurrent = True
+        stmt.if_not_exists = True
+    relation: Any = stmt.relation
+    if relation.schemaname == "public":
+        relation.schemaname = None
+    names = names or {}
     for elem in (*(stmt.indexParams or ()), *(stmt.indexIncludingParams or ())):
         if elem.name in names:
             elem.name = names[elem.name]
     for ref in _column_refs((stmt.indexParams, stmt.whereClause)):
-        name = _ref_name(ref)
-        if name in names:
-            ref.fields = (*ref.fields[:-1], pg.String(names[name]))
-
-
-def rename_in_index(definition: str, names: dict[str, str]) -> str:
-    """pg_get_indexdef() output with the columns in `names` renamed (the index as it is after a rename)."""
-    stmt = parse_sql(definition)[0].stmt
-    assert isinstance(stmt, pg.IndexStmt)
-    _rename_in_index(stmt, names)
+        ref_name = _ref_name(ref)
+        if ref_name in names:
+            fields: Any = ref.fields
+            ref.fields = (*fields[:-1], pg.String(names[ref_name]))
     return _deparse(stmt)
 
 
 def copy_foreign_key(definition: str, columns: dict[str, str], ref_columns: dict[str, str], ref_table: str) -> str:
     """A FOREIGN KEY definition (pg_get_constraintdef()) with referencing columns renamed by `columns`,
     referenced columns by `ref_columns`, referencing `ref_table` (a SQL name)."""
-    stmt = parse_sql(f"ALTER TABLE x ADD CONSTRAINT x {definition}")[0].stmt
-    con = stmt.cmds[0].def_
+    con = _statement(f"ALTER TABLE x ADD CONSTRAINT x {definition}").cmds[0].def_
     con.fk_attrs = tuple(pg.String(columns.get(a.sval, a.sval)) for a in con.fk_attrs)
     con.pk_attrs = tuple(pg.String(ref_columns.get(a.sval, a.sval)) for a in con.pk_attrs)
     schema, dot, name = ref_table.rpartition(".")
     con.pktable = pg.RangeVar(schemaname=schema if dot else None, relname=name, inh=True, relpersistence="p")
     con.conname = None
-    text = _deparse(con)
-    return text
+    return _deparse(con)
 
 
 def check_body(definition: str) -> str:

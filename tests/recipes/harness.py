@@ -58,7 +58,11 @@ class Project:
     def new(self, change: str, *recipes: Recipe, message: str | None = None) -> dict[str, Path]:
         with contextlib.redirect_stdout(io.StringIO()):
             made = new_change(
-                self.config, message or change.replace("-", " "), change, list(recipes), database_url=self.url,
+                self.config,
+                message or change.replace("-", " "),
+                change,
+                list(recipes),
+                database_url=self.url,
                 notify=self.notes.append,
             )
         return {m.phase: m.path for m in made}

@@ -48,7 +48,9 @@ def test_rename_under_both_releases(project: Project, pg_server_url: str) -> Non
         project, "users-full-name", _release("old", "name"), _release("new", "full_name"), rows=ROWS, between=in_sync
     )
     assert run.errors == []
-    assert project.catalog() == reference_catalog(pg_server_url, DDL + ";ALTER TABLE users RENAME COLUMN name TO full_name")
+    assert project.catalog() == reference_catalog(
+        pg_server_url, DDL + ";ALTER TABLE users RENAME COLUMN name TO full_name"
+    )
     final = dict(project.query("SELECT id, full_name FROM users"))
     for worker in run.old.workers + run.new.workers:
         for key, written in worker.written.items():

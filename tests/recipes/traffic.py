@@ -3,8 +3,8 @@
 Each worker loops over INSERT ... RETURNING, SELECT of a random existing row by key and UPDATE of a random
 existing row, each in its own committed transaction (so psycopg prepares the statements server-side, as
 a busy app's pooled connections do). Every error is kept. Workers of all releases share one numbering:
-worker w (numbered from 1) updates only keys with key % workers == w % workers, so each key has one writer at a time and the test
-knows the last value written to every column of every key it touched.
+worker w (from 1) updates only keys with key % workers == w % workers, so each key has one writer at a
+time and the test knows the last value written to every column of every key it touched.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ class Worker:
 class Traffic:
     """The traffic of one release: `start()`, `wait(ops)`, `stop()`; errors and writes afterwards."""
 
-    def __init__(self, url: str, release: Release, *, first_worker: int, workers: int, threads: int, max_key: int) -> None:
+    def __init__(
+        self, url: str, release: Release, *, first_worker: int, workers: int, threads: int, max_key: int
+    ) -> None:
         self.release = release
         self.stopping = threading.Event()
         self.cond = threading.Condition()
@@ -73,7 +75,9 @@ class Traffic:
         """Until the workers together did `ops` more operations (or one died)."""
         target = self.ops + ops
         with self.cond:
-            done = self.cond.wait_for(lambda: self.ops >= target or not all(t.is_alive() for t in self.threads), timeout)
+            done = self.cond.wait_for(
+                lambda: self.ops >= target or not all(t.is_alive() for t in self.threads), timeout
+            )
         assert done, f"{self.release.name} traffic did only {self.ops} of {target} operations in {timeout}s"
 
     def stop(self) -> None:
@@ -83,7 +87,9 @@ class Traffic:
             assert not t.is_alive(), "a traffic worker did not stop"
 
     def _loop(self, w: Worker) -> None:
-        engine = make_engine(w.url, pool_size=1, max_overflow=0, connect_args={"application_name": f"app-{w.release.name}"})
+        engine = make_engine(
+            w.url, pool_size=1, max_overflow=0, connect_args={"application_name": f"app-{w.release.name}"}
+        )
         rng = random.Random(w.number)
         table, key = w.release.table, w.release.table.c[w.release.key]
         cols = [table.c[c] for c in w.release.reads] if w.release.reads else list(table.c)
