@@ -1,9 +1,9 @@
 """`--add-check TABLE CONSTRAINT_NAME SQL_EXPR`: a check constraint on a table both releases write.
 
 Expand: nothing (PostgreSQL enforces even a NOT VALID check on every new row version, so an UPDATE of any
-column of a row that violates it would fail while the old release runs). Migrate: fails, changing
-nothing, if a row violates it. Contract: ADD CONSTRAINT ... NOT VALID, then VALIDATE in its own
-transaction, which blocks no writes.
+column of a row that violates it would fail while the old release runs). Migrate: nothing. Contract: a
+read-only check that fails, changing nothing, if a row violates it; ADD CONSTRAINT ... NOT VALID; then
+VALIDATE in its own transaction, which blocks no writes.
 """
 
 from __future__ import annotations
@@ -62,16 +62,18 @@ class AddCheck(Recipe):
             "fix those rows in this migrate revision (op.backfill), then run it again",
         )
         migrate = Phase(
-            summary=f"Checks that no row of {table.display} fails {self.expression} (a read-only scan).",
+            summary=f"Nothing to do: rows failing {self.expression} must be fixed before the contract.",
             next_step="",
-            upgrade=[check],
-            constants=constants,
-            reason="it only reads",
         )
         contract = Phase(
-            summary=f"Adds {self.name} NOT VALID (a brief lock, no scan), then validates it in its own transaction.",
+            summary=(
+                f"Checks that no row of {table.display} fails {self.expression} (a read-only scan that fails the "
+                f"contract, changing nothing, if one does), adds {self.name} NOT VALID (a brief lock, no scan), then "
+                "validates it in its own transaction."
+            ),
             next_step="",
-            upgrade=steps.add_validated(table.display, name, f"CHECK ({self.expression})"),
+            upgrade=[check, *steps.add_validated(table.display, name, f"CHECK ({self.expression})")],
             downgrade=[code.sql(f"ALTER TABLE {t} DROP CONSTRAINT {name}")],
+            constants=constants,
         )
         return ChangePlan(expand, migrate, contract)

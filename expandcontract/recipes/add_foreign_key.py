@@ -2,9 +2,10 @@
 
 Expand: nothing (a foreign key is enforced from the moment it exists, NOT VALID or not: on the
 referencing side's INSERTs and UPDATEs and on the referenced side's DELETEs, so it waits until only code
-that keeps the reference valid runs). Migrate: fails, changing nothing, if a row references nothing
-(the fix: delete or repair those rows first). Contract: ADD CONSTRAINT ... NOT VALID (a brief SHARE ROW
-EXCLUSIVE lock on both tables, no scan), then VALIDATE in its own transaction, which blocks no writes.
+that keeps the reference valid runs). Migrate: nothing. Contract: first a read-only check that fails,
+changing nothing, if a row references nothing (the fix: delete or repair those rows); then ADD
+CONSTRAINT ... NOT VALID (a brief SHARE ROW EXCLUSIVE lock on both tables, no scan), then VALIDATE in its
+own transaction, which blocks no writes.
 """
 
 from __future__ import annotations
@@ -71,19 +72,21 @@ class AddForeignKey(Recipe):
             f"delete them or set {self.column_name} to NULL in this migrate revision, then run it again",
         )
         migrate = Phase(
-            summary=f"Checks that each {table.display}.{self.column_name} has its {ref.display} row (a read-only scan)",
+            summary=f"Nothing to do: rows whose {self.column_name} has no {ref.display} row must be fixed by the contract.",
             next_step="",
-            upgrade=[check],
-            constants=constants,
-            reason="it only reads",
         )
         contract = Phase(
             summary=(
-                f"Adds the foreign key {name} ({what}) NOT VALID, a brief lock and no scan, then validates it in its "
-                "own transaction, which blocks no writes."
+                f"Checks that each {table.display}.{self.column_name} has its {ref.display} row (a read-only scan "
+                f"that fails the contract, changing nothing, if one has not), adds the foreign key {name} ({what}) "
+                "NOT VALID (a brief lock, no scan), then validates it in its own transaction, which blocks no writes."
             ),
             next_step="",
-            upgrade=steps.add_validated(table.display, ident(name), f"FOREIGN KEY ({c}) REFERENCES {r} ({rc})"),
+            upgrade=[
+                check,
+                *steps.add_validated(table.display, ident(name), f"FOREIGN KEY ({c}) REFERENCES {r} ({rc})"),
+            ],
             downgrade=[code.sql(f"ALTER TABLE {t} DROP CONSTRAINT {ident(name)}")],
+            constants=constants,
         )
         return ChangePlan(expand, migrate, contract)

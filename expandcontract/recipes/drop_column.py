@@ -59,6 +59,13 @@ class DropColumn(Recipe):
             next_step=f"Before the next phase: deploy the release whose model no longer has {col.name}.",
             upgrade=[code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL")] if loosen else [],
             downgrade=steps.not_null(table.display, table.name, col.name) if loosen else [],
+            reversible=not loosen,
+            reason=(
+                f"rows the new release inserts have no {col.name}, so NOT NULL can come back only once they have one: "
+                "the downgrade does it then (and fails, changing nothing, before)"
+                if loosen
+                else None
+            ),
         )
         migrate = Phase(
             summary="Nothing to do: no data moves.",

@@ -1,9 +1,10 @@
 """`--set-not-null TABLE.COLUMN [--fill SQL_EXPR]`: make an existing column NOT NULL.
 
 Expand: nothing in the schema (the new release must write the column). Migrate: the existing NULLs are
-filled with `--fill` in batches; without `--fill` the migrate fails, changing nothing, if any NULL is
-left. Contract: a `CHECK (col IS NOT NULL) NOT VALID`, VALIDATE in its own transaction, SET NOT NULL
-(PostgreSQL 12+ proves it from the check: no scan under the ACCESS EXCLUSIVE lock), the check dropped.
+filled with `--fill` in batches; without `--fill` the contract first checks, read-only, that none is
+left, and fails changing nothing if one is. Contract: a `CHECK (col IS NOT NULL) NOT VALID`, VALIDATE in
+its own transaction, SET NOT NULL (PostgreSQL 12+ proves it from the check: no scan under the ACCESS
+EXCLUSIVE lock), the check dropped.
 The NOT VALID check comes only then: PostgreSQL enforces it on every UPDATE of a row that violates it.
 """
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 from expandcontract.recipes import code, steps
 from expandcontract.recipes.base import Probe, Recipe, refuse_special_tables
 from expandcontract.recipes.catalog import Catalog, Refused, split_column
-from expandcontract.recipes.code import ChangePlan, Phase
+from expandcontract.recipes.code import ChangePlan, Phase, Step
 from expandcontract.recipes.sqltext import ident, qualified, short_name
 
 
@@ -74,6 +75,8 @@ class SetNotNull(Recipe):
                 next_step=f"Before the next phase: {writes}.",
             )
         migrate: Phase
+        first: list[Step] = []
+        constants: dict[str, str] = {}
         if self.fill is not None:
             migrate = Phase(
                 summary=(
@@ -93,20 +96,25 @@ class SetNotNull(Recipe):
                 f"fill them in this migrate revision (op.backfill), or write the change with --set-not-null {ref} "
                 "--fill SQL",
             )
+            first = [step]
             migrate = Phase(
-                summary=f"Checks that no row of {table.display} has a NULL {col.name} left (a read-only scan).",
+                summary=f"Nothing to do: without --fill, the NULLs of {col.name} must be filled before the contract.",
                 next_step="",
-                upgrade=[step],
-                constants=constants,
-                reason="it only reads",
             )
         contract = Phase(
             summary=(
-                f"Makes {ref} NOT NULL without a blocking scan: a NOT VALID check, VALIDATE in its own transaction "
+                (
+                    "Checks that no NULL is left (a read-only scan that fails the contract, changing nothing, if one "
+                    "is), then makes "
+                    if first
+                    else "Makes "
+                )
+                + f"{ref} NOT NULL without a blocking scan: a NOT VALID check, VALIDATE in its own transaction "
                 "(it blocks no writes), SET NOT NULL proved by it, the check dropped."
             ),
             next_step="",
-            upgrade=steps.not_null(table.display, table.name, col.name),
+            upgrade=[*first, *steps.not_null(table.display, table.name, col.name)],
             downgrade=[code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} DROP NOT NULL")],
+            constants=constants,
         )
         return ChangePlan(expand, migrate, contract)
