@@ -72,7 +72,7 @@ class AddForeignKey(Recipe):
             f"delete them or set {self.column_name} to NULL in this migrate revision, then run it again",
         )
         migrate = Phase(
-            summary=f"Nothing to do: rows whose {self.column_name} has no {ref.display} row must be fixed by the contract.",
+            summary=f"Nothing to do: a {self.column_name} without its {ref.display} row must be fixed by the contract.",
             next_step="",
         )
         contract = Phase(
