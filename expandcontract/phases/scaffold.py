@@ -43,6 +43,7 @@ class Body:
     module: str
     upgrade: str
     downgrade: str
+    imports: str = ""  # module-level imports the bodies need (rendered Alembic operations)
 
 
 def _ignore(_: str) -> None:
@@ -110,7 +111,7 @@ def new(
         if body is not None:
             acfg.attributes["ec_doc"] = body.doc
             acfg.attributes["ec_module"] = body.module
-            extra = {"upgrades": body.upgrade, "downgrades": body.downgrade}
+            extra = {"upgrades": body.upgrade, "downgrades": body.downgrade, "imports": body.imports}
             _use_recipe_template(project, notify, first=phase == ordered[0])
         else:
             acfg.attributes.pop("ec_doc", None)

@@ -20,15 +20,16 @@ from expandcontract.recipes.sqltext import ident, qualified, short_name
 class AddForeignKey(Recipe):
     flag = "--add-foreign-key"
 
-    def __init__(self, target: str, reference: str) -> None:
+    def __init__(self, target: str, reference: str, *, name: str | None = None) -> None:
         self.table_name, self.column_name = split_column(target)
         self.ref_table_name, self.ref_column_name = split_column(reference, "REF_TABLE.REF_COLUMN")
+        self.constraint_name = name  # --autogenerate: the model's name for it
 
     def touches(self) -> set[tuple[str, str]]:
         return {(self.table_name, self.column_name)}
 
     def name(self, table: Table) -> str:
-        return short_name(table.name, self.column_name, "fkey")
+        return self.constraint_name or short_name(table.name, self.column_name, "fkey")
 
     def check(self, catalog: Catalog) -> list[Probe]:
         table = catalog.table(self.table_name)

@@ -19,7 +19,8 @@ from expandcontract.recipes.sqltext import ident, qualified, short_name
 class AddUnique(Recipe):
     flag = "--add-unique"
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, name: str | None = None) -> None:
+        self.constraint_name = name  # --autogenerate: the model's name for it
         self.table_name, columns = split_column(target, "TABLE.COLUMN[,COLUMN...]")
         self.columns = tuple(c.strip() for c in columns.split(","))
         if not all(self.columns):
@@ -29,7 +30,7 @@ class AddUnique(Recipe):
         return {(self.table_name, c) for c in self.columns}
 
     def name(self, table: Table) -> str:
-        return short_name(table.name, *self.columns, "key")
+        return self.constraint_name or short_name(table.name, *self.columns, "key")
 
     def check(self, catalog: Catalog) -> list[Probe]:
         table = catalog.table(self.table_name)
