@@ -39,24 +39,23 @@ class Recipe(ABC):
         """(table, column) pairs this recipe changes: two recipes of one change must not share one."""
 
 
-def refuse_outside_users(table: Table, column: Column, verb: str) -> None:
+def refuse_outside_users(table: Table, column: Column, what: str) -> None:
     """Views, policies, triggers and the like that use a column: PostgreSQL would drop them with it (or
-    refuse), and a recipe cannot rewrite them. Name the first one."""
+    refuse), and a recipe cannot rewrite them. Name the first one. `what`: "rename users.name"."""
     for dep in table.dependents.get(column.name, []):
         raise Refused(
-            f"cannot {verb} {table.display}.{column.name}: {dep.kind} {dep.description} uses it; change the "
-            f"{dep.kind} in a change of its own first"
+            f"cannot {what}: {dep.kind} {dep.description} uses it; change the {dep.kind} in a change of its own first"
         )
     if column.has_acl:
         raise Refused(
-            f"cannot {verb} {table.display}.{column.name}: it has column privileges (GRANT ... ({column.name})); "
-            "recipes do not copy them. Revoke them first and grant them again afterwards"
+            f"cannot {what}: it has column privileges (GRANT ... ({column.name})), which recipes do not copy; "
+            "revoke them first and grant them again afterwards"
         )
 
 
-def refuse_special_tables(table: Table, verb: str) -> None:
+def refuse_special_tables(table: Table, what: str) -> None:
     if table.kind == "p" or table.inherited:
         raise Refused(
-            f"cannot {verb} on {table.display}: it is partitioned or part of an inheritance tree, and "
-            "CREATE INDEX CONCURRENTLY and the sync trigger do not cover partitions; write this change by hand"
+            f"cannot {what}: {table.display} is partitioned or part of an inheritance tree, and CREATE INDEX "
+            "CONCURRENTLY and the sync trigger do not cover partitions; write this change by hand"
         )

@@ -97,6 +97,8 @@ SELECT d.refobjid, a.attname,
          ELSE 'other' END,
        CASE WHEN d.classid = 'pg_rewrite'::regclass AND r.ev_class <> d.refobjid
             THEN CASE WHEN vn.nspname = 'public' THEN '' ELSE vn.nspname || '.' END || vc.relname
+            WHEN d.classid = 'pg_attrdef'::regclass
+            THEN (SELECT g.attname FROM pg_attribute g WHERE g.attrelid = ad.adrelid AND g.attnum = ad.adnum)
             ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END
 FROM pg_depend d
 JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid

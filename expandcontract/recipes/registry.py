@@ -102,4 +102,5 @@ def chosen(values: dict[str, Any], *, autogenerate: bool, renames: tuple[str, ..
         raise UsageError("--rename goes with --autogenerate")
     if not picked:
         return None
-    return picked[0].build(tuple(values[picked[0].dest]), values)
+    raw = values[picked[0].dest]  # click gives one argument as a str, several as a tuple
+    return picked[0].build((raw,) if isinstance(raw, str) else tuple(raw), values)

@@ -1,0 +1,72 @@
+"""`new` with a recipe on the command line: the options of DESIGN.md, exit codes, one-line errors, JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expandcontract.cli import cli
+from tests.recipes.harness import Project
+
+
+@pytest.fixture
+def app_dir(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    project.setup(
+        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, plan text)", "DROP TABLE users",
+        "INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 10) g",
+    )
+    monkeypatch.chdir(project.root)
+    return project
+
+
+def _new(project: Project, *args: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, ["--database-url", project.url, "new", *args])
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _revisions(project: Project) -> list[Path]:
+    return sorted((project.root / "migrations" / "versions").rglob("*.py"))
+
+
+def test_a_recipe_writes_three_revisions(app_dir: Project) -> None:
+    before = _revisions(app_dir)
+    code, out, err = _new(
+        app_dir, "rename users.name", "--change", "users-full-name", "--rename-column", "users.name", "full_name",
+        "--format", "json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["phase"] for r in doc["revisions"]] == ["expand", "migrate", "contract"]
+    assert len(_revisions(app_dir)) == len(before) + 3
+    assert "ADD COLUMN full_name text" in Path(doc["revisions"][0]["path"]).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--change-type", "users.name", "integer"],
+            "PostgreSQL cannot turn text name into integer as an assignment; give --using SQL_EXPR (and --back SQL_EXPR)",
+        ),
+        (["--change-type", "users.name", "nosuchtype"], "'nosuchtype' is not a type PostgreSQL knows"),
+        (["--set-not-null", "users.plan", "--fill", "1 +"], "--fill '1 +' does not give a text"),
+        (["--rename-column", "users.name", "full_name", "--drop-column", "users.plan"], "one recipe at a time"),
+        (["--using", "x", "--drop-column", "users.plan"], "--using goes with --change-type"),
+        (["--rename", "users.a:b", "--drop-column", "users.plan"], "--rename goes with --autogenerate"),
+        (["--drop-column", "users.plan", "--phase", "expand"], "leave out --phase"),
+        (["--drop-column", "plan"], "'plan' is not TABLE.COLUMN"),
+        (["--add-column", "users.plan", "text"], "users already has a column 'plan'"),
+    ],
+    ids=["no-cast", "unknown-type", "bad-fill", "two-recipes", "extra-alone", "rename-alone", "phase", "no-table", "exists"],
+)
+def test_refusals_are_one_line_exit_2_and_write_nothing(app_dir: Project, args: list[str], message: str) -> None:
+    before = _revisions(app_dir)
+    code, out, err = _new(app_dir, "a change", "--change", "a-change", *args, "--format", "json")
+    assert code == 2, (out, err)
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert json.loads(out)["error"]["code"] == 2
+    assert _revisions(app_dir) == before
