@@ -186,10 +186,17 @@ class ChangeType(Recipe):
                 + f"{ref} dropped and {new} renamed to {col.name})."
             ),
             next_step=(
-                f"{cast_note} The downgrade runs the same change backwards (a {col.type} shadow, filled in "
-                "batches, swapped in), then this change's expand and migrate again."
+                f"{cast_note} The downgrade runs the same change backwards (a shadow of type {col.type}, filled "
+                "in batches, swapped in), then this change's expand and migrate again."
             ),
-            upgrade=[*(code.forget_backfill(n) for n in undo_names), *copies.build(attach_unique=False), *swap],
+            upgrade=[
+                code.forget_backfill(*undo_names),
+                *code.commented(
+                    copies.build(attach_unique=False),
+                    f"{new} gets copies of {col.name}'s indexes, keys and constraints, built without blocking writes",
+                ),
+                *code.commented(swap, "the swap, in one short transaction"),
+            ],
             downgrade=undo,
             constants=undo_constants,
         )
@@ -218,16 +225,23 @@ class ChangeType(Recipe):
         rev_constants, rev_sync = rev.create_sync()
         fwd_constants, fwd_sync = fwd.create_sync()
         names = [f"{change}.{fwd.table.name}.downgrade", f"{change}.{fwd.table.name}.refill"]
-        steps = [
-            *rev.add_column(),
-            *rev_sync,
-            rev.backfill(name=names[0]),
-            *rev_copies.build(attach_unique=False),
+        swap = [
             *rev.not_null(rev_copies),
             *rev.takeover(rev_copies, final_name=col.name, default=col.default, attached_unique=False),
-            *fwd.add_column(),
-            *fwd_sync,
-            fwd.backfill(name=names[1]),
+        ]
+        steps = [
+            *code.commented(
+                [*rev.add_column(), *rev_sync, rev.backfill(name=names[0])],
+                f"1. the change backwards: {old_name} ({col.type}) kept equal to {col.name} and filled in batches",
+            ),
+            *code.commented(
+                rev_copies.build(attach_unique=False), f"{old_name} gets copies of the indexes and constraints"
+            ),
+            *code.commented(swap, "the swap back, in one short transaction"),
+            *code.commented(
+                [*fwd.add_column(), *fwd_sync, fwd.backfill(name=names[1])],
+                f"2. this change's expand and migrate again: {fwd.shadow} ({fwd.shadow_type}), synced and filled",
+            ),
         ]
         return steps, {**rev_constants, **fwd_constants}, names
 

@@ -59,15 +59,24 @@ def backfill(
     return Step("op.backfill(\n" + ",\n".join(INDENT + a for a in args) + ",\n)", comment=comment)
 
 
-def forget_backfill(name: str) -> Step:
-    """Drop the checkpoint of a finished backfill, so that running its revision again fills again (a done
-    backfill is otherwise skipped). Used on the way back over a revision that ran `op.backfill`."""
-    sql_name = "'" + name.replace("'", "''") + "'"
+def forget_backfill(*names: str) -> Step:
+    """Drop the checkpoints of finished backfills, so that running their revision again fills again (a
+    done backfill is otherwise skipped). Used on the way back over a revision that ran `op.backfill`."""
+    listed = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
     statement = (
         "DO $$ BEGIN IF to_regclass('expandcontract.backfills') IS NOT NULL THEN "
-        f"DELETE FROM expandcontract.backfills WHERE name = {sql_name}; END IF; END $$"
+        f"DELETE FROM expandcontract.backfills WHERE name IN ({listed}); END IF; END $$"
     )
-    return sql(statement, comment=f"forget backfill {name}, so that upgrading again fills the column again")
+    return sql(statement, comment=f"forget backfill {', '.join(names)}: running it again must fill again")
+
+
+def commented(steps: list[Step], comment: str) -> list[Step]:
+    """`steps` with `comment` above the first one (a heading for a group of steps)."""
+    if not steps:
+        return steps
+    first = steps[0]
+    joined = f"{comment}; {first.comment}" if first.comment else comment
+    return [Step(first.code, first.autocommit, joined), *steps[1:]]
 
 
 @dataclass
@@ -142,7 +151,11 @@ def render_body(steps: list[Step]) -> str:
     i = 0
     while i < len(steps):
         if steps[i].autocommit:
+            first = steps[i]
+            lines.extend(_comment_lines(first.comment))  # a group's heading goes above the block
             lines.append("with op.get_context().autocommit_block():")
+            lines.extend(INDENT + ln for ln in first.code.splitlines())
+            i += 1
             while i < len(steps) and steps[i].autocommit:
                 lines.extend(INDENT + ln for ln in _step_lines(steps[i]))
                 i += 1
@@ -153,9 +166,11 @@ def render_body(steps: list[Step]) -> str:
 
 
 def _step_lines(step: Step) -> list[str]:
-    out = [f"# {ln}" for ln in textwrap.wrap(step.comment, WIDTH - 12)] if step.comment else []
-    out.extend(step.code.splitlines())
-    return out
+    return [*_comment_lines(step.comment), *step.code.splitlines()]
+
+
+def _comment_lines(comment: str | None) -> list[str]:
+    return [f"# {ln}" for ln in textwrap.wrap(comment, WIDTH - 12)] if comment else []
 
 
 def render_docstring(phase: Phase) -> str:

@@ -80,8 +80,10 @@ class RenameColumn(Recipe):
                 fwd.backfill(
                     comment="the trigger covers every write from now on; this fills the rows written before it"
                 ),
-                *copies.build(attach_unique=True),
-                *fwd.not_null(copies),
+                *code.commented(
+                    [*copies.build(attach_unique=True), *fwd.not_null(copies)],
+                    f"{new} gets copies of {col.name}'s indexes and constraints, built without blocking writes",
+                ),
             ],
             downgrade=[
                 code.forget_backfill(f"{change}.{table.name}"),
@@ -124,22 +126,26 @@ class RenameColumn(Recipe):
         rev = Shadow(fwd.catalog, after, after.columns[new], col.name, col.type, ident(new), ident(col.name), False)
         back = rev.copies(lambda original: short_name(original, "old"))
         _, sync = fwd.create_sync()
-        steps: list[Step] = [
-            *rev.add_column(),
-            *sync,
-            rev.backfill(name=_undo_name(change, fwd.table)),
-            *back.build(attach_unique=True),
-            *rev.not_null(back),
-        ]
         t = fwd.t
+        swap: list[Step] = []
         if col.default is not None:
-            steps.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(new)} DROP DEFAULT"))
-            steps.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(col.name)} SET DEFAULT {col.default}"))
+            swap.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(new)} DROP DEFAULT"))
+            swap.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(col.name)} SET DEFAULT {col.default}"))
         seq = fwd.table.sequence_of(col.name)
         if seq is not None:
-            steps.append(code.sql(f"ALTER SEQUENCE {qualified(seq.name)} OWNED BY {t}.{ident(col.name)}"))
-        steps += _swap_names(fwd.table, back, copies)
-        return steps
+            swap.append(code.sql(f"ALTER SEQUENCE {qualified(seq.name)} OWNED BY {t}.{ident(col.name)}"))
+        swap += _swap_names(fwd.table, back, copies)
+        return [
+            *code.commented(
+                [*rev.add_column(), *sync, rev.backfill(name=_undo_name(change, fwd.table))],
+                f"{col.name} again, kept equal to {new} by the trigger and filled in batches",
+            ),
+            *code.commented(
+                [*back.build(attach_unique=True), *rev.not_null(back)],
+                f"{col.name} gets copies of {new}'s indexes and constraints",
+            ),
+            *code.commented(swap, f"{col.name}'s default and the original names back, in one short transaction"),
+        ]
 
 
 def _undo_name(change: str, table: Table) -> str:
