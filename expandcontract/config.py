@@ -42,6 +42,8 @@ class LintConfig:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
+    downgrade: str = "warning"  # severity of findings in revisions' downgrade(): error | warning | off
+    fail_on_not_analysable: bool = False  # code the linter cannot see offline fails the lint (CI)
 
 
 @dataclass(frozen=True)

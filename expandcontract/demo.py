@@ -28,10 +28,10 @@ SEED_USERS = 50_000
 
 
 def copy_example(dest: Path) -> Path:
-    """Copy the shipped example project (alembic.ini, pyproject.toml, migrations/) into `dest`."""
+    """Copy the shipped example project (alembic.ini, pyproject.toml, migrations/, app/) into `dest`."""
     src = resources.files("expandcontract").joinpath("data", "example")
     with resources.as_file(src) as path:
-        shutil.copytree(path, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "__init__.py"))
+        shutil.copytree(path, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return dest
 
 

@@ -76,6 +76,7 @@ def _our_kwargs(context: Any, conn: Any, kwargs: dict[str, Any]) -> dict[str, An
     Commits a transaction SQLAlchemy autobegun on `conn` first (Alembic would take it as external)."""
     from sqlalchemy import text
 
+    from expandcontract.backfill.checkpoint import bind_to_revision, forget_revision
     from expandcontract.phases.state import ensure_schema_sql, record_step
 
     acfg = context.config
@@ -102,6 +103,8 @@ def _our_kwargs(context: Any, conn: Any, kwargs: dict[str, Any]) -> dict[str, An
             meta=meta,
             run_id=run_id,
         )
+        for rid in step.up_revision_ids:  # a backfill's checkpoint lives and dies with its revision
+            (bind_to_revision if step.is_upgrade else forget_revision)(ctx.connection, rid)
         if on_step is not None:
             on_step(ctx, step)
 

@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from expandcontract.db import embedded
 from expandcontract.db.connect import connect
-from expandcontract.db.url import with_database
+from expandcontract.db.url import where, with_database
 
 TEST_URL_ENV = "EXPANDCONTRACT_TEST_DATABASE_URL"
 
@@ -50,10 +51,16 @@ def create_database(server_url: str, prefix: str = "ec_test") -> str:
     return with_database(server_url, name)
 
 
+def database_name(db_url: str) -> str:
+    """The database a URL names (its path), also for the socket form `postgresql://u@/db?host=/dir/pg`."""
+    return where(db_url).dbname
+
+
 def drop_database(server_url: str, db_url: str) -> None:
-    name = db_url.rsplit("/", 1)[1].split("?", 1)[0]
+    name = database_name(db_url)
+    assert name.startswith("ec_"), f"refusing to drop {name!r}: not a test database"
     with connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

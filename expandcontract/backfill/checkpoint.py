@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.backfill_ranges (
 -- rows_done on the backfill row is a copy refreshed about once a second (and exactly at the end), for
 -- readers of this one table; the exact figure is the sum over backfill_ranges.
 ALTER TABLE {SCHEMA}.backfills ADD COLUMN IF NOT EXISTS rows_done bigint NOT NULL DEFAULT 0;
+-- the revision whose upgrade ran the backfill: its downgrade forgets the checkpoint (see forget_revision)
+ALTER TABLE {SCHEMA}.backfills ADD COLUMN IF NOT EXISTS revision text;
 """
 
 # One DDL run at a time: concurrent CREATE ... IF NOT EXISTS can still collide on the catalog.
@@ -66,7 +68,7 @@ _DDL_LOCK = 0x6563_0010
 
 _PRESENT = f"""
 SELECT to_regclass('{SCHEMA}.backfill_ranges') IS NOT NULL AND EXISTS (
-    SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.backfills') AND attname = 'rows_done'
+    SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.backfills') AND attname = 'revision'
 )
 """
 
@@ -75,6 +77,34 @@ def exists(conn: Any) -> bool:
     row = conn.execute(_PRESENT).fetchone()
     conn.commit()
     return bool(row[0])
+
+
+_HAS_REVISION = f"""
+SELECT EXISTS (
+    SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('{SCHEMA}.backfills') AND attname = 'revision'
+)
+"""
+
+
+def bind_to_revision(conn: Any, revision: str) -> None:
+    """Inside the transaction of `revision`'s upgrade step (a SQLAlchemy connection): the backfills it ran
+    (done by now: op.backfill returns only when its backfill is) belong to it."""
+    from sqlalchemy import text
+
+    if conn.execute(text(_HAS_REVISION)).scalar():
+        conn.execute(
+            text(f"UPDATE {SCHEMA}.backfills SET revision = :r WHERE revision IS NULL AND status = 'done'"),
+            {"r": revision},
+        )
+
+
+def forget_revision(conn: Any, revision: str) -> None:
+    """Inside the transaction of `revision`'s downgrade step: forget the checkpoints of the backfills it ran,
+    so upgrading it again fills the (re-added) columns again instead of finding the backfill done."""
+    from sqlalchemy import text
+
+    if conn.execute(text(_HAS_REVISION)).scalar():
+        conn.execute(text(f"DELETE FROM {SCHEMA}.backfills WHERE revision = :r"), {"r": revision})
 
 
 def ensure_schema(conn: Any) -> None:

@@ -122,15 +122,27 @@ class Engine:
 
     # -- main loop --------------------------------------------------------------------------------------
     def run(self) -> Result:
+        failing_since: float | None = None  # when the current run of failed steps began
         try:
             while True:
                 try:
                     if self.conn is None:
                         self.conn = self._connect()
                     done = self._step(self.conn)
+                    failing_since = None
                     if done is not None:
                         return done
                 except psycopg.OperationalError as exc:
+                    now = time.monotonic()
+                    failing_since = now if failing_since is None else failing_since
+                    if now - failing_since > self.opts.config.reconnect_timeout_s:
+                        # bounded: a step that keeps failing (a lock on our rows that never clears, a
+                        # connection that drops after every reconnect) ends the run; the checkpoint stays
+                        raise BackfillFailed(
+                            f"backfill {self.plan.name}: every step failed for {now - failing_since:.0f} s "
+                            f"(reconnect_timeout_s = {self.opts.config.reconnect_timeout_s:g}), last: {_msg(exc)}; "
+                            "re-run to resume from the checkpoint"
+                        ) from None
                     if self.conn is not None and not (self.conn.closed or self.conn.broken):
                         if not isinstance(exc, _TRANSIENT):
                             raise BackfillFailed(f"backfill {self.plan.name}: {_msg(exc)}") from None
@@ -317,7 +329,7 @@ class Engine:
             conn.commit()
             if row is None or row[0] != "pause":
                 break
-            self._say(reason)
+            self._say(reason, state="paused")
         if row is not None and row[0] is None:
             checkpoint.set_fields(conn, self.plan.name, status="running", throttled_reason=None)
             self.reason = None

@@ -6,7 +6,10 @@ no project or database; only the revision path imports Alembic (lazily, in lint/
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from collections.abc import Iterator
 
 import click
 
@@ -47,6 +50,12 @@ def _ids(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     default=None,
     help=".sql files: the phase they belong to (enables the phase-placement rules).",
 )
+@click.option(
+    "--fail-on-not-analysable",
+    is_flag=True,
+    default=None,
+    help="Code the linter cannot see offline (not-analysable) fails the lint (exit 1).",
+)
 @click.option("--list", "list_rules", is_flag=True, hidden=True)
 def lint(
     paths: tuple[str, ...],
@@ -58,6 +67,7 @@ def lint(
     select: str | None,
     ignore_ids: str | None,
     phase: str | None,
+    fail_on_not_analysable: bool | None,
     list_rules: bool,
 ) -> None:
     """Lint Alembic revisions (no PATHS: the whole project; revision .py paths: just those) or raw .sql
@@ -65,6 +75,9 @@ def lint(
     from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
     from expandcontract.lint.render import render
 
+    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or directory")
     state = app()
     config = state.config()
     lc = config.lint
@@ -73,31 +86,55 @@ def lint(
         from expandcontract.sql.introspect import schema_from_database
 
         schema = schema_from_database(state.database_url)
-    try:
-        options = LintOptions(
-            pg_version=pg_version if pg_version is not None else lc.pg_version,
-            transaction=transaction or lc.transaction,
-            phase=phase,
-            schema=schema,
-            select=_ids(select, tuple(lc.select)),
-            ignore=_ids(ignore_ids, tuple(lc.ignore)),
-            severity=dict(lc.severity),
-        )
-    except UsageError:
-        raise
+    options = LintOptions(
+        pg_version=pg_version if pg_version is not None else lc.pg_version,
+        transaction=transaction or lc.transaction,
+        phase=phase,
+        schema=schema,
+        select=_ids(select, tuple(lc.select)),
+        ignore=_ids(ignore_ids, tuple(lc.ignore)),
+        severity=dict(lc.severity),
+        downgrade=lc.downgrade,
+        fail_on_not_analysable=lc.fail_on_not_analysable if fail_on_not_analysable is None else fail_on_not_analysable,
+    )
     revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
     sql = [p for p in paths if not p.endswith(".py")]
     result = LintResult(0, [])
-    if sql:
-        stdin = sys.stdin.read() if "-" in sql else None
-        result = lint_paths(sql, options, stdin=stdin)
-    if revisions or not paths:
-        from expandcontract.lint.project import lint_project
+    with _stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
+        if sql:
+            stdin = sys.stdin.read() if "-" in sql else None
+            result = lint_paths(sql, options, stdin=stdin)
+        if revisions or not paths:
+            from expandcontract.lint.project import lint_project
 
-        project = lint_project(config, options, since=since, only=revisions or None)
-        result = LintResult(result.files + project.files, result.findings + project.findings)
-    click.echo(render(fmt, result.findings, result.files))
+            result = result + lint_project(config, options, since=since, only=revisions or None)
+    click.echo(render(fmt, result.findings, result.files, result.not_analysable))
     sys.exit(result.exit_code)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """While revisions are imported and rendered, anything written to stdout (print, logging handlers
+    bound to sys.stdout, C extensions writing to fd 1) goes to stderr instead."""
+    if not active:
+        yield
+        return
+    saved_fd = None
+    try:
+        fd = sys.stdout.fileno()
+        sys.stdout.flush()
+        saved_fd = os.dup(fd)
+        os.dup2(sys.stderr.fileno(), fd)
+    except (AttributeError, OSError, ValueError):  # no real file descriptor (tests' CliRunner)
+        fd = -1
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if saved_fd is not None:
+            sys.stderr.flush()
+            os.dup2(saved_fd, fd)
+            os.close(saved_fd)
 
 
 @command()

@@ -11,12 +11,14 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from expandcontract.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from expandcontract.lint.context import LintContext, MigrationState
 from expandcontract.lint.engine import Unit, run
 from expandcontract.lint.finding import ERROR, Finding
 from expandcontract.lint.ignores import apply_ignores, find_ignores
+from expandcontract.lint.meta import DYNAMIC_EXECUTE, NOT_ANALYSABLE, dynamic_executes, meta_finding
 from expandcontract.lint.registry import Selection, all_rules
 from expandcontract.sql.parse import parse
 from expandcontract.sql.schema import SchemaModel
@@ -35,6 +37,8 @@ class LintOptions:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severity: dict[str, str] = field(default_factory=dict)
+    downgrade: str = "warning"  # revisions' downgrade(): error | warning | off
+    fail_on_not_analysable: bool = False  # what the linter could not see is an error (CI)
 
     def __post_init__(self) -> None:
         if self.pg_version < 10:
@@ -43,41 +47,75 @@ class LintOptions:
             raise UsageError(f"--transaction must be 'per-file' or 'none', not {self.transaction!r}")
         if self.phase is not None and self.phase not in PHASES:
             raise UsageError(f"--phase must be one of {', '.join(PHASES)}, not {self.phase!r}")
-        self.selection = Selection(self.select, self.ignore, self.severity)
+        if self.downgrade not in ("error", "warning", "off"):
+            raise UsageError(f"downgrade severity must be 'error', 'warning' or 'off', not {self.downgrade!r}")
+        self.selection = Selection(self.select, self.ignore, self.severity, self.downgrade)
 
 
 @dataclass
 class LintResult:
     files: int
     findings: list[Finding]
+    not_analysable: int = 0  # places the linter could not see (not-analysable findings)
+    fail_on_not_analysable: bool = False
+    stats: Any = None  # project lint: RenderStats (how many revisions rendered completely)
 
     @property
     def exit_code(self) -> int:
+        if self.fail_on_not_analysable and self.not_analysable:
+            return EXIT_PROBLEMS
         return EXIT_PROBLEMS if any(f.severity == ERROR for f in self.findings) else EXIT_OK
 
     def to_dict(self) -> dict[str, object]:
-        return {"files": self.files, "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "files": self.files,
+            "findings": [f.to_dict() for f in self.findings],
+            "not_analysable": self.not_analysable,
+        }
+
+    def __add__(self, other: LintResult) -> LintResult:
+        return LintResult(
+            self.files + other.files,
+            self.findings + other.findings,
+            self.not_analysable + other.not_analysable,
+            self.fail_on_not_analysable or other.fail_on_not_analysable,
+            self.stats or other.stats,
+        )
 
 
 def lint_sql(sql: str, path: str = "-", options: LintOptions | None = None) -> list[Finding]:
     """Lint one SQL migration (one file's text)."""
     options = options or LintOptions()
     sel = options.selection
-    parsed = parse(sql)
     findings: list[Finding] = []
+    if "\x00" in sql:  # PostgreSQL's parser stops at a NUL: lint what follows it too, and say so
+        before = sql[: sql.index("\x00")]
+        line, col = before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
+        findings.append(
+            meta_finding(
+                "syntax-error",
+                sel,
+                path,
+                line,
+                col,
+                "a NUL byte: PostgreSQL rejects the file here (invalid byte sequence 0x00)",
+                ["Remove the NUL byte(s); the statements after it were linted as if it were a space."],
+                phase=options.phase,
+            )
+        )
+        sql = sql.replace("\x00", " ")
+    parsed = parse(sql)
     if parsed.error is not None:
-        rule = all_rules()["syntax-error"]
         err = parsed.error
         findings.append(
-            Finding(
+            meta_finding(
+                "syntax-error",
+                sel,
                 path,
                 err.line,
                 err.column,
-                rule.id,
-                sel.severity(rule),
                 f"PostgreSQL cannot parse this: {err.message}",
-                why=rule.why,
-                fix=["Fix the SQL; nothing after this point was linted."],
+                ["Fix the SQL; nothing after this point was linted."],
                 phase=options.phase,
             )
         )
@@ -90,23 +128,19 @@ def lint_sql(sql: str, path: str = "-", options: LintOptions | None = None) -> l
         state=MigrationState(in_transaction=options.transaction == "per-file"),
     )
     findings += run([Unit(parsed.statements)], ctx, sel, path)
-    dyn = all_rules()["not-analysable"]
-    if sel.enabled(dyn.id):
-        for st in parsed.statements:
-            if st.dynamic:
-                findings.append(
-                    Finding(
-                        path,
-                        st.line,
-                        st.column,
-                        dyn.id,
-                        sel.severity(dyn),
-                        "EXECUTE of a computed string inside DO cannot be analysed offline",
-                        why=dyn.why,
-                        fix=["Write the statement literally, or add an ignore with the reason it is safe."],
-                        phase=options.phase,
-                    )
-                )
+    for st in dynamic_executes(parsed.statements):
+        findings.append(
+            meta_finding(
+                NOT_ANALYSABLE,
+                sel,
+                path,
+                st.line,
+                st.column,
+                DYNAMIC_EXECUTE,
+                ["Write the statement literally, or add an ignore with the reason it is safe."],
+                phase=options.phase,
+            )
+        )
     findings = [f for f in findings if sel.enabled(f.rule)]
     findings = apply_ignores(
         findings,
@@ -152,7 +186,10 @@ def lint_paths(paths: Sequence[str], options: LintOptions | None = None, stdin: 
     else:
         for job in jobs:
             findings += _lint_file(job)
-    return LintResult(len(files) + paths.count("-"), findings)
+    result = LintResult(len(files) + paths.count("-"), findings)
+    result.not_analysable = sum(f.rule == NOT_ANALYSABLE for f in findings)
+    result.fail_on_not_analysable = options.fail_on_not_analysable
+    return result
 
 
 def _parallel(jobs: list[tuple[str, LintOptions]], workers: int) -> list[Finding]:
@@ -193,7 +230,21 @@ def _parallel(jobs: list[tuple[str, LintOptions]], workers: int) -> list[Finding
 
 
 def _as_tuple(f: Finding) -> tuple[object, ...]:
-    return (f.path, f.line, f.column, f.rule, f.severity, f.message, f.why, f.fix, f.lock, f.table, f.phase, f.revision)
+    return (
+        f.path,
+        f.line,
+        f.column,
+        f.rule,
+        f.severity,
+        f.message,
+        f.why,
+        f.fix,
+        f.lock,
+        f.table,
+        f.phase,
+        f.revision,
+        f.direction,
+    )
 
 
 def _lint_chunk(jobs: list[tuple[str, LintOptions]]) -> list[Finding]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from expandcontract.lint.finding import Finding
 from expandcontract.sql.nodes import TypeSpec, display
 from expandcontract.sql.schema import SchemaModel
 
@@ -20,10 +21,24 @@ class MigrationState:
     txn_locks: dict[str, str] = field(default_factory=dict)  # table -> blocking mode taken in this txn
     txn_not_valid: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint)
     new_columns: set[tuple[str, str]] = field(default_factory=set)
+    unfilled_columns: set[tuple[str, str]] = field(default_factory=set)  # added with no default: NULL in old rows
+    backfilled: set[tuple[str, str]] = field(default_factory=set)  # set for every row (UPDATE without WHERE)
+    statements: int = 0  # statements rendered so far in this migration (transaction control excluded)
+    autocommit_blocks: int = 0  # autocommit blocks entered so far
 
     def end_transaction(self) -> None:
         self.txn_locks.clear()
         self.txn_not_valid.clear()
+
+
+@dataclass
+class ChangeState:
+    """Facts about one change (expand -> migrate -> contract) that later revisions of it need: the
+    columns its expand added without a default, and what its migrate backfilled so far."""
+
+    unfilled_columns: set[tuple[str, str]] = field(default_factory=set)
+    backfilled: set[tuple[str, str]] = field(default_factory=set)
+    pending: dict[tuple[str, str], list[Finding]] = field(default_factory=dict)  # findings due if backfilled
 
 
 @dataclass
@@ -38,10 +53,25 @@ class LintContext:
     existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)  # from alter_column ops
     op_name: str | None = None  # the Alembic op that rendered the statement
     op_table: str | None = None  # the table the Alembic op names (drop_index table_name=...)
+    existing_not_null: set[tuple[str, str]] = field(default_factory=set)  # alter_column existing_nullable=False
+    direction: str = "upgrade"  # "downgrade": a revision's downgrade(), run against the upgraded schema
+    change_state: ChangeState = field(default_factory=ChangeState)
 
     def existing(self, table: str) -> bool:
         """Existing = not created earlier in this migration (clients can see it)."""
         return bool(table) and table not in self.state.new_tables
+
+    def not_null_known(self, table: str, column: str) -> bool:
+        """The column is already NOT NULL (op's existing_nullable=False, --schema, or earlier DDL)."""
+        return (table, column) in self.existing_not_null or (table, column) in self.schema.not_null
+
+    def unfilled(self, table: str, column: str) -> bool:
+        """Rows already in the table hold NULL in this column: it was added without a default by this
+        migration or this change, and nothing has set it for every row since."""
+        key = (table, column)
+        if key in self.state.backfilled or key in self.change_state.backfilled:
+            return False
+        return key in self.state.unfilled_columns or key in self.change_state.unfilled_columns
 
     def column_type(self, table: str, column: str) -> TypeSpec | None:
         known = self.existing_types.get((table, column))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from expandcontract.lint.context import LintContext
 from expandcontract.lint.finding import Finding
-from expandcontract.lint.match import alter_cmds
+from expandcontract.lint.match import alter_cmds, fills_existing_rows
 from expandcontract.lint.registry import Selection
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import TypeSpec, table_name
@@ -26,6 +26,8 @@ class Unit:
     op_table: str | None = None
     line: int | None = None  # the op's line in the revision file (overrides statement lines)
     column: int = 1
+    existing_not_null: set[tuple[str, str]] = field(default_factory=set)
+    backfilled: tuple[str, ...] = ()  # op.backfill: the columns it sets on op_table
 
 
 def run(
@@ -35,45 +37,74 @@ def run(
     path: str,
     revision: str | None = None,
 ) -> list[Finding]:
+    """Findings of these units, plus earlier findings this change's backfills made due (their own path)."""
     findings: list[Finding] = []
     by_kind = selection.rules_by_kind()
+    generic = by_kind[""]
     for unit in units:
         ctx.op_name = unit.op_name
         ctx.existing_types = unit.existing_types
+        ctx.existing_not_null = unit.existing_not_null
         ctx.op_table = unit.op_table
+        if unit.backfilled and unit.op_table:
+            backfill(ctx, unit.op_table, unit.backfilled, findings, every_row=True)
         for stmt in unit.statements:
             line = unit.line if unit.line is not None else stmt.line
             column = unit.column if unit.line is not None else stmt.column
-            for rule in by_kind.get(stmt.kind, by_kind[""]):
+            for rule in by_kind.get(stmt.kind, generic):
                 for hit in rule.check(stmt, ctx):
-                    findings.append(
-                        Finding(
-                            path=path,
-                            line=line,
-                            column=column,
-                            rule=rule.id,
-                            severity=selection.severity(rule),
-                            message=hit.message,
-                            why=rule.why,
-                            fix=hit.fix,
-                            lock=hit.lock,
-                            table=hit.table,
-                            phase=ctx.phase,
-                            revision=revision,
-                        )
+                    finding = Finding(
+                        path=path,
+                        line=line,
+                        column=column,
+                        rule=rule.id,
+                        severity=selection.severity(rule, ctx.direction),
+                        message=hit.message,
+                        why=rule.why,
+                        fix=hit.fix,
+                        lock=hit.lock,
+                        table=hit.table,
+                        phase=ctx.phase,
+                        revision=revision,
+                        direction=ctx.direction,
                     )
-            apply(stmt, ctx)
+                    if hit.pending_on is None:
+                        findings.append(finding)
+                    else:
+                        ctx.change_state.pending.setdefault(hit.pending_on, []).append(finding)
+            apply(stmt, ctx, findings)
     return findings
+
+
+def backfill(ctx: LintContext, table: str, columns: Iterable[str], findings: list[Finding], every_row: bool) -> None:
+    """A backfill sets `columns` of `table`: NOT VALID checks added earlier in this change on those
+    columns came before their backfill (they become findings); when it sets every row, rows no longer
+    hold NULL there."""
+    for column in columns:
+        key = (table, column)
+        if every_row:
+            ctx.state.backfilled.add(key)
+            ctx.change_state.backfilled.add(key)
+        findings.extend(ctx.change_state.pending.pop(key, ()))
 
 
 _WEAK_ALTER = {"AT_ValidateConstraint": locks.SHARE_UPDATE_EXCLUSIVE, "AT_DetachPartition": None}
 
 
-def apply(stmt: Statement, ctx: LintContext) -> None:
+def apply(stmt: Statement, ctx: LintContext, findings: list[Finding] | None = None) -> None:
     """Follow the statement's effect on the migration state and the schema."""
     st = ctx.state
     node = stmt.node
     kind = stmt.kind
+    if kind == "TransactionStmt" and ctx.op_name == "autocommit_block":
+        st.autocommit_blocks += node.get("kind") == "TRANS_STMT_COMMIT"
+    elif kind != "TransactionStmt":
+        st.statements += 1
+    if kind == "UpdateStmt":
+        targets = [t.get("ResTarget", {}).get("name") for t in node.get("targetList", ())]
+        table = table_name(node.get("relation"))
+        backfill(ctx, table, [str(t) for t in targets if t], findings or [], every_row="whereClause" not in node)
+        return
     if kind == "TransactionStmt":
         tkind = node.get("kind", "")
         if tkind in ("TRANS_STMT_BEGIN", "TRANS_STMT_START"):
@@ -116,10 +147,15 @@ def apply(stmt: Statement, ctx: LintContext) -> None:
             con = cmd.get("def", {}).get("Constraint", {})
             if con.get("contype") == "CONSTR_FOREIGN":
                 mode = locks.SHARE_ROW_EXCLUSIVE
-            if con.get("skip_validation") and con.get("conname"):
+            if con.get("skip_validation") and con.get("conname") and st.in_transaction:  # else it commits alone
                 st.txn_not_valid.add((table, con["conname"]))
         if sub == "AT_AddColumn":
-            st.new_columns.add((table, cmd.get("def", {}).get("ColumnDef", {}).get("colname", "")))
+            coldef = cmd.get("def", {}).get("ColumnDef", {})
+            key = (table, str(coldef.get("colname", "")))
+            st.new_columns.add(key)
+            if ctx.existing(table) and not fills_existing_rows(coldef):
+                st.unfilled_columns.add(key)
+                ctx.change_state.unfilled_columns.add(key)
         if mode is not None and ctx.existing(table):
             _lock(ctx, table, mode)
     ctx.schema.apply(kind, node)

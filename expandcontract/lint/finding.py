@@ -24,6 +24,7 @@ class Finding:
     table: str | None = None
     phase: str | None = None
     revision: str | None = None
+    direction: str = "upgrade"  # "downgrade": found in a revision's downgrade()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -39,6 +40,7 @@ class Finding:
             "table": self.table,
             "phase": self.phase,
             "revision": self.revision,
+            "direction": self.direction,
         }
 
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from expandcontract.sql.nodes import TypeSpec, table_name, type_spec
+from expandcontract.sql.nodes import TypeSpec, is_null_constant, table_name, type_spec
 from expandcontract.sql.parse import Statement
 
 Node = dict[str, Any]
@@ -56,6 +56,21 @@ def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
 
 def column_constraints(coldef: Node) -> list[Node]:
     return [c.get("Constraint", {}) for c in coldef.get("constraints", ())]
+
+
+_SERIAL = {"serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"}
+
+
+def fills_existing_rows(coldef: Node) -> bool:
+    """ADD COLUMN that gives rows already in the table a value: a non-NULL default, identity, a
+    generated expression, or a serial type (a later SET DEFAULT does not: old rows stay NULL)."""
+    for con in column_constraints(coldef):
+        kind = con.get("contype")
+        if kind in ("CONSTR_IDENTITY", "CONSTR_GENERATED"):
+            return True
+        if kind == "CONSTR_DEFAULT" and not is_null_constant(con.get("raw_expr")):
+            return True
+    return type_spec(coldef.get("typeName", {})).name in _SERIAL
 
 
 def added_constraints(stmt: Statement) -> Iterator[tuple[str, Node]]:
@@ -113,6 +128,22 @@ def type_changes(stmt: Statement) -> Iterator[TypeChange]:
 
 def has_option(options: Any, name: str) -> bool:
     return any(opt.get("DefElem", {}).get("defname") == name for opt in options or ())
+
+
+def option_on(options: Any, name: str) -> bool:
+    """`VACUUM (FULL)` / `(FULL true)` / `(FULL 1)`, not `(FULL false)` / `(FULL off)` / `(FULL 0)`."""
+    for opt in options or ():
+        elem = opt.get("DefElem", {})
+        if elem.get("defname") != name:
+            continue
+        arg = elem.get("arg")
+        if arg is None:
+            return True
+        value = arg.get("String", {}).get("sval") or arg.get("Integer", {}).get("ival", arg.get("Boolean", {}))
+        if isinstance(arg.get("Boolean"), dict):
+            return bool(arg["Boolean"].get("boolval"))
+        return str(value).lower() not in ("false", "off", "0", "no", "{}")
+    return False
 
 
 def is_ddl(stmt: Statement) -> bool:

@@ -1,26 +1,27 @@
 """Lint an Alembic project: every revision on its own, lane by lane in order (expand, migrate,
-contract), each knowing what earlier revisions created, its phase, and that Alembic runs it in its own
-transaction (`autocommit_block` commits it). Plus the graph rules of phases/graph.py that have a lint
-rule: one head per lane, `ec_phase` matching its lane, contracts depending on their change. Imports
-Alembic, so only the project path loads it."""
+contract), through one offline Alembic environment (lint/revision.py); plus the graph rules of
+phases/graph.py that have a lint rule (one head per lane, `ec_phase` matching its lane, contracts
+depending on their change); then each file's ignores. Imports Alembic, so only the project path loads
+it."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from expandcontract.config import Config
 from expandcontract.errors import UsageError
 from expandcontract.lint.api import LintOptions, LintResult
-from expandcontract.lint.context import LintContext, MigrationState
-from expandcontract.lint.engine import Unit, run
 from expandcontract.lint.finding import Finding
 from expandcontract.lint.ignores import Ignore, apply_ignores, find_ignores
-from expandcontract.lint.registry import all_rules
-from expandcontract.phases import LANES
-from expandcontract.sql.parse import parse
-from expandcontract.sql.schema import SchemaModel
+from expandcontract.lint.meta import NOT_ANALYSABLE
+from expandcontract.lint.registry import Selection, all_rules
+from expandcontract.lint.revision import RevisionLinter, relative_to
+
+if TYPE_CHECKING:
+    from expandcontract.phases.project import Project, Revision
 
 
 def lint_project(
@@ -28,149 +29,97 @@ def lint_project(
 ) -> LintResult:
     """Lint every revision (or those changed since `since`, or the revision files in `only`); all
     revisions are still rendered in order so later ones know what earlier ones created."""
-    from expandcontract.phases.graph import graph_problems
     from expandcontract.phases.project import load_project
-    from expandcontract.sql.alembic_capture import capture_revision, function_lines
+    from expandcontract.sql.alembic_capture import OfflineRenderer
 
     project = load_project(config, validate=False)
-    sel = options.selection
-    rules = all_rules()
-    changed = _changed_since(config.root, since) if since else None
-    if only is not None:
-        picked = {Path(p).resolve() for p in only}
-        changed = picked if changed is None else changed & picked
-    schema = options.schema.copy() if options.schema else SchemaModel()
+    picked = _picked(config.root, since, only)
+    rel = relative_to(config.root)
+    linter = RevisionLinter(project, options, rel)
+    for finding in graph_findings(project, options.selection, rel):
+        linter.bucket(finding.path).append(finding)
+    revisions = list(project.ordered())
+    with OfflineRenderer(project.alembic_cfg, project.script) as renderer:
+        for rev in revisions:
+            linter.lint(rev, renderer)
+    chosen = [rev for rev in revisions if picked is None or rev.path.resolve() in picked]
     findings: list[Finding] = []
-    linted = 0
-
-    def rel(path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(config.root.resolve()))
-        except ValueError:
-            return str(path)
-
-    def meta(
-        path: Path,
-        line: int,
-        rule_id: str,
-        message: str,
-        fix: list[str],
-        rev: str | None,
-        phase: str | None,
-        column: int = 1,
-    ) -> Finding:
-        rule = rules[rule_id]
-        return Finding(
-            rel(path), line, column, rule_id, sel.severity(rule), message, rule.why, fix, phase=phase, revision=rev
+    for rev in chosen:
+        path = rel(rev.path)
+        found = [f for f in linter.findings.get(path, []) if options.selection.enabled(f.rule)]
+        findings += apply_ignores(
+            found,
+            revision_ignores(rev),
+            path,
+            options.selection.enabled("unused-ignore"),
+            options.selection.severity(all_rules()["unused-ignore"]),
+            options.selection.severity(all_rules()["ignore-without-reason"]),
         )
+    result = LintResult(len(chosen), sorted(findings, key=Finding.sort_key))
+    result.not_analysable = sum(f.rule == NOT_ANALYSABLE for f in result.findings)
+    result.fail_on_not_analysable = options.fail_on_not_analysable
+    result.stats = linter.stats
+    return result
 
-    graph: dict[str, list[Finding]] = {}
-    for problem in graph_problems(project):  # the same rules load_project enforces (phases/graph.py)
+
+def graph_findings(project: Project, sel: Selection, rel: Any) -> list[Finding]:
+    """The problems load_project refuses (phases/graph.py) that have a lint rule, as findings."""
+    from expandcontract.phases.graph import graph_problems
+
+    rules = all_rules()
+    out: list[Finding] = []
+    for problem in graph_problems(project):
         if problem.rule not in rules:
             continue
         rev = project.revisions[problem.revision]
         line = _line_of(rev.path, problem.anchor) if problem.anchor else 1
         fix = problem.fix[0].upper() + problem.fix[1:] + "."
-        graph.setdefault(rev.id, []).append(
-            meta(rev.path, line, problem.rule, problem.message, [fix], rev.id, rev.phase)
+        rule = rules[problem.rule]
+        out.append(
+            Finding(
+                rel(rev.path),
+                line,
+                1,
+                problem.rule,
+                sel.severity(rule),
+                problem.message,
+                rule.why,
+                [fix],
+                phase=rev.phase,
+                revision=rev.id,
+            )
         )
+    return out
 
-    for rev in project.ordered():
-        phase = rev.phase if rev.phase in LANES and rev.change else None
-        change = project.changes.get(rev.change) if rev.change else None
-        capture = capture_revision(rev.module, rev.path)
-        ctx = LintContext(
-            pg_version=options.pg_version,
-            phase=phase,
-            change_has_expand=bool(change and change.expand is not None),
-            change=rev.change if phase else None,
-            alembic=True,
-            schema=schema,
-            state=MigrationState(in_transaction=True),
-        )
-        units: list[Unit] = []
-        path = rel(rev.path)
-        rev_findings: list[Finding] = list(graph.get(rev.id, []))
-        for op in capture.ops:
-            if not op.sql.strip():
-                continue
-            parsed = parse(op.sql)
-            if parsed.error is not None:
-                rev_findings.append(
-                    meta(
-                        rev.path,
-                        op.line,
-                        "syntax-error",
-                        f"the SQL of this {op.name} op does not parse: {parsed.error.message}",
-                        ["Fix the SQL of this op."],
-                        rev.id,
-                        phase,
-                        op.column,
-                    )
-                )
-            units.append(Unit(parsed.statements, op.name, op.existing_types, op.table, op.line, op.column))
-        rev_findings += run(units, ctx, sel, path, rev.id)
-        seen_lines: set[int] = set()
-        for line, col, message in sorted(capture.problems):
-            if line in seen_lines:
-                continue
-            seen_lines.add(line)
-            rev_findings.append(
-                meta(
-                    rev.path,
-                    line,
-                    "not-analysable",
-                    message,
-                    [
-                        "Write the SQL literally (or as Alembic ops), or add "
-                        "`# expandcontract: ignore[not-analysable] <why it is safe>` on the line before."
-                    ],
-                    rev.id,
-                    phase,
-                    col,
-                )
-            )
-        for st in (s for u in units for s in u.statements if s.dynamic):
-            rev_findings.append(
-                meta(
-                    rev.path,
-                    st.line,
-                    "not-analysable",
-                    "EXECUTE of a computed string inside DO cannot be analysed offline",
-                    [],
-                    rev.id,
-                    phase,
-                )
-            )
-        if changed is not None and rev.path.resolve() not in changed:
-            continue
-        linted += 1
-        rev_findings = [f for f in rev_findings if sel.enabled(f.rule)]
-        ignores = find_ignores(_read(rev.path), function_lines(rev.path, "downgrade"), python=True)
-        assign_line = _line_of(rev.path, "ec_safety_assured")
-        for rule_id, reason in rev.safety_assured.items():
-            ignores.append(Ignore(assign_line, None, (rule_id,), str(reason or "").strip(), source="safety_assured"))
-        findings += apply_ignores(
-            rev_findings,
-            ignores,
-            path,
-            sel.enabled("unused-ignore"),
-            sel.severity(rules["unused-ignore"]),
-            sel.severity(rules["ignore-without-reason"]),
-        )
-    return LintResult(linted, sorted(findings, key=Finding.sort_key))
+
+def revision_ignores(rev: Revision) -> list[Ignore]:
+    """Ignore comments of the revision file (upgrade and downgrade) and its `ec_safety_assured`."""
+    ignores = find_ignores(_read(rev.path), python=True)
+    line = _line_of(rev.path, "ec_safety_assured")
+    for rule_id, reason in rev.safety_assured.items():
+        ignores.append(Ignore(line, None, (rule_id,), str(reason or "").strip(), source="safety_assured"))
+    return ignores
 
 
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return ""
 
 
 def _line_of(path: Path, name: str) -> int:
-    m = re.search(rf"^{re.escape(name)}\b", _read(path), re.M)
-    return _read(path)[: m.start()].count("\n") + 1 if m else 1
+    text = _read(path)
+    m = re.search(rf"^{re.escape(name)}\b", text, re.M)
+    return text[: m.start()].count("\n") + 1 if m else 1
+
+
+def _picked(root: Path, since: str | None, only: list[str] | None) -> set[Path] | None:
+    changed = _changed_since(root, since) if since else None
+    if only is not None:
+        chosen = {Path(p).resolve() for p in only}
+        changed = chosen if changed is None else changed & chosen
+    return changed
 
 
 def _changed_since(root: Path, ref: str) -> set[Path]:

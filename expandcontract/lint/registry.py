@@ -34,6 +34,8 @@ RULE_MODULES = (
     "detach_partition_non_concurrently",
     "vacuum_full_or_cluster",
     "backfill_in_ddl_transaction",
+    "not_valid_check_before_backfill",
+    "statements_before_autocommit_block",
     # phase placement
     "destructive_outside_contract",
     "ddl_in_migrate",
@@ -87,6 +89,7 @@ class Selection:
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     severities: dict[str, str] = field(default_factory=dict)
+    downgrade: str = "warning"  # severity of findings in downgrade() ("off": downgrades are not linted)
 
     def __post_init__(self) -> None:
         self.select = _check_ids(self.select, "--select")
@@ -105,8 +108,11 @@ class Selection:
             return rule_id in self.select or rule_id == "syntax-error"
         return True
 
-    def severity(self, rule: Rule) -> str:
-        return self.severities.get(rule.id, rule.severity)
+    def severity(self, rule: Rule, direction: str = "upgrade") -> str:
+        level = self.severities.get(rule.id, rule.severity)
+        if direction == "downgrade" and self.downgrade == "warning":
+            return "warning"
+        return level
 
     def statement_rules(self) -> list[Rule]:
         if self._statement_rules is None:

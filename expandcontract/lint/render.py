@@ -12,17 +12,19 @@ from typing import Any
 from expandcontract.lint.finding import Finding
 
 
-def render(fmt: str, findings: list[Finding], files: int) -> str:
+def render(fmt: str, findings: list[Finding], files: int, not_analysable: int = 0) -> str:
     if fmt == "json":
-        return json.dumps({"files": files, "findings": [f.to_dict() for f in findings]})
+        return json.dumps(
+            {"files": files, "findings": [f.to_dict() for f in findings], "not_analysable": not_analysable}
+        )
     if fmt == "sarif":
         return json.dumps(sarif(findings), indent=2)
     if fmt == "github":
         return github(findings)
-    return text(findings, files)
+    return text(findings, files, not_analysable)
 
 
-def text(findings: list[Finding], files: int) -> str:
+def text(findings: list[Finding], files: int, not_analysable: int = 0) -> str:
     out: list[str] = []
     for f in findings:
         out.append(f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message}")
@@ -30,6 +32,8 @@ def text(findings: list[Finding], files: int) -> str:
             out.append(f"  lock: {f.lock}")
         if f.why:
             out.append(f"  why: {f.why}")
+        if f.direction == "downgrade":
+            out.append("  in: downgrade()")
         if f.fix:
             out.append("  fix:")
             out.extend(f"    {i}. {step}" for i, step in enumerate(f.fix, 1))
@@ -37,8 +41,9 @@ def text(findings: list[Finding], files: int) -> str:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     noun = "file" if files == 1 else "files"
+    unseen = f"; {not_analysable} place(s) could not be analysed offline" if not_analysable else ""
     if findings:
-        out.append(f"{files} {noun} linted: {errors} error(s), {warnings} warning(s)")
+        out.append(f"{files} {noun} linted: {errors} error(s), {warnings} warning(s){unseen}")
     else:
         out.append(f"{files} {noun} linted: no problems")
     return "\n".join(out)

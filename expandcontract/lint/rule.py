@@ -28,6 +28,7 @@ class Hit:
     fix: list[str] = field(default_factory=list)
     table: str | None = None
     lock: str | None = None
+    pending_on: tuple[str, str] | None = None  # (table, column): a finding only if this change backfills it later
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class LockCheck:
     max_version: int = 99
     fails_in_transaction: bool = False  # the claim is that PostgreSQL refuses `sql` inside a transaction
     in_transaction: bool = True  # False: statements that cannot run in a transaction (rewrite only)
+    scan: bool | None = None  # does `sql` read every row of `table` (pg_stat_get_xact_numscans grows)?
+    fails: str | None = None  # the claim is that PostgreSQL refuses `sql` with this error text
 
 
 class Rule:
@@ -55,6 +58,7 @@ class Rule:
     why: ClassVar[str] = ""  # the "why" field of a finding
     lock_checks: ClassVar[tuple[LockCheck, ...]] = ()
     kinds: ClassVar[frozenset[str] | None] = None  # statement kinds `check` looks at (None: all)
+    sql_files: ClassVar[bool] = True  # False: only Alembic revisions can break it (an autocommit block)
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         return iter(())

@@ -67,8 +67,37 @@ class TypeSpec:
     array: bool = False
 
     def __str__(self) -> str:
-        mods = f"({', '.join(map(str, self.mods))})" if self.mods else ""
-        return f"{self.name}{mods}{'[]' if self.array else ''}"
+        """As PostgreSQL prints it (format_type): `character varying(20)`, `timestamp(3) with time zone`,
+        `numeric(12,2)`, `interval(3)`."""
+        mods = f"({','.join(map(str, self.mods))})" if self.mods else ""
+        base, _, suffix = _PG_NAMES.get(self.name, self.name).partition(" with")
+        suffix = f" with{suffix}" if suffix else ""
+        return f"{base}{mods}{suffix}{'[]' if self.array else ''}"
+
+
+_PG_NAMES = {
+    "varchar": "character varying",
+    "char": "character",
+    "varbit": "bit varying",
+    "timestamptz": "timestamp with time zone",
+    "timestamp": "timestamp without time zone",
+    "timetz": "time with time zone",
+    "time": "time without time zone",
+}
+# interval field masks (PostgreSQL's INTERVAL_MASK bits), from the largest field to the smallest
+_INTERVAL_FIELDS = (("year", 4), ("month", 2), ("day", 8), ("hour", 1024), ("minute", 2048), ("second", 4096))
+_INTERVAL_FULL = 32767
+
+
+def _interval(mods: list[int]) -> tuple[str, tuple[int, ...]]:
+    """pglast's interval typmods (field mask, precision) -> (`interval day to second`, (precision,))."""
+    mask = mods[0] if mods else _INTERVAL_FULL
+    precision = tuple(mods[1:2])
+    if mask == _INTERVAL_FULL:
+        return "interval", precision
+    names = [name for name, bit in _INTERVAL_FIELDS if mask & bit]
+    fields = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
+    return f"interval {fields}", precision
 
 
 def canonical_type(name: str) -> str:
@@ -86,7 +115,11 @@ def type_spec(type_name: Node) -> TypeSpec:
             mods.append(value)
         elif "A_Const" in mod and "ival" in mod["A_Const"]:
             mods.append(0)
-    return TypeSpec(canonical_type(base), tuple(mods), bool(type_name.get("arrayBounds")))
+    name = canonical_type(base)
+    if name == "interval" and mods:
+        name, precision = _interval(mods)
+        return TypeSpec(name, precision, bool(type_name.get("arrayBounds")))
+    return TypeSpec(name, tuple(mods), bool(type_name.get("arrayBounds")))
 
 
 def parse_type(text: str) -> TypeSpec:
@@ -106,7 +139,15 @@ def parse_type(text: str) -> TypeSpec:
 
 
 # Type changes PostgreSQL performs without rewriting the table (binary coercible, or a widened typmod).
-_BINARY_COERCIBLE = {("varchar", "text"), ("cidr", "inet"), ("char", "text"), ("xml", "text")}
+_BINARY_COERCIBLE = {
+    ("varchar", "text"),
+    ("cidr", "inet"),
+    ("char", "text"),
+    ("xml", "text"),
+    ("text", "citext"),
+    ("citext", "text"),
+    ("varchar", "citext"),
+}
 _WIDENING_TYPMOD = {"varchar", "char", "varbit", "bit", "timestamp", "timestamptz", "time", "timetz"}
 
 
@@ -128,7 +169,7 @@ def type_change_rewrites(old: TypeSpec, new: TypeSpec) -> bool:
         return old.mods != new.mods
     if (old.name, new.name) in _BINARY_COERCIBLE:
         return old.name == "char"  # char(n) -> text strips trailing blanks: a rewrite
-    return not (old.name == "text" and new.name == "varchar" and not new.mods)
+    return not (old.name in ("text", "citext") and new.name == "varchar" and not new.mods)
 
 
 def narrows(old: TypeSpec, new: TypeSpec) -> bool:

@@ -19,6 +19,11 @@ class SchemaModel:
     not_null_checks: set[tuple[str, str]] = field(default_factory=set)  # validated CHECK (c IS NOT NULL)
     constraints: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, name) -> column
     indexes: dict[str, str] = field(default_factory=dict)  # index -> table
+    index_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # index -> its plain columns
+    unique_indexes: set[str] = field(default_factory=set)
+    primary_keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> (name, cols)
+    unique_constraints: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> name -> cols
+    foreign_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table -> inspector-shaped FKs
 
     def column_type(self, table: str, column: str) -> TypeSpec | None:
         return self.columns.get(table, {}).get(column)
@@ -33,6 +38,11 @@ class SchemaModel:
             set(self.not_null_checks),
             dict(self.constraints),
             dict(self.indexes),
+            dict(self.index_columns),
+            set(self.unique_indexes),
+            dict(self.primary_keys),
+            {t: dict(u) for t, u in self.unique_constraints.items()},
+            {t: list(f) for t, f in self.foreign_keys.items()},
         )
 
     def apply(self, kind: str, node: dict[str, Any]) -> None:
@@ -53,16 +63,30 @@ class SchemaModel:
             schema = node.get("relation", {}).get("schemaname")
             name = node["idxname"] if not schema or schema == "public" else f"{schema}.{node['idxname']}"
             self.indexes[name] = table_name(node.get("relation"))
+            self.index_columns[name] = tuple(
+                str(p.get("IndexElem", {}).get("name"))
+                for p in node.get("indexParams", ())
+                if p.get("IndexElem", {}).get("name")
+            )
+            if node.get("unique"):
+                self.unique_indexes.add(name)
         elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_TABLE":
             old = table_name(node.get("relation"))
             schema = node.get("relation", {}).get("schemaname")
             new = f"{schema}.{node['newname']}" if schema and schema != "public" else node["newname"]
             if old in self.columns:
                 self.columns[new] = self.columns.pop(old)
-        elif kind == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
+        elif kind == "DropStmt" and node.get("removeType") in ("OBJECT_TABLE", "OBJECT_INDEX"):
             for obj in node.get("objects", ()):
                 parts = [p.get("String", {}).get("sval", "") for p in obj.get("List", {}).get("items", obj)]
-                self.columns.pop(".".join(p for p in parts if p != "public"), None)
+                name = ".".join(p for p in parts if p != "public")
+                if node.get("removeType") == "OBJECT_INDEX":
+                    self.indexes.pop(name, None)
+                    self.unique_indexes.discard(name)
+                    continue
+                self.columns.pop(name, None)
+                for facts in (self.primary_keys, self.unique_constraints, self.foreign_keys):
+                    facts.pop(name, None)
 
     def _column(self, table: str, col: dict[str, Any], cols: dict[str, TypeSpec]) -> None:
         name = col.get("colname", "")
@@ -72,9 +96,15 @@ class SchemaModel:
             c = con.get("Constraint", {})
             if c.get("contype") in ("CONSTR_NOTNULL", "CONSTR_PRIMARY"):
                 self.not_null.add((table, name))
+            if c.get("contype") in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
+                self._key_constraint(table, c["contype"], c, name)
 
-    def _constraint(self, table: str, con: dict[str, Any]) -> None:
-        if con.get("contype") != "CONSTR_CHECK":
+    def _constraint(self, table: str, con: dict[str, Any], column: str | None = None) -> None:
+        kind = con.get("contype")
+        if kind in ("CONSTR_PRIMARY", "CONSTR_UNIQUE", "CONSTR_FOREIGN"):
+            self._key_constraint(table, kind, con, column)
+            return
+        if kind != "CONSTR_CHECK":
             return
         column = not_null_check_column(con.get("raw_expr"))
         if column is None:
@@ -83,6 +113,48 @@ class SchemaModel:
             self.constraints[(table, con["conname"])] = column
         if not con.get("skip_validation"):
             self.not_null_checks.add((table, column))
+
+    def _key_constraint(self, table: str, kind: str, con: dict[str, Any], column: str | None) -> None:
+        """Primary keys, unique constraints and foreign keys, for the offline inspector."""
+
+        def names(key: str) -> tuple[str, ...]:
+            found = tuple(str(k.get("String", {}).get("sval", "")) for k in con.get(key, ()) or ())
+            return found or ((column,) if column else ())
+
+        short = table.split(".")[-1]
+        if kind == "CONSTR_PRIMARY":
+            cols = names("keys")
+            self.primary_keys[table] = (str(con.get("conname") or f"{short}_pkey"), cols)
+            self.not_null.update((table, c) for c in cols)
+        elif kind == "CONSTR_UNIQUE":
+            cols = names("keys")
+            name = str(con.get("conname") or f"{short}_{'_'.join(cols)}_key")
+            self.unique_constraints.setdefault(table, {})[name] = cols
+        else:
+            cols = names("fk_attrs")
+            ref = con.get("pktable") or {}
+            self.foreign_keys.setdefault(table, []).append(
+                {
+                    "name": con.get("conname") or f"{short}_{'_'.join(cols)}_fkey",
+                    "constrained_columns": list(cols),
+                    "referred_schema": ref.get("schemaname"),
+                    "referred_table": ref.get("relname"),
+                    "referred_columns": [
+                        str(k.get("String", {}).get("sval", "")) for k in con.get("pk_attrs", ()) or ()
+                    ],
+                    "options": {},
+                }
+            )
+
+    def _drop_constraint(self, table: str, name: str) -> None:
+        pk = self.primary_keys.get(table)
+        if pk and pk[0] == name:
+            del self.primary_keys[table]
+        self.unique_constraints.get(table, {}).pop(name, None)
+        fks = self.foreign_keys.get(table)
+        if fks:
+            self.foreign_keys[table] = [fk for fk in fks if fk.get("name") != name]
+        self.constraints.pop((table, name), None)
 
     def _alter(self, table: str, cmd: dict[str, Any]) -> None:
         sub = cmd.get("subtype")
@@ -97,6 +169,8 @@ class SchemaModel:
             cols.pop(cmd.get("name", ""), None)
         elif sub == "AT_AddConstraint":
             self._constraint(table, cmd.get("def", {}).get("Constraint", {}))
+        elif sub == "AT_DropConstraint":
+            self._drop_constraint(table, str(cmd.get("name", "")))
         elif sub == "AT_ValidateConstraint":
             column = self.constraints.get((table, cmd.get("name", "")))
             if column:

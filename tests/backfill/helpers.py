@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +24,41 @@ FAST = BackfillConfig(
 
 def config(**kw: Any) -> BackfillConfig:
     return replace(FAST, **kw)
+
+
+CURRENT_TEST: list[Any] = []  # the running test's node (tests/backfill/conftest.py)
+
+
+def start_backfill(
+    url: str, spec: Any, cfg: BackfillConfig
+) -> tuple[threading.Thread, list[dict[str, Any]], list[BaseException]]:
+    """`api.run` in a thread; the test's teardown cancels it and joins it before the database goes."""
+    from expandcontract.backfill import api
+
+    events: list[dict[str, Any]] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            api.run(url, spec, cfg, events.append)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True, name=f"backfill {spec.name}")
+    thread.start()
+
+    def stop() -> None:
+        if not thread.is_alive():
+            return
+        with contextlib.suppress(Exception), connect(url) as conn:
+            conn.execute("UPDATE expandcontract.backfills SET requested = 'cancel' WHERE name = %s", (spec.name,))
+            conn.commit()
+        thread.join(60)
+        assert not thread.is_alive(), f"backfill thread {spec.name} still running after cancel"
+
+    if CURRENT_TEST:
+        CURRENT_TEST[-1].addfinalizer(stop)  # runs before the fixtures' teardown (the database drop)
+    return thread, events, errors
 
 
 COUNTING = """

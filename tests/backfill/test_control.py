@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from expandcontract.backfill.checkpoint import ensure_schema
 from expandcontract.backfill.errors import BackfillCancelled
 from expandcontract.backfill.spec import Spec
 from expandcontract.db.connect import connect
-from tests.backfill.helpers import cli, config, make_table, rows_done, slow_function, touched, wait_for
+from tests.backfill.helpers import cli, config, make_table, rows_done, slow_function, start_backfill, touched, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -24,18 +23,7 @@ SPEC = Spec(NAME, "items", {"flag": "slow(v)"})
 
 
 def start(url: str) -> tuple[threading.Thread, list[dict[str, Any]], list[BaseException]]:
-    events: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            api.run(url, SPEC, config(max_batch_size=100), events.append)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    return t, events, errors
+    return start_backfill(url, SPEC, config(max_batch_size=100))
 
 
 def status_json(url: str) -> dict[str, Any]:
@@ -57,9 +45,10 @@ def test_pause_resume_cancel_from_another_process(database_url: str, tmp_path: P
     assert r.returncode == 0, r.stderr
     assert "pause requested for backfill chg.items" in r.stdout
     wait_for(lambda: status_json(database_url)["state"] == "paused", what="paused")
-    held = rows_done(database_url)
-    time.sleep(0.6)
-    assert rows_done(database_url) == held  # really paused
+    held, seen = rows_done(database_url), len(events)
+    # really paused: it keeps checking (two more heartbeats) and does no batch meanwhile
+    wait_for(lambda: sum(e["state"] == "paused" for e in events[seen:]) >= 2, what="heartbeats while paused")
+    assert rows_done(database_url) == held
     doc = status_json(database_url)
     assert (
         doc["live_processes"] == 1
@@ -141,8 +130,8 @@ def test_a_long_lock_on_the_backfill_row_does_not_stop_the_batches(database_url:
     with connect(database_url) as holder:
         holder.execute("SELECT * FROM expandcontract.backfills FOR UPDATE")
         before = rows_done(database_url)
-        time.sleep(1.5)
-        assert rows_done(database_url) > before  # batches kept committing under the row lock
+        # batches keep committing under the row lock: well past a heartbeat's wait on the locked row
+        wait_for(lambda: rows_done(database_url) > before + 200, what="batches under the row lock")
         holder.rollback()
     thread.join(30)
     assert not thread.is_alive() and not errors, errors

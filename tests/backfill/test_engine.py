@@ -13,7 +13,17 @@ from expandcontract.backfill.checkpoint import ensure_schema
 from expandcontract.backfill.errors import BackfillFailed, BackfillInputError
 from expandcontract.backfill.spec import Spec
 from expandcontract.db.connect import connect
-from tests.backfill.helpers import FAST, config, make_table, rows_done, scalar, slow_function, touched, wait_for
+from tests.backfill.helpers import (
+    FAST,
+    config,
+    make_table,
+    rows_done,
+    scalar,
+    slow_function,
+    start_backfill,
+    touched,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -190,22 +200,12 @@ def test_a_terminated_session_reconnects_and_finishes(database_url: str) -> None
     slow_function(database_url)
     with connect(database_url) as conn:
         ensure_schema(conn)
-    events: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            api.run(database_url, spec(values={"flag": "slow(v)"}), config(max_batch_size=100), events.append)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+    thread, events, errors = start_backfill(database_url, spec(values={"flag": "slow(v)"}), config(max_batch_size=100))
     wait_for(lambda: rows_done(database_url) > 300, what="first batches")
     killed = scalar(
         database_url,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-        "WHERE application_name LIKE 'expandcontract backfill%'",
+        "WHERE application_name LIKE 'expandcontract backfill%' AND datname = current_database()",
     )
     assert killed == 1
     thread.join(60)
@@ -222,3 +222,24 @@ def test_batches_lock_at_most_a_fraction_of_the_table(database_url: str) -> None
     assert result.state == "done" and touched(database_url) == {1: 3000}
     assert max(e["batch_size"] for e in events) == 30
     assert result.batches >= 100
+
+
+@pytest.mark.integration
+def test_a_step_that_keeps_failing_ends_the_backfill_with_its_reason(database_url: str) -> None:
+    """Transient failures (a timeout on our own bookkeeping rows) are retried, but not forever: after
+    reconnect_timeout_s of nothing but failures the backfill stops, says why, and keeps its checkpoint."""
+    make_table(database_url, rows=3000)
+    slow_function(database_url)
+    with connect(database_url) as conn:
+        ensure_schema(conn)
+    cfg = config(max_batch_size=100, reconnect_timeout_s=2.0)
+    thread, _events, errors = start_backfill(database_url, spec(values={"flag": "slow(v)"}), cfg)
+    wait_for(lambda: rows_done(database_url) > 100, what="first batches")
+    with connect(database_url) as holder:
+        holder.execute("LOCK TABLE expandcontract.backfill_ranges IN ACCESS EXCLUSIVE MODE")  # never let go
+        thread.join(60)
+        holder.rollback()
+    assert not thread.is_alive()
+    (err,) = errors
+    assert "every step failed for" in str(err) and "resume from the checkpoint" in str(err)
+    assert 0 < rows_done(database_url) < 3000  # what was done stays done

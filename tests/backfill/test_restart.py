@@ -81,7 +81,11 @@ def test_restart_of_the_server_mid_run() -> None:
         wait_for(lambda: rows_done(url) > 300, what="first batches")
         stop(data_dir)
         before = len(events)
-        time.sleep(1.0)  # down long enough for the engine to fail a reconnect or two
+        # down until the engine has failed to reconnect twice
+        wait_for(
+            lambda: sum("reconnecting (attempt" in (e["throttled_reason"] or "") for e in events[before:]) >= 2,
+            what="failed reconnects",
+        )
         start_again(data_dir / "pg")
         thread.join(60)
         log = (data_dir / "pg" / "log").read_text()[-3000:]

@@ -6,20 +6,19 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from expandcontract.backfill import api, control
+from expandcontract.backfill import control
 from expandcontract.backfill.checkpoint import ensure_schema
 from expandcontract.backfill.spec import Spec
 from expandcontract.backfill.throttle import LagTracker, Throttle, health_callable
 from expandcontract.config import BackfillConfig
 from expandcontract.db import embedded
 from expandcontract.db.connect import connect
-from tests.backfill.helpers import config, make_table, rows_done, slow_function, touched, wait_for
+from tests.backfill.helpers import config, make_table, rows_done, slow_function, start_backfill, touched, wait_for
 from tests.conftest import create_database
 
 NAME = "chg.items"
@@ -79,18 +78,7 @@ def test_health_callable_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 # -- real backfills --------------------------------------------------------------------------------------
 def run_in_thread(url: str, cfg: BackfillConfig, spec: Spec = SPEC) -> tuple[threading.Thread, list[Any], list[Any]]:
-    events: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            api.run(url, spec, cfg, events.append)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    return t, events, errors
+    return start_backfill(url, spec, cfg)
 
 
 def reason(url: str) -> str:
@@ -128,9 +116,9 @@ def test_unreadable_health_check_fails_closed_then_recovers(database_url: str) -
     thread, _events, errors = run_in_thread(database_url, cfg, Spec(NAME, "items", {"flag": "slow(v)"}))
     wait_for(lambda: "fail closed" in reason(database_url), what="fail closed")
     assert 'relation "health" does not exist' in reason(database_url)
-    done = rows_done(database_url)
-    time.sleep(0.5)
-    assert rows_done(database_url) == done  # held while unreadable
+    done, seen = rows_done(database_url), len(_events)
+    wait_for(lambda: sum("fail closed" in (e["throttled_reason"] or "") for e in _events[seen:]) >= 2, what="held")
+    assert rows_done(database_url) == done  # held while unreadable: two more checks, no batch
     with connect(database_url) as conn:
         conn.execute("CREATE TABLE health AS SELECT true AS ok")
         conn.commit()
@@ -146,7 +134,9 @@ def test_long_transaction_holds_the_backfill(database_url: str) -> None:
     holder = connect(database_url)
     holder.execute("SELECT txid_current()")  # an open transaction with an xid
     try:
-        time.sleep(0.6)
+        age = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND clock_timestamp() - xact_start > '600 ms'"
+        with connect(database_url, autocommit=True) as probe:
+            wait_for(lambda: probe.execute(age, (holder.info.backend_pid,)).fetchone()[0], what="an old transaction")
         thread, _events, errors = run_in_thread(database_url, config(max_transaction_age_s=0.5))
         wait_for(lambda: "open for" in reason(database_url), what="long transaction reason")
         assert "max_transaction_age_s = 0.5" in reason(database_url)
@@ -172,7 +162,9 @@ def test_sessions_waiting_on_our_row_locks_back_the_backfill_off(database_url: s
     thread, events, errors = run_in_thread(database_url, config(initial_batch_size=50, batch_time_ms=100), spec)
     with connect(database_url, autocommit=True) as other:
         wait_for(
-            lambda: other.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").fetchone()[0],
+            lambda: other.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"
+            ).fetchone()[0],
             what="the batch holding row 100",
         )
         other.execute("UPDATE items SET v = v WHERE id = 60")  # locked by the sleeping batch: waits
@@ -235,9 +227,9 @@ def test_replica_replay_lag_holds_the_backfill() -> None:
         cfg = config(max_replica_lag_s=0.5, check_interval_s=0.1, max_batch_size=100)
         thread, events, errors = run_in_thread(url, cfg, Spec(NAME, "items", {"flag": "slow(v)"}))
         wait_for(lambda: "behind (max_replica_lag_s = 0.5)" in reason(url), what="replica lag reason")
-        held = rows_done(url)
-        time.sleep(0.5)
-        assert rows_done(url) == held < 3000
+        held, seen = rows_done(url), len(events)
+        wait_for(lambda: sum("replica" in (e["throttled_reason"] or "") for e in events[seen:]) >= 2, what="held")
+        assert rows_done(url) == held < 3000  # two more checks while the standby lags, no batch
         with connect(standby_url, autocommit=True) as s:
             s.execute("SELECT pg_wal_replay_resume()")
         thread.join(60)

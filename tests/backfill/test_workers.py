@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -84,7 +83,9 @@ def test_a_killed_workers_range_is_resumed_by_another(database_url: str, tmp_pat
         if w1.poll() is None:
             w1.kill()
     # the server ends w1's session (and frees its range) once w1's last statement returns
-    wait_for(lambda: scalar(database_url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0)
+    mine = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database "
+    mine += "WHERE datname = current_database())"  # only this test's database: the server may be shared
+    wait_for(lambda: scalar(database_url, mine) == 0)
     w2 = worker(database_url, cfg, "w2")
     _, err = w2.communicate(timeout=60)
     assert w2.returncode == 0, err
@@ -117,8 +118,9 @@ def test_a_worker_started_before_registration_waits_for_it(database_url: str, tm
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
-    assert proc.poll() is None  # still waiting
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    wait_for(lambda: scalar(database_url, waiting) > 0, what="the worker connected and waiting")
+    assert proc.poll() is None  # still waiting for the backfill to be registered
     api.register(database_url, Spec(NAME, "items", {"flag": "true"}))
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

@@ -81,12 +81,25 @@ UNPHASED: list[tuple[str, list[str]]] = [
         'op.add_column("users", sa.Column("v", sa.Boolean()))\nop.execute("UPDATE users SET v = false")',
         ["backfill-in-ddl-transaction"],
     ),
+    (  # Alembic renders ADD COLUMN, then ADD FOREIGN KEY, which scans orders (test_lock_facts.py)
+        'op.add_column("orders", sa.Column("uid", sa.BigInteger(), sa.ForeignKey("users.id")))',
+        ["add-foreign-key-validated"],
+    ),
+    (
+        'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
+        'op.create_check_constraint("v_nn", "users", "v IS NOT NULL", postgresql_not_valid=True)',
+        ["not-valid-check-before-backfill"],
+    ),
+    (
+        'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
+        'with op.get_context().autocommit_block():\n    op.execute("UPDATE users SET v = false WHERE id < 10")',
+        ["statements-before-autocommit-block"],
+    ),
 ]
 
 UNPHASED_SAFE: list[str] = [
     'op.add_column("users", sa.Column("flag", sa.Boolean(), nullable=False, server_default=sa.false()))',
     'op.add_column("users", sa.Column("at", sa.DateTime(timezone=True), server_default=sa.func.now()))',
-    'op.add_column("orders", sa.Column("uid", sa.BigInteger(), sa.ForeignKey("users.id")))',
     'op.alter_column("users", "email", type_=sa.String(200), existing_type=sa.String(100))',
     'op.alter_column("users", "email", type_=sa.Text(), existing_type=sa.String(100))',
     'op.alter_column("users", "email", nullable=True)',
@@ -101,8 +114,9 @@ UNPHASED_SAFE: list[str] = [
     'op.execute("ALTER INDEX ix_a RENAME TO ix_b")',
     'op.execute("CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ DROP TABLE users $$")',
     'op.execute("-- DROP TABLE users\\nSELECT 1")',
-    'op.add_column("users", sa.Column("v", sa.Boolean()))\n'
-    'with op.get_context().autocommit_block():\n    op.execute("UPDATE users SET v = false WHERE id < 10")',
+    "with op.get_context().autocommit_block():\n"
+    '    op.execute("UPDATE users SET v = false WHERE id < 10")\n'
+    'op.add_column("users", sa.Column("v", sa.Boolean()))',
 ]
 
 
@@ -115,7 +129,7 @@ def test_alembic_op_flags(make_project: Callable[[], ProjectMaker], ops: str, ex
     assert rules_in(findings, path) == expected
     f = next(f for f in findings if f.path.endswith(path.name))
     source_line = path.read_text().splitlines()[f.line - 1]
-    assert f.column == 5 and source_line[4:].startswith("op.")  # the op's own line and column
+    assert f.column == 5 and source_line[4:].startswith(("op.", "with op."))  # the op's own line and column
 
 
 @pytest.mark.parametrize("ops", UNPHASED_SAFE, ids=[str(i) for i in range(len(UNPHASED_SAFE))])
@@ -197,20 +211,26 @@ def test_contract_not_depending_on_migrate(make_project: Callable[[], ProjectMak
 
 
 def test_not_analysable(make_project: Callable[[], ProjectMaker]) -> None:
+    """SQL built at run time from values the revision knows (an f-string over constants) renders and is
+    linted; a read degrades alone: it is reported, and the ops after it are still linted."""
     p = make_project()
     p.add(BASE, change=None, phased=False)
     path = p.add(
-        'for t in ("users", "orders"):\n    op.execute(f"ALTER TABLE {t} ADD COLUMN note text")\n'
+        'for t in ("users", "orders"):\n    op.execute(f"CREATE INDEX ix_{t} ON {t} (id)")\n'
         'rows = op.get_bind().execute(sa.text("SELECT id FROM users")).fetchall()\n'
+        'for row in rows:\n    op.execute(f"DELETE FROM users WHERE id = {row.id}")\n'
         'op.drop_column("users", "age")',
         change=None,
         phased=False,
     )
-    findings = [f for f in lint(p) if f.path.endswith(path.name)]
+    result = lint_project(Config(root=p.root), LintOptions())
+    findings = [f for f in result.findings if f.path.endswith(path.name) and f.direction == "upgrade"]
     kinds = [(f.rule, f.line, f.severity) for f in findings]
-    assert ("not-analysable", line_of(path, 'op.execute(f"'), "warning") in kinds
+    assert kinds.count(("create-index-non-concurrently", line_of(path, 'op.execute(f"CREATE'), "error")) == 2
     assert ("not-analysable", line_of(path, "rows = "), "warning") in kinds
-    assert not any(f.rule == "drop-column" for f in findings)  # after the failure point: not rendered
+    assert ("drop-column", line_of(path, "op.drop_column"), "error") in kinds
+    assert result.not_analysable == 1 and result.exit_code == 1
+    assert result.stats.revisions == 2 and result.stats.complete == 2  # a read is not a rendering failure
 
 
 def test_ignores_and_safety_assured(make_project: Callable[[], ProjectMaker]) -> None:
@@ -291,33 +311,50 @@ def test_an_op_that_cannot_render_does_not_hide_the_rest(make_project: Callable[
     p = make_project()
     p.add(BASE, change=None, phased=False)
     path = p.add(
+        'op.drop_constraint(None, "users", type_="foreignkey")\n'
         'op.bulk_insert(sa.table("users", sa.column("id")), [{"id": 1}])\n'
         'op.get_bind().execute(sa.text("DELETE FROM users"))\n'
         'op.drop_column("users", "age")',
         change=None,
         phased=False,
     )
-    got = [(f.rule, f.line) for f in lint(p) if f.path.endswith(path.name)]
+    got = [(f.rule, f.line) for f in lint(p) if f.path.endswith(path.name) and f.direction == "upgrade"]
     assert got == [
-        ("not-analysable", line_of(path, "bulk_insert")),
-        ("drop-column", line_of(path, "drop_column")),
+        ("not-analysable", line_of(path, "drop_constraint")),  # an unnamed constraint: no SQL exists for it
+        ("drop-column", line_of(path, "drop_column")),  # untyped bulk_insert values render; so does the rest
     ]
 
 
 def test_not_null_via_check_across_phases_is_clean(make_project: Callable[[], ProjectMaker]) -> None:
+    """The order the fix texts give: backfill in migrate, then in the contract the NOT VALID check and its
+    VALIDATE in an autocommit block (separate transactions), SET NOT NULL (no scan on PG 12+)."""
     p = make_project()
     p.add(BASE, change="base")
-    p.add('op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
-          change="c1")  # fmt: skip
-    migrate = (
-        'op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")\n'
-        'op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")'
+    p.add('op.execute("UPDATE users SET name = name WHERE id = 0")', change="c1")
+    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")', phase="migrate", change="c1")
+    contract = (
+        "with op.get_context().autocommit_block():\n"
+        '    op.execute("ALTER TABLE users ADD CONSTRAINT users_name_nn CHECK (name IS NOT NULL) NOT VALID")\n'
+        '    op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_name_nn")\n'
+        'op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")'
     )
-    p.add(migrate, phase="migrate", change="c1")
-    p.add('op.alter_column("users", "name", nullable=False)\nop.drop_constraint("users_name_nn", "users")',
-          phase="contract", change="c1")  # fmt: skip
-    assert lint(p) == []
-    assert [f.rule for f in lint(p, pg_version=11)] == ["set-not-null"]
+    p.add(contract, phase="contract", change="c1")
+    upgrades = lambda fs: [f.rule for f in fs if f.direction == "upgrade"]  # noqa: E731
+    assert upgrades(lint(p)) == []
+    assert upgrades(lint(p, pg_version=11)) == ["set-not-null"]
+
+
+def test_a_not_valid_check_in_the_expand_is_flagged_once_the_migrate_backfills_it(
+    make_project: Callable[[], ProjectMaker],
+) -> None:
+    p = make_project()
+    p.add(BASE, change="base")
+    ex = p.add(
+        'op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL", postgresql_not_valid=True)',
+        change="c1",
+    )
+    p.add('op.backfill("users", values={"name": "\'?\'"}, where="name IS NULL")', phase="migrate", change="c1")
+    assert rules_in(lint(p), ex) == ["not-valid-check-before-backfill"]
 
 
 def test_every_catalogue_rule_has_an_alembic_flag_case() -> None:

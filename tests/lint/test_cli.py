@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from expandcontract.cli import cli
+from expandcontract.lint.registry import all_rules
 
 DROP = "ALTER TABLE users DROP COLUMN email;\n"
 
@@ -69,8 +70,10 @@ def test_json_contract(tmp_path: Path) -> None:
         "table",
         "phase",
         "revision",
+        "direction",
     }
     assert (f["rule"], f["severity"], f["table"], f["revision"]) == ("drop-column", "error", "users", None)
+    assert f["direction"] == "upgrade" and doc["not_analysable"] == 0
 
 
 def test_sarif_and_github(tmp_path: Path) -> None:
@@ -132,7 +135,7 @@ def test_rule_command_prints_docs() -> None:
         assert section in out
     assert run(["rule", "nope"])[0] == 2
     code, out = run(["rule", "--list"])
-    assert code == 0 and len(out.splitlines()) == 33
+    assert code == 0 and len(out.splitlines()) == len(all_rules())
 
 
 @pytest.mark.parametrize("args", [["lint", "-"], ["lint", "--format", "sarif", "-"]])

@@ -24,7 +24,7 @@ def test_docs_rules_is_up_to_date() -> None:
 
 def test_one_rule_per_module_named_after_its_id() -> None:
     rules = all_rules()
-    assert len(rules) == len(RULE_MODULES) == 33
+    assert len(rules) == len(RULE_MODULES)
     assert sorted(r.replace("-", "_") for r in rules) == sorted(RULE_MODULES)
 
 
@@ -38,8 +38,8 @@ def test_rule_ids_are_the_public_contract() -> None:
         "detach-partition-non-concurrently", "vacuum-full-or-cluster", "backfill-in-ddl-transaction",
     }  # fmt: skip
     phase = {"destructive-outside-contract", "ddl-in-migrate", "unbatched-backfill", "contract-without-expand"}
-    rules = all_rules()
-    assert {r for r, v in rules.items() if v.kind == "catalogue"} == catalogue
-    assert {r for r, v in rules.items() if v.kind == "phase"} == phase
-    assert all(v.severity == "error" for v in rules.values() if v.kind in ("catalogue", "phase"))
+    rules = all_rules()  # ids are never renamed or removed; new rules add ids
+    assert catalogue <= {r for r, v in rules.items() if v.kind == "catalogue"}
+    assert phase <= {r for r, v in rules.items() if v.kind == "phase"}
+    assert all(rules[r].severity == "error" for r in catalogue | phase)
     assert rules["unused-ignore"].severity == rules["not-analysable"].severity == "warning"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandcontract.lint.context import LintContext, q, s
-from expandcontract.lint.match import added_constraints
+from expandcontract.lint.match import added_columns, added_constraints, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.parse import Statement
@@ -15,7 +15,8 @@ class RULE(Rule):
     """
     What it does:
         Flags `ADD [CONSTRAINT ...] CHECK (...)` without `NOT VALID` (Alembic `op.create_check_constraint`
-        without `postgresql_not_valid=True`) on an existing table.
+        without `postgresql_not_valid=True`) on an existing table, and a CHECK written on `ADD COLUMN`
+        (`sa.Column(..., sa.CheckConstraint(...))`), which is verified against every existing row too.
 
     Why is this bad?:
         PostgreSQL checks every existing row while holding an ACCESS EXCLUSIVE lock: no reads or writes
@@ -47,11 +48,25 @@ class RULE(Rule):
             "t",
             locks.ACCESS_EXCLUSIVE,
             rewrite=False,
+            scan=True,
+        ),
+        LockCheck(  # a CHECK written on ADD COLUMN is verified against every existing row too
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+            "ALTER TABLE t ADD COLUMN c int CHECK (c > 0)",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            scan=True,
         ),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
-        for table, con in added_constraints(stmt):
+        column_checks = [
+            (table, {**c, "conname": c.get("conname") or f"{table.split('.')[-1]}_{col.get('colname')}_check"})
+            for table, col in added_columns(stmt)
+            for c in column_constraints(col)
+            if c.get("contype") == "CONSTR_CHECK"
+        ]  # ADD COLUMN c int CHECK (c > 0): the new column's check is verified on every existing row
+        for table, con in [*added_constraints(stmt), *column_checks]:
             if con.get("contype") != "CONSTR_CHECK" or con.get("skip_validation") or not ctx.existing(table):
                 continue
             name = str(con.get("conname") or f"{table.split('.')[-1]}_check")

@@ -59,15 +59,25 @@ class RULE(Rule):
             "p",
             locks.SHARE_ROW_EXCLUSIVE,
         ),
+        LockCheck(  # Alembic's add_column(ForeignKey): ADD COLUMN, then ADD FOREIGN KEY, which scans t
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+            "ALTER TABLE t ADD COLUMN p_id int; ALTER TABLE t ADD FOREIGN KEY (p_id) REFERENCES p (id)",
+            "t",
+            None,
+            scan=True,
+        ),
+        LockCheck(  # ... while blocking writes to the referenced table
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+            "ALTER TABLE t ADD COLUMN p_id int; ALTER TABLE t ADD FOREIGN KEY (p_id) REFERENCES p (id)",
+            "p",
+            locks.SHARE_ROW_EXCLUSIVE,
+        ),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for table, con in added_constraints(stmt):
             if con.get("contype") != "CONSTR_FOREIGN" or con.get("skip_validation") or not ctx.existing(table):
                 continue
-            cols = [a.get("String", {}).get("sval", "") for a in con.get("fk_attrs", ()) or ()]
-            if cols and all((table, c) in ctx.state.new_columns for c in cols):
-                continue  # Alembic's add_column(ForeignKey) = ADD COLUMN + ADD FOREIGN KEY on the new column
             yield self._hit(ctx, table, con)
         for table, col in added_columns(stmt):
             cons = column_constraints(col)

@@ -42,7 +42,33 @@ class RULE(Rule):
         LockCheck(
             "CREATE TABLE t (id int)", "ALTER TABLE t ADD PRIMARY KEY (id)", "t", locks.ACCESS_EXCLUSIVE, rewrite=False
         ),
+        LockCheck(  # USING INDEX on a nullable column: no build, but a NOT NULL scan
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1); CREATE UNIQUE INDEX t_id ON t (id)",
+            "ALTER TABLE t ADD PRIMARY KEY USING INDEX t_id",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            scan=True,
+        ),
     )
+
+    def _using_index(self, ctx: LintContext, table: str, con: dict[str, object]) -> Iterator[Hit]:
+        """USING INDEX skips the build, but a nullable key column is made NOT NULL by a full scan."""
+        index = str(con.get("indexname"))
+        nullable = [c for c in ctx.schema.index_columns.get(index, ()) if not ctx.not_null_known(table, c)]
+        if not nullable:
+            return
+        cols = ", ".join(nullable)
+        yield Hit(
+            f"Adding primary key {q(index)} USING INDEX on {q(table)} scans the table to make {cols} NOT NULL "
+            "under an ACCESS EXCLUSIVE lock",
+            [
+                f"First make {cols} NOT NULL without a scan: backfill, then a validated `CHECK ({nullable[0]} IS NOT "
+                "NULL)` (ADD ... NOT VALID and VALIDATE in separate transactions) and SET NOT NULL (PG 12+).",
+                f"Then `ALTER TABLE {q(table)} ADD CONSTRAINT {q(index)} PRIMARY KEY USING INDEX {q(index)};`",
+            ],
+            table,
+            locks.describe(locks.ACCESS_EXCLUSIVE, q(table)) + " for the whole scan",
+        )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         found = list(added_constraints(stmt))
@@ -52,7 +78,10 @@ class RULE(Rule):
             for c in column_constraints(col)
         ]
         for table, con in found:
-            if con.get("contype") != "CONSTR_PRIMARY" or con.get("indexname") or not ctx.existing(table):
+            if con.get("contype") != "CONSTR_PRIMARY" or not ctx.existing(table):
+                continue
+            if con.get("indexname"):
+                yield from self._using_index(ctx, table, con)
                 continue
             cols = [k.get("String", {}).get("sval", "") for k in con.get("keys", ()) or ()]
             name = str(con.get("conname") or f"{table.split('.')[-1]}_pkey")

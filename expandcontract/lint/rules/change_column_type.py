@@ -63,6 +63,14 @@ class RULE(Rule):
         LockCheck(
             "CREATE TABLE t (id int, c varchar(10))", "ALTER TABLE t ALTER COLUMN c TYPE text", "t", None, rewrite=False
         ),
+        LockCheck("CREATE TABLE t (id int, c int)", "ALTER TABLE t ALTER COLUMN c TYPE int", "t", None, rewrite=False),
+        LockCheck(  # a column added earlier in the same migration is rewritten with its table
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+            "ALTER TABLE t ADD COLUMN c int; ALTER TABLE t ALTER COLUMN c TYPE bigint",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            rewrite=True,
+        ),
         LockCheck(
             "CREATE TABLE t (id int, c numeric(10, 2))",
             "ALTER TABLE t ALTER COLUMN c TYPE numeric(12, 2)",
@@ -75,8 +83,8 @@ class RULE(Rule):
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         for change in type_changes(stmt):
             table, column = change.table, change.column
-            if not ctx.existing(table) or (table, column) in ctx.state.new_columns:
-                continue
+            if not ctx.existing(table):
+                continue  # a column added earlier in this migration is still rewritten with its table
             old = ctx.column_type(table, column)
             if old is not None and not change.using and not type_change_rewrites(old, change.new):
                 continue

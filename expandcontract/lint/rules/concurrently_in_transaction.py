@@ -73,6 +73,13 @@ class RULE(Rule):
                     what, table = "DETACH PARTITION CONCURRENTLY", tbl
         if what is None:
             return
+        if stmt.kind == "ReindexStmt" and str(n.get("kind", "")).endswith("SYSTEM"):
+            yield Hit(
+                "REINDEX SYSTEM CONCURRENTLY is refused by PostgreSQL (system catalogs cannot be reindexed "
+                "concurrently): the migration fails",
+                ["Remove it from the migration; reindex system catalogs in a maintenance window."],
+            )
+            return
         if ctx.alembic:
             fix = [
                 "Wrap the op in `with op.get_context().autocommit_block():` so it runs outside the "

@@ -54,8 +54,8 @@ class RULE(Rule):
         if ctx.destructive_allowed or ctx.phase in ("expand", "migrate"):
             return  # contract: the point of the tool; expand/migrate: destructive-outside-contract
         for table, column in dropped_columns(stmt):
-            if not ctx.existing(table):
-                continue
+            if not ctx.existing(table) or (table, column) in ctx.state.new_columns:
+                continue  # no client knows a column added by this migration (or the upgrade it undoes)
             if ctx.alembic:
                 fix = [
                     f"Expand: remove {column} from the {table} model so the app stops reading and writing "

@@ -44,6 +44,14 @@ class RULE(Rule):
         ),
         LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX INDEX i", "t", locks.SHARE),
         LockCheck("CREATE TABLE t (id int); CREATE INDEX i ON t (id)", "REINDEX INDEX i", "i", locks.ACCESS_EXCLUSIVE),
+        LockCheck(  # so no fix text may suggest it
+            "CREATE TABLE t (id int)",
+            "REINDEX SYSTEM CONCURRENTLY",
+            "t",
+            None,
+            in_transaction=False,
+            fails="cannot reindex system catalogs concurrently",
+        ),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
@@ -57,7 +65,12 @@ class RULE(Rule):
         if kind == "INDEX" and target in ctx.state.new_indexes:
             return
         table = target if kind == "TABLE" else ctx.state.new_indexes.get(target)
-        if ctx.pg_version >= 12:
+        if kind == "SYSTEM":  # PostgreSQL refuses to reindex system catalogs concurrently
+            fix = [
+                "REINDEX SYSTEM cannot run CONCURRENTLY: remove it from the migration and run it in a maintenance "
+                "window (it rebuilds the system catalogs' indexes under their locks)."
+            ]
+        elif ctx.pg_version >= 12:
             sql = f"REINDEX {kind} CONCURRENTLY {q(target)}"
             fix = [
                 f'Outside the transaction: `with op.get_context().autocommit_block(): op.execute("{sql}")`.'

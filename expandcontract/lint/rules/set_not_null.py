@@ -14,10 +14,12 @@ from expandcontract.sql.parse import Statement
 class RULE(Rule):
     """
     What it does:
-        Flags `ALTER COLUMN ... SET NOT NULL` (Alembic `op.alter_column(..., nullable=False)`) on an
-        existing column, unless a validated `CHECK (col IS NOT NULL)` on that column is known (from
-        `--schema`, the live database, or an earlier VALIDATE) and the server is PostgreSQL 12+.
-        `DROP NOT NULL` is never flagged.
+        Flags `ALTER COLUMN ... SET NOT NULL` (Alembic `op.alter_column(..., nullable=False)`) on a
+        column of an existing table (one added earlier in the same migration too: the table's rows are
+        still scanned), unless a validated `CHECK (col IS NOT NULL)` on that column is known (from
+        `--schema`, the live database, or an earlier VALIDATE) and the server is PostgreSQL 12+, or the
+        column is already NOT NULL (`existing_nullable=False`, `--schema`). `DROP NOT NULL` is never
+        flagged.
 
     Why is this bad?:
         PostgreSQL scans the whole table to prove there is no NULL while holding an ACCESS EXCLUSIVE lock.
@@ -28,11 +30,19 @@ class RULE(Rule):
         ```
 
     Use instead:
-        Expand: `CHECK (email IS NOT NULL) NOT VALID`. Migrate: backfill, then VALIDATE (no blocking lock).
-        Contract: SET NOT NULL (PG 12+ skips the scan thanks to the CHECK), drop the CHECK.
+        Expand: the app writes non-NULL values. Migrate: backfill the NULLs. Contract: add
+        `CHECK (email IS NOT NULL) NOT VALID` and VALIDATE it in separate transactions (an autocommit
+        block), then SET NOT NULL (PG 12+ skips the scan thanks to the CHECK), then drop the CHECK. Never
+        the NOT VALID check before the backfill: PostgreSQL enforces it on every UPDATE of a row that
+        violates it.
         ```python
-        op.create_check_constraint("users_email_not_null", "users", "email IS NOT NULL",
-                                   postgresql_not_valid=True)
+        # contract
+        with op.get_context().autocommit_block():
+            op.execute("ALTER TABLE users ADD CONSTRAINT users_email_not_null "
+                       "CHECK (email IS NOT NULL) NOT VALID")
+            op.execute("ALTER TABLE users VALIDATE CONSTRAINT users_email_not_null")
+        op.alter_column("users", "email", nullable=False)
+        op.drop_constraint("users_email_not_null", "users")
         ```
     """
 
@@ -47,6 +57,21 @@ class RULE(Rule):
             "t",
             locks.ACCESS_EXCLUSIVE,
             rewrite=False,
+            scan=True,
+        ),
+        LockCheck(  # a column added earlier in the same migration: the table's rows are still scanned
+            "CREATE TABLE t (id int); INSERT INTO t VALUES (1)",
+            "ALTER TABLE t ADD COLUMN c int DEFAULT 0; ALTER TABLE t ALTER COLUMN c SET NOT NULL",
+            "t",
+            locks.ACCESS_EXCLUSIVE,
+            scan=True,
+        ),
+        LockCheck(  # already NOT NULL (existing_nullable=False, --schema): no scan
+            "CREATE TABLE t (id int, c int NOT NULL)",
+            "ALTER TABLE t ALTER COLUMN c SET NOT NULL",
+            "t",
+            None,
+            scan=False,
         ),
     )
 
@@ -55,26 +80,27 @@ class RULE(Rule):
             if cmd.get("subtype") != "AT_SetNotNull":
                 continue
             column = str(cmd.get("name", ""))
-            if not ctx.existing(table) or (table, column) in ctx.state.new_columns:
-                continue
+            if not ctx.existing(table) or ctx.not_null_known(table, column):
+                continue  # a new table, or already NOT NULL (existing_nullable=False, --schema): no scan
             if ctx.pg_version >= 12 and ctx.schema.has_not_null_check(table, column):
                 continue
             check = f"{table.split('.')[-1]}_{column}_not_null"
+            add = f"ALTER TABLE {q(table)} ADD CONSTRAINT {check} CHECK ({q(column)} IS NOT NULL) NOT VALID"
+            validate = f"ALTER TABLE {q(table)} VALIDATE CONSTRAINT {check}"
             if ctx.alembic:
                 fix = [
-                    f'Expand: `op.create_check_constraint({s(check)}, {s(table)}, "{column} IS NOT NULL", '
-                    "postgresql_not_valid=True)`.",
-                    f'Migrate: backfill the NULLs, then `op.execute("ALTER TABLE {q(table)} VALIDATE '
-                    f'CONSTRAINT {check}")`.',
-                    f"Contract: `op.alter_column({s(table)}, {s(column)}, nullable=False)` (no scan on PG 12+), "
-                    f"then `op.drop_constraint({s(check)}, {s(table)})`.",
+                    f"Expand: the app writes {column} on every INSERT and UPDATE. Migrate: `op.backfill("
+                    f'{s(table)}, values={{{s(column)}: ...}}, where="{column} IS NULL")`.',
+                    f'Contract: `with op.get_context().autocommit_block(): op.execute("{add}"); '
+                    f'op.execute("{validate}")` (separate transactions; never before the backfill).',
+                    f"Then `op.alter_column({s(table)}, {s(column)}, nullable=False)` (no scan on PG 12+) and "
+                    f"`op.drop_constraint({s(check)}, {s(table)})`.",
                 ]
             else:
                 fix = [
-                    f"Expand: `ALTER TABLE {q(table)} ADD CONSTRAINT {check} CHECK ({q(column)} IS NOT NULL) "
-                    "NOT VALID;`",
-                    f"Migrate: backfill the NULLs, then `ALTER TABLE {q(table)} VALIDATE CONSTRAINT {check};`",
-                    f"Contract: `ALTER TABLE {q(table)} ALTER COLUMN {q(column)} SET NOT NULL; ALTER TABLE "
+                    f"Backfill the NULLs of {q(column)} in batches first (a migration of its own).",
+                    f"Then, outside a transaction: `{add};` and `{validate};` (never before the backfill).",
+                    f"Then `ALTER TABLE {q(table)} ALTER COLUMN {q(column)} SET NOT NULL; ALTER TABLE "
                     f"{q(table)} DROP CONSTRAINT {check};`",
                 ]
             note = "" if ctx.pg_version >= 12 else f" (PostgreSQL {ctx.pg_version} always scans)"

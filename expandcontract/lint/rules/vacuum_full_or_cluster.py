@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandcontract.lint.context import LintContext, q
-from expandcontract.lint.match import has_option
+from expandcontract.lint.match import option_on
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import table_name
@@ -45,11 +45,12 @@ class RULE(Rule):
             rewrite=True,
         ),
         LockCheck("CREATE TABLE t (id int)", "VACUUM FULL t", "t", None, rewrite=True, in_transaction=False),
+        LockCheck("CREATE TABLE t (id int)", "VACUUM (FULL FALSE) t", "t", None, rewrite=False, in_transaction=False),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:
         n = stmt.node
-        if stmt.kind == "VacuumStmt" and n.get("is_vacuumcmd") and has_option(n.get("options"), "full"):
+        if stmt.kind == "VacuumStmt" and n.get("is_vacuumcmd") and option_on(n.get("options"), "full"):
             tables = [table_name(r.get("VacuumRelation", {}).get("relation")) for r in n.get("rels", ())]
             what = "VACUUM FULL"
         elif stmt.kind == "ClusterStmt":

@@ -46,6 +46,12 @@ class RULE(Rule):
             locks.ACCESS_EXCLUSIVE,
             rewrite=False,
         ),
+        LockCheck(  # committed alone (--transaction none, an autocommit block): only SHARE UPDATE EXCLUSIVE
+            "CREATE TABLE t (id int); ALTER TABLE t ADD CONSTRAINT t_ck CHECK (id > 0) NOT VALID",
+            "ALTER TABLE t VALIDATE CONSTRAINT t_ck",
+            "t",
+            locks.SHARE_UPDATE_EXCLUSIVE,
+        ),
     )
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:

@@ -1,7 +1,8 @@
 """add email_verified to users (expand)
 
-A nullable column with a default for new rows, and a NOT NULL check that is not validated yet:
-old code (which never writes the column) keeps working, new code writes it.
+A nullable column with a default for new rows: old code (which never writes the column) keeps
+working, new code writes it. No NOT NULL check yet: PostgreSQL enforces even a NOT VALID check on every
+new row version, so every UPDATE of a row the backfill has not reached would fail. The contract adds it.
 
 Revision ID: ex02_users_email_verified
 Revises: ex01_initial_schema
@@ -21,12 +22,7 @@ ec_phase = "expand"
 def upgrade() -> None:
     op.add_column("users", sa.Column("email_verified", sa.Boolean(), nullable=True))
     op.alter_column("users", "email_verified", server_default=sa.false())
-    op.execute(
-        "ALTER TABLE users ADD CONSTRAINT users_email_verified_not_null "
-        "CHECK (email_verified IS NOT NULL) NOT VALID"
-    )
 
 
 def downgrade() -> None:
-    op.drop_constraint("users_email_verified_not_null", "users", type_="check")
     op.drop_column("users", "email_verified")

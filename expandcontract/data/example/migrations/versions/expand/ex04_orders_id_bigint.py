@@ -1,7 +1,9 @@
 """widen orders.id from integer to bigint (expand)
 
-A new bigint column kept equal to id by a trigger, its unique index built concurrently (outside the
-transaction), and a NOT NULL check that is not validated yet. The old int key keeps serving.
+A new bigint column kept equal to id by a trigger on INSERT and on UPDATE OF id (the backfill fills
+the rows that exist), and its unique index built concurrently (outside the transaction). The old int
+key keeps serving. No NOT NULL check on id_new yet: even NOT VALID, it would make every UPDATE of a row
+the backfill has not reached fail; the contract adds it.
 
 Revision ID: ex04_orders_id_bigint
 Revises: ex03_users_full_name
@@ -28,7 +30,6 @@ def upgrade() -> None:
         "CREATE TRIGGER orders_sync_id_new BEFORE INSERT OR UPDATE OF id ON orders "
         "FOR EACH ROW EXECUTE FUNCTION orders_sync_id_new()"
     )
-    op.execute("ALTER TABLE orders ADD CONSTRAINT orders_id_new_not_null CHECK (id_new IS NOT NULL) NOT VALID")
     with op.get_context().autocommit_block():
         op.create_index("orders_id_new_key", "orders", ["id_new"], unique=True, postgresql_concurrently=True)
 
@@ -36,7 +37,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.get_context().autocommit_block():
         op.drop_index("orders_id_new_key", table_name="orders", postgresql_concurrently=True)
-    op.drop_constraint("orders_id_new_not_null", "orders", type_="check")
     op.execute("DROP TRIGGER orders_sync_id_new ON orders")
     op.execute("DROP FUNCTION orders_sync_id_new()")
     op.drop_column("orders", "id_new")
