@@ -118,7 +118,6 @@ class AddColumn(Recipe):
                 else ""
             ),
             upgrade=[code.backfill(table.display, {self.column_name: self.default or ""}, f"{c} IS NULL")],
-            downgrade=[code.forget_backfill(f"{change}.{table.name}")],
             reason="the filled values stay; the expand's downgrade drops the column",
         )
         if not self.not_null:

@@ -169,7 +169,6 @@ class ChangeType(Recipe):
                 f"{self.sql_type} (see the expand's docstring); none may use {new}."
             ),
             upgrade=[fwd.backfill()],
-            downgrade=[code.forget_backfill(f"{change}.{table.name}")],
             reason="the copied values stay; the expand's downgrade drops the column",
         )
         swap = [
@@ -190,12 +189,12 @@ class ChangeType(Recipe):
                 "in batches, swapped in), then this change's expand and migrate again."
             ),
             upgrade=[
-                code.forget_backfill(*undo_names),
                 *code.commented(
                     copies.build(attach_unique=False),
                     f"{new} gets copies of {col.name}'s indexes, keys and constraints, built without blocking writes",
                 ),
                 *code.commented(swap, "the swap, in one short transaction"),
+                code.forget_backfill(*undo_names),
             ],
             downgrade=undo,
             constants=undo_constants,
@@ -227,7 +226,7 @@ class ChangeType(Recipe):
         names = [f"{change}.{fwd.table.name}.downgrade", f"{change}.{fwd.table.name}.refill"]
         swap = [
             *rev.not_null(rev_copies),
-            *rev.takeover(rev_copies, final_name=col.name, default=col.default, attached_unique=False),
+            *rev.takeover(rev_copies, final_name=col.name, default=col.default, attached_unique=False, undoing=True),
         ]
         steps = [
             *code.commented(
@@ -270,7 +269,13 @@ class ChangeType(Recipe):
                 "EXCLUSIVE lock."
             ),
             upgrade=[code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {self.sql_type}")],
-            downgrade=[code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {col.type}")],
+            downgrade=[
+                code.ignoring(
+                    code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE {col.type}"),
+                    "change-column-type",
+                    "undoing a widening narrows in place; the docstring says what it locks",
+                )
+            ],
         )
         return ChangePlan(expand, migrate, contract)
 

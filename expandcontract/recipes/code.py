@@ -12,6 +12,13 @@ import textwrap
 from dataclasses import dataclass, field
 
 INDENT = "    "
+
+# Everything a recipe writes before its first autocommit block can run again (IF NOT EXISTS, OR REPLACE,
+# DROP ... IF EXISTS first), so a revision that fails after the block's commit finishes when run again.
+RERUNNABLE = (
+    "# expandcontract: ignore[statements-before-autocommit-block] every statement before this block can run "
+    "again (IF [NOT] EXISTS, OR REPLACE), so a rerun after a failure finishes the revision"
+)
 WIDTH = 100  # generated lines stay under this where a string can be split
 
 
@@ -20,6 +27,11 @@ class Step:
     code: str  # one Python statement, unindented (continuation lines indented relative to it)
     autocommit: bool = False  # run outside the revision's transaction (CONCURRENTLY, VALIDATE)
     comment: str | None = None
+    ignore: tuple[str, str] | None = None  # (lint rule, why it does not apply here): an ignore comment
+
+
+def ignoring(step: Step, rule: str, reason: str) -> Step:
+    return Step(step.code, step.autocommit, step.comment, (rule, reason))
 
 
 def pystr(text: str) -> str:
@@ -60,14 +72,15 @@ def backfill(
 
 
 def forget_backfill(*names: str) -> Step:
-    """Drop the checkpoints of finished backfills, so that running their revision again fills again (a
-    done backfill is otherwise skipped). Used on the way back over a revision that ran `op.backfill`."""
+    """Drop the checkpoints of the backfills a downgrade() ran, so that the next downgrade fills again (a
+    done backfill is skipped; the runner forgets those an upgrade() ran when it downgrades the revision,
+    but the backfills of a downgrade() are still unbound then)."""
     listed = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
     statement = (
         "DO $$ BEGIN IF to_regclass('expandcontract.backfills') IS NOT NULL THEN "
         f"DELETE FROM expandcontract.backfills WHERE name IN ({listed}); END IF; END $$"
     )
-    return sql(statement, comment=f"forget backfill {', '.join(names)}: running it again must fill again")
+    return sql(statement, comment=f"forget the downgrade's backfill {', '.join(names)}: the next downgrade fills again")
 
 
 def commented(steps: list[Step], comment: str) -> list[Step]:
@@ -76,7 +89,7 @@ def commented(steps: list[Step], comment: str) -> list[Step]:
         return steps
     first = steps[0]
     joined = f"{comment}; {first.comment}" if first.comment else comment
-    return [Step(first.code, first.autocommit, joined), *steps[1:]]
+    return [Step(first.code, first.autocommit, joined, first.ignore), *steps[1:]]
 
 
 @dataclass
@@ -149,10 +162,14 @@ def render_body(steps: list[Step]) -> str:
         return "pass"
     lines: list[str] = []
     i = 0
+    blocks = 0
     while i < len(steps):
         if steps[i].autocommit:
             first = steps[i]
             lines.extend(_comment_lines(first.comment))  # a group's heading goes above the block
+            if not blocks and any(not s.autocommit and not s.code.startswith("op.backfill(") for s in steps[:i]):
+                lines.append(RERUNNABLE)
+            blocks += 1
             lines.append("with op.get_context().autocommit_block():")
             lines.extend(INDENT + ln for ln in first.code.splitlines())
             i += 1
@@ -166,7 +183,8 @@ def render_body(steps: list[Step]) -> str:
 
 
 def _step_lines(step: Step) -> list[str]:
-    return [*_comment_lines(step.comment), *step.code.splitlines()]
+    ignore = [f"# expandcontract: ignore[{step.ignore[0]}] {step.ignore[1]}"] if step.ignore else []
+    return [*_comment_lines(step.comment), *ignore, *step.code.splitlines()]
 
 
 def _comment_lines(comment: str | None) -> list[str]:

@@ -86,7 +86,6 @@ class RenameColumn(Recipe):
                 ),
             ],
             downgrade=[
-                code.forget_backfill(f"{change}.{table.name}"),
                 *_drop_incoming(copies),
                 *fwd.drop_sync(),
                 code.sql(f"ALTER TABLE {fwd.t} DROP COLUMN {ident(new)}"),
@@ -110,8 +109,8 @@ class RenameColumn(Recipe):
                 f"a release that uses {col.name}."
             ),
             upgrade=[
-                code.forget_backfill(_undo_name(change, table)),
                 *fwd.takeover(copies, final_name=new, default=col.default, attached_unique=True),
+                code.forget_backfill(_undo_name(change, table)),
             ],
             downgrade=self._undo_contract(fwd, copies, change),
             constants=constants,  # the downgrade re-creates the trigger

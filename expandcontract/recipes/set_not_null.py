@@ -85,7 +85,6 @@ class SetNotNull(Recipe):
                 ),
                 next_step="",
                 upgrade=[code.backfill(table.display, {col.name: self.fill}, f"{c} IS NULL")],
-                downgrade=[code.forget_backfill(f"{change}.{table.name}")],
                 reason="the filled values stay",
             )
         else:

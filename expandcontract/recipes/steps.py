@@ -16,7 +16,7 @@ def not_null(table: str, table_name: str, column: str) -> list[Step]:
     return [
         *add_validated(table, check, f"CHECK ({c} IS NOT NULL)"),
         code.sql(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL"),
-        code.sql(f"ALTER TABLE {t} DROP CONSTRAINT {check}"),
+        code.sql(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}"),
     ]
 
 

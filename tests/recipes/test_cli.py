@@ -42,7 +42,7 @@ def test_a_recipe_writes_three_revisions(app_dir: Project) -> None:
     doc = json.loads(out)
     assert [r["phase"] for r in doc["revisions"]] == ["expand", "migrate", "contract"]
     assert len(_revisions(app_dir)) == len(before) + 3
-    assert "ADD COLUMN full_name text" in Path(doc["revisions"][0]["path"]).read_text()
+    assert "ADD COLUMN IF NOT EXISTS full_name text" in Path(doc["revisions"][0]["path"]).read_text()
 
 
 @pytest.mark.parametrize(
