@@ -288,8 +288,8 @@ $$"""
             if con.kind == "p" or (con.kind == "u" and not attached_unique):
                 steps.append(code.sql(attach_sql(con, con.original)))
             else:
-                rename = f"RENAME CONSTRAINT {ident(con.name)} TO {ident(con.original)}"
-                steps.append(code.sql(f"ALTER TABLE {qualified(con.table)} {rename}"))
+                to_original = f"RENAME CONSTRAINT {ident(con.name)} TO {ident(con.original)}"
+                steps.append(code.sql(f"ALTER TABLE {qualified(con.table)} {to_original}"))
         if default is not None:
             steps.append(code.sql(f"ALTER TABLE {t} ALTER COLUMN {ident(final_name)} SET DEFAULT {default}"))
         if temp_seq is not None and seq is not None:

@@ -69,7 +69,9 @@ def _statements(path: Path) -> tuple[Counter[str], Counter[str]]:
     out = []
     for name in ("upgrade", "downgrade"):
         fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
-        calls = [ast.unparse(n) for n in ast.walk(fn) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("op.")]
+        calls = [
+            ast.unparse(n) for n in ast.walk(fn) if isinstance(n, ast.Call) and ast.unparse(n.func).startswith("op.")
+        ]
         out.append(Counter(c for c in calls if "autocommit_block" not in c))
     return out[0], out[1]
 

@@ -16,7 +16,8 @@ from tests.recipes.harness import Project
 def app_dir(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     project.setup(
-        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, plan text)", "DROP TABLE users",
+        "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, plan text)",
+        "DROP TABLE users",
         "INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 10) g",
     )
     monkeypatch.chdir(project.root)
@@ -35,8 +36,15 @@ def _revisions(project: Project) -> list[Path]:
 def test_a_recipe_writes_three_revisions(app_dir: Project) -> None:
     before = _revisions(app_dir)
     code, out, err = _new(
-        app_dir, "rename users.name", "--change", "users-full-name", "--rename-column", "users.name", "full_name",
-        "--format", "json",
+        app_dir,
+        "rename users.name",
+        "--change",
+        "users-full-name",
+        "--rename-column",
+        "users.name",
+        "full_name",
+        "--format",
+        "json",
     )
     assert code == 0, err
     doc = json.loads(out)
@@ -50,7 +58,8 @@ def test_a_recipe_writes_three_revisions(app_dir: Project) -> None:
     [
         (
             ["--change-type", "users.name", "integer"],
-            "PostgreSQL cannot turn text name into integer as an assignment; give --using SQL_EXPR (and --back SQL_EXPR)",
+            "PostgreSQL cannot turn text name into integer as an assignment; give --using SQL_EXPR "
+            "(and --back SQL_EXPR)",
         ),
         (["--change-type", "users.name", "nosuchtype"], "'nosuchtype' is not a type PostgreSQL knows"),
         (["--set-not-null", "users.plan", "--fill", "1 +"], "--fill '1 +' does not give a text"),
@@ -61,7 +70,17 @@ def test_a_recipe_writes_three_revisions(app_dir: Project) -> None:
         (["--drop-column", "plan"], "'plan' is not TABLE.COLUMN"),
         (["--add-column", "users.plan", "text"], "users already has a column 'plan'"),
     ],
-    ids=["no-cast", "unknown-type", "bad-fill", "two-recipes", "extra-alone", "rename-alone", "phase", "no-table", "exists"],
+    ids=[
+        "no-cast",
+        "unknown-type",
+        "bad-fill",
+        "two-recipes",
+        "extra-alone",
+        "rename-alone",
+        "phase",
+        "no-table",
+        "exists",
+    ],
 )
 def test_refusals_are_one_line_exit_2_and_write_nothing(app_dir: Project, args: list[str], message: str) -> None:
     before = _revisions(app_dir)

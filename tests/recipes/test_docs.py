@@ -83,7 +83,7 @@ def test_docs_show_what_new_writes(project: Project, marker: str, slug: str, mes
         found = pattern.search(doc)
         assert found is not None, f"docs/recipes.md has no block <!-- example {marker} {phase} -->"
         if os.environ.get("EC_WRITE_DOCS"):
-            doc = pattern.sub(lambda m: m.group(1) + written + m.group(3), doc, count=1)
+            doc = pattern.sub(lambda m, text=written: m.group(1) + text + m.group(3), doc, count=1)
             continue
         assert normalise(found.group(2)) == written, f"docs/recipes.md {marker} {phase} differs from what new writes"
     if os.environ.get("EC_WRITE_DOCS"):
