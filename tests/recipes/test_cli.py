@@ -89,3 +89,33 @@ def test_refusals_are_one_line_exit_2_and_write_nothing(app_dir: Project, args: 
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert json.loads(out)["error"]["code"] == 2
     assert _revisions(app_dir) == before
+
+
+def test_without_a_database_the_schema_comes_from_an_embedded_scratch_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --database-url, DATABASE_URL, config or alembic.ini URL: verify's embedded scratch server is
+    started for the command and stopped after it; the project's own embedded server is never started."""
+    from expandcontract.config import load_config
+    from expandcontract.db import embedded
+    from expandcontract.phases import adopt, scaffold
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    root = tmp_path / "app"
+    adopt.init(root)
+    (made,) = scaffold.new(load_config(start=root), "tables", "app-schema", ("expand",))
+    made.path.write_text(
+        made.path.read_text().replace(
+            "    # TODO: additive only",
+            '    op.execute("CREATE TABLE users (id serial PRIMARY KEY, name text)")\n    #',
+            1,
+        )
+    )
+    monkeypatch.chdir(root)
+    r = CliRunner().invoke(
+        cli, ["new", "rename", "--change", "users-full-name", "--rename-column", "users.name", "full_name"]
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "starting a scratch PostgreSQL" in r.stderr
+    assert not embedded.status(root / ".expandcontract" / "verify").running
+    assert not embedded.status(root / ".expandcontract").running

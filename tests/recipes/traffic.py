@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ class Worker:
     ops: int = 0
     written: dict[int, dict[str, Any]] = field(default_factory=dict)  # key -> column -> last value
     inserted: list[int] = field(default_factory=list)
+    timings: list[tuple[float, float, bool]] = field(default_factory=list)  # (start, seconds, ok) per operation
 
 
 class Traffic:
@@ -96,6 +98,7 @@ class Traffic:
         try:
             while not self.stopping.is_set():
                 op = rng.choice(("insert", "select", "update", "update"))
+                started, ok = time.monotonic(), False
                 try:
                     with engine.begin() as conn:
                         if op == "insert":
@@ -110,8 +113,10 @@ class Traffic:
                             value = w.release.values[column](rng, k)
                             conn.execute(table.update().where(key == k).values({column: value}))
                             w.written.setdefault(k, {})[column] = value
+                    ok = True
                 except Exception as exc:  # every app error counts; nothing is retried
                     w.errors.append(f"{w.release.name} {op}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}")
+                w.timings.append((started, time.monotonic() - started, ok))
                 with self.cond:
                     w.ops += 1
                     self.cond.notify_all()
