@@ -86,7 +86,10 @@ class Case:
 
 def cases() -> list[Case]:
     users = "CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, email text, age integer{extra})"
-    seed = "INSERT INTO users (name, email, age{cols}) SELECT 'user ' || g, 'u' || g || '@x', g % 90{vals} FROM generate_series(1, {{rows}}) g"
+    seed = (
+        "INSERT INTO users (name, email, age{cols}) SELECT 'user ' || g, 'u' || g || '@x', g % 90{vals} "
+        "FROM generate_series(1, {{rows}}) g"
+    )
     base = {"name": sa.Text, "email": sa.Text, "age": sa.Integer}
     writes = {"name": _text("n"), "age": lambda r, k: r.randint(0, 99)}
     plain_old, plain_new = _model("old", "users", base, writes), _model("new", "users", base, writes)
@@ -105,13 +108,20 @@ def cases() -> list[Case]:
             "change-type",
             "orders",
             "CREATE TABLE orders (id serial PRIMARY KEY, total integer NOT NULL, note text); "
-            "CREATE TABLE order_items (id serial PRIMARY KEY, order_id integer NOT NULL REFERENCES orders (id), qty integer)",
+            "CREATE TABLE order_items (id serial PRIMARY KEY, order_id integer NOT NULL REFERENCES orders (id), "
+            "qty integer)",
             "INSERT INTO orders (total, note) SELECT g, 'o' FROM generate_series(1, {rows}) g; "
             "INSERT INTO order_items (order_id, qty) SELECT g * 10, 1 FROM generate_series(1, {rows} / 10) g",
             ChangeType("orders.id", "bigint"),
-            _model("old", "orders", {"total": sa.Integer, "note": sa.Text}, {"total": lambda r, k: r.randint(0, 10**6)}),
             _model(
-                "new", "orders", {"total": sa.Integer, "note": sa.Text}, {"total": lambda r, k: r.randint(0, 10**6)}, CastBigInteger
+                "old", "orders", {"total": sa.Integer, "note": sa.Text}, {"total": lambda r, k: r.randint(0, 10**6)}
+            ),
+            _model(
+                "new",
+                "orders",
+                {"total": sa.Integer, "note": sa.Text},
+                {"total": lambda r, k: r.randint(0, 10**6)},
+                CastBigInteger,
             ),
             "ALTER TABLE orders ALTER COLUMN id TYPE bigint",
         ),
@@ -270,7 +280,14 @@ def run_case(case: Case, server: str, rows: int, threads: int, work: Path) -> di
         copy = with_database(server, f"{name}_naive")
         phases = _deploy(project, case, rows, threads)
         naive = _naive(copy, case, rows, threads)
-        return {"recipe": case.name, "rows": rows, "seed_s": round(seeded, 2), "new_s": round(generated, 2), "phases": phases, "naive": naive}
+        return {
+            "recipe": case.name,
+            "rows": rows,
+            "seed_s": round(seeded, 2),
+            "new_s": round(generated, 2),
+            "phases": phases,
+            "naive": naive,
+        }
     finally:
         drop_database(server, url)
         if copy is not None:
@@ -349,8 +366,8 @@ def _naive(url: str, case: Case, rows: int, threads: int) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| recipe | expand s | migrate s | contract s | longest lock, recipe (ms, mode) | app errors | slowest app op ms | "
-        "one statement s | its lock ms | old release errors |",
+        "| recipe | expand s | migrate s | contract s | longest lock, recipe (ms, mode) | app errors | "
+        "slowest app op ms | one statement s | its lock ms | old release errors |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
