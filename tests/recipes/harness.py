@@ -89,6 +89,11 @@ class Project:
         with connect(self.url) as conn:
             return list(conn.execute(sql).fetchall())
 
+    def query_commit(self, sql: str) -> None:
+        with connect(self.url) as conn:
+            conn.execute(sql)
+            conn.commit()
+
 
 def reference_catalog(server_url: str, ddl: str) -> dict[str, Any]:
     """The catalog a database gets from `ddl` alone: the intended end state, to compare with."""

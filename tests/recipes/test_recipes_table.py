@@ -5,6 +5,7 @@ catalog exactly as the one-statement change would (a database given only that DD
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -155,3 +156,49 @@ def test_recipe_on_a_populated_table(project: Project, pg_server_url: str, case:
     run = run_under_traffic(project, case.id, case.old, case.new, rows=ROWS, between=check)
     assert run.errors == []
     assert project.catalog() == reference_catalog(pg_server_url, f"{case.ddl}; {case.naive}")
+
+
+@pytest.mark.parametrize(
+    ("ddl", "seed", "recipe", "message", "fix"),
+    [
+        (
+            USERS.format(extra=", plan text"),
+            "INSERT INTO users (name, plan) VALUES ('a', NULL), ('b', 'paid')",
+            SetNotNull("users.plan"),
+            "users.plan still has NULLs",
+            "UPDATE users SET plan = 'free' WHERE plan IS NULL",
+        ),
+        (
+            "CREATE TABLE users (id serial PRIMARY KEY); CREATE TABLE posts (id serial PRIMARY KEY, user_id integer)",
+            "INSERT INTO users DEFAULT VALUES; INSERT INTO posts (user_id) VALUES (1), (42)",
+            AddForeignKey("posts.user_id", "users.id"),
+            "rows of posts have a user_id that is not in users.id",
+            "DELETE FROM posts WHERE user_id = 42",
+        ),
+        (
+            USERS.format(extra=", age integer"),
+            "INSERT INTO users (name, age) VALUES ('a', 3), ('b', -1)",
+            AddCheck("users", "users_age_positive", "age >= 0"),
+            "some rows of users fail CHECK (age >= 0)",
+            "UPDATE users SET age = 0 WHERE age < 0",
+        ),
+    ],
+    ids=["null-left", "orphan", "violating-row"],
+)
+def test_the_contract_checks_the_rows_first_and_changes_nothing(
+    project: Project, ddl: str, seed: str, recipe: Recipe, message: str, fix: str
+) -> None:
+    """A row that breaks the rule fails the contract before its NOT VALID constraint exists, so the old
+    rows stay writable; once the rows are fixed the contract runs."""
+    from expandcontract.errors import PhaseFailed
+
+    project.setup(ddl, "DROP TABLE IF EXISTS posts; DROP TABLE users", seed)
+    project.new("rule", recipe)
+    project.run("expand", "rule")
+    project.run("migrate", "rule")
+    before = project.catalog()
+    with pytest.raises(PhaseFailed, match=re.escape(message)):
+        project.run("contract", "rule")
+    assert project.catalog() == before
+    project.query_commit(fix)
+    project.run("contract", "rule")
