@@ -202,12 +202,14 @@ def cases() -> list[Case]:
 
 @dataclass
 class LockSampler:
-    """The longest continuous hold of a write-blocking lock on `table` by a session that is not the app's."""
+    """The longest continuous hold of a write-blocking lock on `table` by a session that is not the app's,
+    and the longest wait of an app session on any lock, with the statement of the session it waited for."""
 
     url: str
     table: str
     stopping: threading.Event = field(default_factory=threading.Event)
     holds: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, mode)
+    waits: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, blocker's statement)
 
     def start(self) -> LockSampler:
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -220,6 +222,7 @@ class LockSampler:
 
     def _loop(self) -> None:
         open_: dict[tuple[int, str], tuple[float, float]] = {}
+        waiting: dict[int, tuple[float, float, str]] = {}
         with connect(self.url, autocommit=True) as conn:
             oid = conn.execute("SELECT %s::regclass::oid", (self.table,)).fetchone()[0]  # type: ignore[index]
             while not self.stopping.is_set():
@@ -238,12 +241,30 @@ class LockSampler:
                     if key not in seen:
                         first, last = open_.pop(key)
                         self.holds.append((first, last + SAMPLE_S, key[1]))
+                blocked = dict(
+                    conn.execute(
+                        "SELECT a.pid, coalesce((SELECT left(b.query, 160) FROM pg_stat_activity b "
+                        "WHERE b.pid = (pg_blocking_pids(a.pid))[1]), '?') FROM pg_stat_activity a "
+                        "WHERE a.application_name LIKE 'app-%%' AND a.wait_event_type = 'Lock'"
+                    ).fetchall()
+                )
+                for pid, blocker in blocked.items():
+                    first, _, _ = waiting.get(pid, (now, now, blocker))
+                    waiting[pid] = (first, now, blocker)
+                for pid in list(waiting):
+                    if pid not in blocked:
+                        first, last, blocker = waiting.pop(pid)
+                        self.waits.append((first, last + SAMPLE_S, blocker))
                 time.sleep(SAMPLE_S)
         for (_, mode), (first, last) in open_.items():
             self.holds.append((first, last + SAMPLE_S, mode))
 
     def longest(self, t0: float, t1: float) -> tuple[float, str]:
         inside = [(end - start, mode) for start, end, mode in self.holds if start < t1 and end > t0]
+        return max(inside, default=(0.0, "-"))
+
+    def longest_wait(self, t0: float, t1: float) -> tuple[float, str]:
+        inside = [(end - start, what) for start, end, what in self.waits if start < t1 and end > t0]
         return max(inside, default=(0.0, "-"))
 
 
@@ -313,11 +334,14 @@ def _deploy(project: Project, case: Case, rows: int, threads: int) -> dict[str, 
             t1 = time.monotonic()
             (new if phase != "expand" else old).wait(50)
             lock, mode = sampler.longest(t0, t1)
+            wait, blocker = sampler.longest_wait(t0, t1)
             ops, errors, slowest = _window([old, new], t0, t1)
             out[phase] = {
                 "seconds": round(t1 - t0, 2),
                 "longest_lock_ms": round(lock * 1000, 1),
                 "lock_mode": mode,
+                "longest_app_lock_wait_ms": round(wait * 1000, 1),
+                "waited_for": blocker,
                 "app_ops": ops,
                 "app_errors": errors,
                 "slowest_app_op_ms": round(slowest * 1000, 1),
@@ -351,6 +375,7 @@ def _naive(url: str, case: Case, rows: int, threads: int) -> dict[str, Any]:
         sampler.stop()
         old.stop()
     lock, mode = sampler.longest(t0, t1)
+    wait, _ = sampler.longest_wait(t0, t2)
     ops, errors, slowest = _window([old], t0, t2)
     return {
         "statement": case.naive,
@@ -358,6 +383,7 @@ def _naive(url: str, case: Case, rows: int, threads: int) -> dict[str, Any]:
         "seconds": round(t1 - t0, 2),
         "longest_lock_ms": round(lock * 1000, 1),
         "lock_mode": mode,
+        "longest_app_lock_wait_ms": round(wait * 1000, 1),
         "old_release_errors": errors,
         "old_release_ops": ops,
         "slowest_app_op_ms": round(slowest * 1000, 1),
@@ -366,20 +392,22 @@ def _naive(url: str, case: Case, rows: int, threads: int) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
-        "| recipe | expand s | migrate s | contract s | longest lock, recipe (ms, mode) | app errors | "
-        "slowest app op ms | one statement s | its lock ms | old release errors |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| recipe | expand s | migrate s | contract s | longest lock on the table, ms (mode, phase) | "
+        "longest app lock wait ms | app errors | one statement: s | its lock ms | its app lock wait ms | "
+        "its old-release errors |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    phases = ("expand", "migrate", "contract")
     for r in results:
-        p = r["phases"]
-        worst = max(("expand", "migrate", "contract"), key=lambda ph: p[ph]["longest_lock_ms"])
-        n = r["naive"]
-        slowest = max(p[ph]["slowest_app_op_ms"] for ph in ("expand", "migrate", "contract"))
+        p, n = r["phases"], r["naive"]
+        worst = max(phases, key=lambda ph: p[ph]["longest_lock_ms"])
+        wait = max(p[ph]["longest_app_lock_wait_ms"] for ph in phases)
+        lock_mode = p[worst]["lock_mode"].removesuffix("Lock")
         lines.append(
             f"| {r['recipe']} | {p['expand']['seconds']} | {p['migrate']['seconds']} | {p['contract']['seconds']} | "
-            f"{p[worst]['longest_lock_ms']} ({p[worst]['lock_mode']}, {worst}) | {p['app_errors_total']} | {slowest} | "
-            f"{n['seconds']}{' (failed)' if n['failed'] else ''} | {n['longest_lock_ms']} ({n['lock_mode']}) | "
-            f"{n['old_release_errors']} |"
+            f"{p[worst]['longest_lock_ms']} ({lock_mode}, {worst}) | {wait} | {p['app_errors_total']} | "
+            f"{n['seconds']}{' (failed)' if n['failed'] else ''} | {n['longest_lock_ms']} | "
+            f"{n['longest_app_lock_wait_ms']} | {n['old_release_errors']} |"
         )
     return "\n".join(lines)
 

@@ -7,9 +7,8 @@ from collections.abc import Callable
 from expandcontract.config import Config
 from expandcontract.names import LANES
 from expandcontract.phases import scaffold
-from expandcontract.phases.project import Project
 from expandcontract.recipes.base import Recipe
-from expandcontract.recipes.catalog import Catalog, Refused
+from expandcontract.recipes.catalog import Refused
 from expandcontract.recipes.code import ChangePlan, combine, render_body, render_docstring, render_module
 from expandcontract.recipes.live import Live, schema_at_heads
 
@@ -61,8 +60,3 @@ def new_change(
     with schema_at_heads(project, database_url) as live:
         plan = plan_recipes(live, recipes, change)
     return scaffold.new(config, message, change, bodies=render(plan), notify=notify)
-
-
-def catalog_at_heads(project: Project, database_url: str | None = None) -> Catalog:
-    with schema_at_heads(project, database_url) as live:
-        return live.catalog

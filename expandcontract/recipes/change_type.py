@@ -26,8 +26,10 @@ from expandcontract.recipes import code
 from expandcontract.recipes.base import Probe, Recipe, refuse_outside_users, refuse_special_tables
 from expandcontract.recipes.catalog import Catalog, Column, Refused, Table, split_column
 from expandcontract.recipes.code import ChangePlan, Phase, Step
+from expandcontract.recipes.copies import names_free
 from expandcontract.recipes.shadow import INTEGER_MAX, Shadow
 from expandcontract.recipes.sqltext import check_body, ident, qualified, referenced_columns, rename_columns, short_name
+from expandcontract.recipes.swapped import after_takeover
 from expandcontract.sql.nodes import parse_type, type_change_rewrites
 
 
@@ -133,6 +135,7 @@ class ChangeType(Recipe):
                 )
         shadow = self._shadow(catalog)
         shadow.check_names_free()
+        names_free(catalog, table, shadow.copies(), shadow.copies(lambda o: short_name(o, "old")))
         return probes
 
     # -- plan -----------------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class ChangeType(Recipe):
         swapped in; then the expand and the migrate of this change again, so the table is as the migrate left
         it. Returns the steps, their SQL constants and the backfills they run."""
         col = fwd.column
-        after = fwd.after_takeover(col.name, self._new_default(col))
+        after = after_takeover(fwd, col.name, self._new_default(col))
         catalog = replace(fwd.catalog, tables={**fwd.catalog.tables, (after.schema, after.name): after})
         old_name = short_name(col.name, "old")
         rev = Shadow(

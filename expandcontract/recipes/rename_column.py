@@ -15,8 +15,10 @@ from expandcontract.recipes import code
 from expandcontract.recipes.base import Probe, Recipe, refuse_outside_users, refuse_special_tables
 from expandcontract.recipes.catalog import Catalog, Refused, Table, split_column
 from expandcontract.recipes.code import ChangePlan, Phase, Step
-from expandcontract.recipes.shadow import Copies, Shadow, in_schema
+from expandcontract.recipes.copies import Copies, names_free
+from expandcontract.recipes.shadow import Shadow, in_schema
 from expandcontract.recipes.sqltext import MAX_IDENT, ident, qualified, short_name
+from expandcontract.recipes.swapped import after_takeover
 
 
 class RenameColumn(Recipe):
@@ -55,7 +57,7 @@ class RenameColumn(Recipe):
             )
         shadow = self._shadow(catalog)
         shadow.check_names_free()
-        _names_free(catalog, table, shadow.copies(), shadow.copies(lambda o: short_name(o, "old")))
+        names_free(catalog, table, shadow.copies(), shadow.copies(lambda o: short_name(o, "old")))
         return []
 
     def plan(self, catalog: Catalog, change: str) -> ChangePlan:
@@ -121,7 +123,7 @@ class RenameColumn(Recipe):
         """From the contracted table back to the expanded one: the old column again, filled from the new
         one, with copies of the new column's indexes and constraints; then the names swap back."""
         col, new = fwd.column, self.new_name
-        after = fwd.after_takeover(new, col.default)
+        after = after_takeover(fwd, new, col.default)
         rev = Shadow(fwd.catalog, after, after.columns[new], col.name, col.type, ident(new), ident(col.name), False)
         back = rev.copies(lambda original: short_name(original, "old"))
         _, sync = fwd.create_sync()
@@ -177,15 +179,3 @@ def _swap_names(table: Table, back: Copies, forward: Copies) -> list[Step]:
                     code.sql(f"ALTER TABLE {qualified(c.table)} RENAME CONSTRAINT {ident(src)} TO {ident(dst)}")
                 )
     return steps
-
-
-def _names_free(catalog: Catalog, table: Table, *all_copies: Copies) -> None:
-    for copies in all_copies:
-        for c in copies.items:
-            on = catalog.find(c.table) or table
-            if c.kind in ("i", "u", "p") and catalog.relation_exists(table.schema, c.name):
-                raise Refused(f"cannot use the name {c.name} for a copy of {c.original}: a relation has that name")
-            if (on.display, c.name) in catalog.constraint_names:
-                raise Refused(
-                    f"cannot use the name {c.name} for a copy of {c.original}: {on.display} has a constraint so named"
-                )

@@ -5,9 +5,10 @@
   column, copies whichever side was written to the other, and never loops (a BEFORE ROW trigger assigns
   NEW and runs no statement). The batched backfill sets `expandcontract.backfill = on` and writes
   consistent values itself, so the trigger steps aside for it.
-- `Copies`: everything attached to the column (indexes, unique and primary keys, checks, foreign keys
-  both ways, NOT NULL) copied onto the shadow under other names: indexes CONCURRENTLY, constraints NOT
-  VALID and then VALIDATE in their own transactions, once the backfill has filled the shadow.
+- `copies()`: everything attached to the column (indexes, unique and primary keys, checks, foreign keys
+  both ways, NOT NULL) copied onto the shadow under other names (copies.py builds them: indexes
+  CONCURRENTLY, constraints NOT VALID and then VALIDATE in their own transactions, once the backfill has
+  filled the shadow).
 - the takeover: one short transaction that drops the old column and puts the shadow in its place,
   with each copy under its original name, the default and the sequence or identity.
 """
@@ -15,20 +16,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 from expandcontract.recipes import code
 from expandcontract.recipes.catalog import (
     Catalog,
     Column,
     Constraint,
-    ForeignKeyIn,
-    Index,
     Refused,
     Sequence,
     Table,
 )
 from expandcontract.recipes.code import Step
+from expandcontract.recipes.copies import Copies, Copy, attach_sql
 from expandcontract.recipes.sqltext import (
     check_body,
     copy_foreign_key,
@@ -48,50 +48,6 @@ INTEGER_MAX = {"smallint": 32767, "integer": 2147483647, "bigint": 9223372036854
 def in_schema(schema: str, name: str) -> str:
     """The display name of relation `name` in `schema` (public left out)."""
     return name if schema == "public" else f"{schema}.{name}"
-
-
-@dataclass(frozen=True)
-class Copy:
-    """One copied index or constraint: `original` stays on the column, `name` goes on the shadow."""
-
-    kind: str  # 'i' index, 'u' unique, 'p' primary key, 'c' check, 'f' foreign key, 'n' the NOT NULL check
-    table: str  # display name of the table it is on (the referencing table for a foreign key in)
-    original: str
-    name: str
-    sql: str  # CREATE INDEX CONCURRENTLY (i, u, p) or ADD CONSTRAINT ... NOT VALID (c, f, n)
-    validate: bool = True  # VALIDATE the copy (the original is validated)
-    incoming: bool = False  # a foreign key of another table (or this one) referencing the column
-
-
-@dataclass
-class Copies:
-    items: list[Copy] = field(default_factory=list)
-
-    def of(self, *kinds: str) -> list[Copy]:
-        return [c for c in self.items if c.kind in kinds]
-
-    def build(self, *, attach_unique: bool) -> list[Step]:
-        """Indexes concurrently; constraints NOT VALID (re-runnable: an earlier failed attempt's copy is
-        dropped first); then VALIDATE each in its own transaction. `attach_unique`: the unique copies
-        become constraints now (USING INDEX) rather than at the takeover."""
-        steps = [code.sql(c.sql, autocommit=True) for c in self.of("i", "u", "p")]
-        if attach_unique:
-            steps += [code.sql(attach_sql(c, c.name)) for c in self.of("u")]
-        for i, con in enumerate(self.of("c", "f", "n")):
-            note = "a copy left by an earlier, failed attempt is dropped first" if i == 0 else None
-            drop = f"ALTER TABLE {qualified(con.table)} DROP CONSTRAINT IF EXISTS {ident(con.name)}"
-            steps += [code.sql(drop, comment=note), code.sql(con.sql)]
-        steps += [
-            code.sql(f"ALTER TABLE {qualified(c.table)} VALIDATE CONSTRAINT {ident(c.name)}", autocommit=True)
-            for c in self.of("c", "f", "n")
-            if c.validate
-        ]
-        return steps
-
-
-def attach_sql(copy: Copy, name: str) -> str:
-    what = "PRIMARY KEY" if copy.kind == "p" else "UNIQUE"
-    return f"ALTER TABLE {qualified(copy.table)} ADD CONSTRAINT {ident(name)} {what} USING INDEX {ident(copy.name)}"
 
 
 @dataclass(frozen=True)
@@ -323,70 +279,3 @@ $$"""
                 comment="the new identity continues where the old one stopped",
             ),
         ]
-
-    # -- the schema after the takeover (what a downgrade of it starts from) -------------------------------
-    def after_takeover(self, final_name: str, default: str | None) -> Table:
-        """`table` as the takeover leaves it: the shadow, named `final_name`, with the column's properties,
-        indexes and constraints; a copy of the catalog data, the input of the reverse recipe."""
-        old, to_final = self.column.name, {self.column.name: final_name}
-        col = replace(self.column, name=final_name, type=self.shadow_type, default=default)
-        columns = {(final_name if k == old else k): (col if k == old else v) for k, v in self.table.columns.items()}
-        indexes = [
-            Index(
-                i.name,
-                index_sql(i.definition, to_final),
-                tuple(to_final.get(c, c) for c in i.columns),
-                i.unique,
-                i.valid,
-            )
-            for i in self.table.indexes
-        ]
-        constraints = [self._renamed(c, to_final) for c in self.table.constraints]
-        incoming = [
-            ForeignKeyIn(
-                f.table,
-                replace(
-                    f.constraint,
-                    definition=copy_foreign_key(f.constraint.definition, {}, to_final, self.table.display),
-                    ref_columns=tuple(to_final.get(c, c) for c in f.constraint.ref_columns),
-                ),
-            )
-            for f in self.table.incoming
-        ]
-        sequences = [
-            replace(
-                s,
-                column=final_name,
-                type=self.shadow_type if self.shadow_type in INTEGER_MAX else s.type,
-                max=INTEGER_MAX[self.shadow_type]
-                if s.max == INTEGER_MAX.get(s.type) and self.shadow_type in INTEGER_MAX
-                else s.max,
-            )
-            if s.column == old
-            else s
-            for s in self.table.sequences
-        ]
-        return replace(
-            self.table,
-            columns=columns,
-            indexes=indexes,
-            constraints=constraints,
-            incoming=incoming,
-            sequences=sequences,
-        )
-
-    def _renamed(self, con: Constraint, to_final: dict[str, str]) -> Constraint:
-        if self.column.name not in con.columns and not (con.kind == "f" and con.ref_table == self.table.display):
-            return con
-        definition = con.definition
-        if con.kind == "c":
-            definition = (
-                f"CHECK ({rename_columns(check_body(con.definition), {k: ident(v) for k, v in to_final.items()})})"
-            )
-        elif con.kind == "f":
-            same = con.ref_table == self.table.display
-            definition = copy_foreign_key(con.definition, to_final, to_final if same else {}, con.ref_table or "")
-        elif con.kind in ("u", "p"):
-            what = "PRIMARY KEY" if con.kind == "p" else "UNIQUE"
-            definition = f"{what} ({', '.join(ident(to_final.get(c, c)) for c in con.columns)})"
-        return replace(con, definition=definition, columns=tuple(to_final.get(c, c) for c in con.columns))

@@ -42,7 +42,8 @@ class Project:
     def setup(self, ddl: str, drop: str, seed: str = "") -> None:
         """The project's first change (written by hand, expand only) creates the tables; then the rows."""
         adopt.init(self.root)
-        (made,) = scaffold.new(self.config, "the app's tables", SETUP, ("expand",))
+        with contextlib.redirect_stdout(io.StringIO()):  # Alembic's "Generating ..."
+            (made,) = scaffold.new(self.config, "the app's tables", SETUP, ("expand",))
         text = made.path.read_text()
         up = "\n".join(f"    op.execute({stmt.strip()!r})" for stmt in ddl.split(";") if stmt.strip())
         down = "\n".join(f"    op.execute({stmt.strip()!r})" for stmt in drop.split(";") if stmt.strip())
