@@ -17,8 +17,6 @@ from typing import Any
 
 from expandcontract.errors import ConfigError
 
-CONFIG_FILENAMES = ("pyproject.toml", "expandcontract.toml")
-
 
 @dataclass(frozen=True)
 class DDLConfig:

@@ -11,6 +11,7 @@ import click
 from expandcontract.cli._common import app, command, format_option
 from expandcontract.errors import ExpandContractError, UsageError
 from expandcontract.names import LANES
+from expandcontract.phases.history import MAX_LIMIT
 
 
 def _notify(msg: str) -> None:
@@ -221,7 +222,7 @@ def _reversibility(rev: Any) -> str:
 
 
 @command()
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Newest runs shown.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_LIMIT), help="Newest runs shown.")
 @format_option("text", "json")
 def history(limit: int, fmt: str) -> None:
     """The audit log: who ran which phase, when, with what outcome."""

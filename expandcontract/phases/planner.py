@@ -141,16 +141,8 @@ class DowngradePlan:
         return [u.revision for u in self.undo]
 
     @property
-    def cascades(self) -> list[Revision]:
-        return [u.revision for u in self.undo if u.cascade]
-
-    @property
     def irreversible(self) -> list[Revision]:
         return [r for r in self.removed if r.reversible is False]
-
-    @property
-    def lossy(self) -> list[Revision]:
-        return [r for r in self.removed if r.reversible == "lossy"]
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -75,9 +75,10 @@ def run_phase(
     decider: Decider | None = None,
     lock_wait_s: float = 30.0,
     gate_wait_s: float = 0.0,
+    gate_poll_s: float = 5.0,
 ) -> RunReport:
     gate = GatePolicy.for_run(project, phase, skip_gate_reason, decider)
-    gate.wait_s, gate.notify = gate_wait_s, notify
+    gate.wait_s, gate.poll_s, gate.notify = gate_wait_s, gate_poll_s, notify
     if gate.mode == "skip-unconfigured" and phase in ("migrate", "contract"):
         notify(
             f"warning: no rollout target configured: the {phase} gate is skipped "

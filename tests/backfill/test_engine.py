@@ -211,7 +211,9 @@ def test_a_terminated_session_reconnects_and_finishes(database_url: str) -> None
     thread.join(60)
     assert not thread.is_alive() and not errors, errors
     assert touched(database_url) == {1: 3000}
-    assert any("connection lost (terminating connection" in (e["throttled_reason"] or "") for e in events), events
+    # reported before reconnecting; the server's words depend on whether the session was mid-statement
+    # ("terminating connection ...") or idle ("server closed the connection unexpectedly")
+    assert any((e["throttled_reason"] or "").startswith("connection lost (") for e in events), events
 
 
 def test_batches_lock_at_most_a_fraction_of_the_table(database_url: str) -> None:

@@ -103,3 +103,31 @@ def test_skip_gate_is_recorded_and_the_gate_not_asked(
         assert conn.execute("SELECT skip_gate_reason FROM expandcontract.runs ORDER BY id DESC LIMIT 1").fetchone() == (
             "incident 4711: rollout finished, API lags",
         )
+
+
+@dataclass
+class OpensAfter:
+    """Blocked for the first `n` questions, then allowed: a rollout that finishes while `run --wait` asks."""
+
+    n: int
+    calls: int = 0
+
+    def __call__(self, phase: str, change: str) -> FakeDecision:
+        self.calls += 1
+        return FakeDecision("blocked" if self.calls <= self.n else "allow", change)
+
+
+def test_run_wait_asks_the_gate_again_until_it_allows(
+    factory: ProjectFactory, database_url: str, notify: Callable[[str], None], notes: Notes
+) -> None:
+    factory.new("alpha")
+    project = _with_target(factory.project())
+    run_phase(project, database_url, "expand", None, notify=notify)
+    gate = OpensAfter(2)
+    with pytest.raises(GateBlocked):  # without --wait: the first answer stands
+        run_phase(project, database_url, "migrate", None, notify=notify, decider=OpensAfter(2))
+    r = run_phase(
+        project, database_url, "migrate", None, notify=notify, decider=gate, gate_wait_s=5.0, gate_poll_s=0.01
+    )
+    assert [o.revision for o in r.applied] and gate.calls >= 3
+    assert any("asking again for up to" in n and "(--wait)" in n for n in notes)
