@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from expandcontract.cli import cli
+from expandcontract.recipes.rename_column import RenameColumn
 from tests.recipes.harness import Project
 
 
@@ -119,3 +120,21 @@ def test_without_a_database_the_schema_comes_from_an_embedded_scratch_server(
     assert "starting a scratch PostgreSQL" in r.stderr
     assert not embedded.status(root / ".expandcontract" / "verify").running
     assert not embedded.status(root / ".expandcontract").running
+
+
+def test_a_project_template_without_recipe_bodies_is_replaced_for_recipes(app_dir: Project) -> None:
+    """A script.py.mako from before recipes (here: Alembic's own, patched by init) cannot render the
+    docstrings, constants and bodies: new says so and writes with expandcontract's template."""
+    import alembic
+
+    from expandcontract.phases.adopt import MAKO_PATCH
+
+    stock = (Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako").read_text()
+    at = stock.index("depends_on")
+    at = stock.index("\n", at) + 1
+    (app_dir.root / "migrations" / "script.py.mako").write_text(stock[:at] + MAKO_PATCH + stock[at:])
+    paths = app_dir.new("users-full-name", RenameColumn("users.name", "full_name"))
+    assert any("does not write recipe bodies" in n for n in app_dir.notes)
+    expand = paths["expand"].read_text()
+    assert "SYNC_USERS_FULL_NAME_FUNCTION = " in expand and "Before the next phase" in expand
+    assert app_dir.lint() == []
