@@ -386,6 +386,7 @@ def _naive(url: str, case: Case, rows: int, threads: int) -> dict[str, Any]:
         "longest_app_lock_wait_ms": round(wait * 1000, 1),
         "old_release_errors": errors,
         "old_release_ops": ops,
+        "first_errors": old.errors[:3],
         "slowest_app_op_ms": round(slowest * 1000, 1),
     }
 
