@@ -1,6 +1,8 @@
 <%
     phase = config.attributes.get("ec_phase")
     change = config.attributes.get("ec_change")
+    doc = config.attributes.get("ec_doc")
+    module = config.attributes.get("ec_module")
     todo = {
         "expand": "additive only: new nullable columns, new tables, CREATE INDEX CONCURRENTLY in op.get_context().autocommit_block(), constraints NOT VALID, sync triggers",
         "migrate": "data only: op.backfill(table, values={...}, where=...) runs a batched, resumable backfill",
@@ -12,6 +14,10 @@
         "contract": "restore the old shape (re-add the column as nullable, recreate the trigger)",
     }.get(phase, "undo upgrade()")
 %>"""${message}
+% if doc:
+
+${doc}
+% endif
 
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
@@ -32,8 +38,11 @@ depends_on = ${repr(depends_on)}
 # expandcontract: the change this revision belongs to and its phase.
 ec_change = ${repr(change)}
 ec_phase = ${repr(phase)}
-% if phase == "migrate":
+% if phase == "migrate" and module is None:
 ec_reversible = True  # the undo of a backfill is to leave its values: the expand's downgrade drops them
+% endif
+% if module:
+${module}
 % endif
 % endif
 
