@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "make_stamp": "expandcontract.phases.stamp",
     "plan_upgrade": "expandcontract.phases.planner",
     "project_status": "expandcontract.phases.status",
+    "rehearse": "expandcontract.rehearse",
     "run_downgrade": "expandcontract.phases.run",
     "run_migrations": "expandcontract.env",
     "run_phase": "expandcontract.phases.run",

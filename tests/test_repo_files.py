@@ -47,6 +47,7 @@ def test_public_api_is_pinned() -> None:
         "make_stamp",
         "plan_upgrade",
         "project_status",
+        "rehearse",
         "run_downgrade",
         "run_migrations",
         "run_phase",

@@ -12,8 +12,7 @@ import sys
 
 import click
 
-from expandcontract.cli._common import app, command, format_option
-from expandcontract.cli.verify import _sigterm_as_interrupt
+from expandcontract.cli._common import app, command, format_option, sigterm_as_interrupt
 from expandcontract.errors import EXIT_PROBLEMS
 
 
@@ -62,7 +61,7 @@ def rehearse(
     from expandcontract.rehearse import rehearse as run_rehearsal
 
     ctx = app()
-    with _sigterm_as_interrupt():  # CI cancellation: workers stopped, scratch database dropped
+    with sigterm_as_interrupt():  # CI cancellation: workers stopped, scratch database dropped
         report = run_rehearsal(
             load_project(ctx.config()),
             old=old,

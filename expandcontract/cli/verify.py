@@ -8,16 +8,11 @@ consulted, so `app().database_url_resolved()` is deliberately not called.
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 
 import click
 
-from expandcontract.cli._common import app, command, format_option
+from expandcontract.cli._common import app, command, format_option, sigterm_as_interrupt
 from expandcontract.errors import EXIT_PROBLEMS
 
 ORDER_CHOICES = ("alembic", "change", "release", "all")
@@ -44,7 +39,7 @@ def verify(since: str | None, order: str, fmt: str) -> None:
 
     ctx = app()
     orders = ORDERS if order == "all" else (order,)
-    with _sigterm_as_interrupt():  # CI cancellation: the scratch databases are still dropped
+    with sigterm_as_interrupt():  # CI cancellation: the scratch databases are still dropped
         report = verify_project(
             ctx.config(),
             server_url=ctx.database_url,
@@ -58,19 +53,3 @@ def verify(since: str | None, order: str, fmt: str) -> None:
         click.echo(report.render_text())
     if not report.ok:
         sys.exit(EXIT_PROBLEMS)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
