@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -26,24 +27,50 @@ def _load() -> tuple[Any, str]:
     return project, a.database_url_resolved()
 
 
-def _decider(project: Any) -> Any:
-    """The live rollout decision, only when a target is configured (the kubernetes client is slow to import)."""
+def _decider(project: Any, snapshots: tuple[Path, ...] = ()) -> Any:
+    """The rollout decision (live, or from `--snapshot` files), only when a target is configured: the
+    kubernetes client is slow to import."""
     if not project.config.has_rollout_target:
         return None
     from expandcontract.gates.evaluate import decide
 
-    return lambda phase, change: decide(project.config, project, phase, change)
+    return lambda phase, change: decide(project.config, project, phase, change, snapshot=snapshots or None)
+
+
+def _gate_json(decider: Any) -> Any:
+    """For `status`: a decision as JSON, an error as an unknown decision (status itself still answers)."""
+
+    def ask(phase: str, change: str) -> dict[str, Any]:
+        try:
+            return dict(decider(phase, change).as_dict())
+        except ExpandContractError as exc:
+            return {"decision": "unknown", "reasons": [{"code": "GATE_ERROR", "message": str(exc)}]}
+
+    return ask
+
+
+SNAPSHOT = click.option(
+    "--snapshot",
+    "snapshots",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Judge the rollout from `kubectl get ... -o json|yaml` output instead of the live cluster (repeatable).",
+)
 
 
 @command()
+@SNAPSHOT
 @format_option("text", "json")
-def status(fmt: str) -> None:
-    """Every change and where each of its phases stands."""
+def status(snapshots: tuple[Path, ...], fmt: str) -> None:
+    """Every change: where each of its phases stands, and the next phase's gate when a target is configured."""
     from expandcontract.backfill.control import status as backfill_status
     from expandcontract.phases.status import project_status
 
     project, url = _load()
-    st = project_status(project, url, backfills=backfill_status)
+    decider = _decider(project, snapshots)
+    st = project_status(
+        project, url, backfills=backfill_status, gate=_gate_json(decider) if decider is not None else None
+    )
     if fmt == "json":
         click.echo(json.dumps(st.to_json(), default=str))
         return
@@ -59,12 +86,19 @@ def status(fmt: str) -> None:
             click.echo(f"{'':<{width}}  {describe_status(b)}")
         for phase, refusal in c.refusals.items():
             click.echo(f"{'':<{width}}  {phase}: run first `{refusal['run_first']}` (it needs other lanes)")
+        if c.gate is not None:
+            click.echo(f"{'':<{width}}  {c.gate['phase']} gate: {_gate_line(c.gate)}")
     if st.unphased_pending:
         click.echo(f"unphased revisions pending: {', '.join(st.unphased_pending)}")
     for note in st.notes:
         click.echo(f"note: {note}")
     if st.runner_active:
         click.echo("a runner is active on this database now")
+
+
+def _gate_line(gate: dict[str, Any]) -> str:
+    reasons = "; ".join(f"{r.get('code')}: {r.get('message')}" for r in gate.get("reasons") or [])
+    return f"{gate.get('decision')}" + (f" ({reasons})" if reasons else "")
 
 
 def _fg(state: str) -> str | None:
@@ -125,6 +159,7 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
 @click.option("--skip-gate", is_flag=True, help="Do not consult the rollout gate (needs --reason).")
 @click.option("--reason", default=None, help="Why the gate is skipped (recorded in the audit log).")
 @click.option("--wait", "gate_wait", default=None, help="Ask the rollout gate again until it allows (e.g. 15m).")
+@SNAPSHOT
 @click.option("--lock-wait", default=30.0, show_default=True, help="Seconds to wait for another runner.")
 @format_option("text", "json")
 def run(
@@ -134,6 +169,7 @@ def run(
     skip_gate: bool,
     reason: str | None,
     gate_wait: str | None,
+    snapshots: tuple[Path, ...],
     lock_wait: float,
     fmt: str,
 ) -> None:
@@ -158,7 +194,7 @@ def run(
         notify=_notify,
         dry_run=dry_run,
         skip_gate_reason=reason if skip_gate else None,
-        decider=None if skip_gate else _decider(project),
+        decider=None if skip_gate else _decider(project, snapshots),
         lock_wait_s=lock_wait,
         gate_wait_s=wait_s,
     )

@@ -24,6 +24,7 @@ from expandcontract.phases.runner import Runner
 from expandcontract.phases.state import runner_lock_holder, schema_exists
 
 BackfillReader = Callable[[str], list[dict[str, Any]]]  # url -> backfill status rows (backfill.control.status)
+GateReader = Callable[[str, str], dict[str, Any]]  # (phase, change) -> the gate decision as JSON (gates' as_dict)
 
 
 @dataclass
@@ -33,6 +34,7 @@ class ChangeStatus:
     revisions: dict[str, str | None]
     backfills: list[dict[str, Any]] = field(default_factory=list)
     refusals: dict[str, dict[str, object]] = field(default_factory=dict)  # phase -> why `run` would refuse
+    gate: dict[str, Any] | None = None  # the next gated phase's decision, when a rollout target is configured
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,7 +43,15 @@ class ChangeStatus:
             "revisions": self.revisions,
             "backfills": self.backfills,
             "refusals": self.refusals,
+            "gate": self.gate,
         }
+
+    def next_gated_phase(self) -> str | None:
+        """migrate or contract: the first of them this change still has to run."""
+        for phase in ("migrate", "contract"):
+            if self.phases[phase] not in ("applied", "absent"):
+                return phase
+        return None
 
 
 @dataclass
@@ -93,7 +103,11 @@ def _audit(conn: Any, runner_active: bool) -> _Audit:
     return out
 
 
-def project_status(project: Project, url: str, *, backfills: BackfillReader | None = None) -> ProjectStatus:
+def project_status(
+    project: Project, url: str, *, backfills: BackfillReader | None = None, gate: GateReader | None = None
+) -> ProjectStatus:
+    """`gate` (the CLI hands in the rollout decision when a target is configured) is asked once per change
+    for its next gated phase; phases never imports gates."""
     runner = Runner(project, url, lambda _m: None)
     heads = runner.current_heads()
     applied = project.ancestors(heads)
@@ -120,6 +134,9 @@ def project_status(project: Project, url: str, *, backfills: BackfillReader | No
                 status.phases["migrate"] = "running"
             elif "interrupted" in states:
                 status.phases["migrate"] = "interrupted"
+        next_phase = status.next_gated_phase()
+        if gate is not None and next_phase is not None:
+            status.gate = {"phase": next_phase, **gate(next_phase, slug)}
         changes.append(status)
     unphased = [r.id for r in project.ordered() if r.change is None and r.id not in applied]
     return ProjectStatus(changes, sorted(heads), unphased, runner_active, _outside_notes(project, applied, audit))
