@@ -152,7 +152,6 @@ def new(
 def heads(stamp: bool, image: str | None, fmt: str) -> None:
     """Lane heads from the revision files (no database)."""
     from expandcontract.errors import UsageError
-    from expandcontract.phases.project import load_project
     from expandcontract.phases.stamp import ANNOTATION, IMAGE_ANNOTATION, make_stamp
 
     if image is not None:
@@ -166,7 +165,9 @@ def heads(stamp: bool, image: str | None, fmt: str) -> None:
             raise UsageError(
                 f"--image: {exc}; pass the pushed reference, e.g. registry.example.com/shop/web@sha256:..."
             ) from None
-    project = load_project(app().config())
+    from expandcontract.phases.static import read_project
+
+    project = read_project(app().config())  # the revision files only: nothing of the project is executed
     value = make_stamp(project)
     data = {lane: (h.id if (h := project.lane_head(lane)) else None) for lane in LANES}
     if stamp and image is not None:

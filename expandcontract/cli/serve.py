@@ -38,12 +38,12 @@ def serve(host: str, port: int, threads: int, snapshots: tuple[Path, ...]) -> No
     from expandcontract.gates.evaluate import classifier_for, options_from, reader_for, selection_from
     from expandcontract.gates.server import GateApp
     from expandcontract.gates.wsgi import make_server
-    from expandcontract.phases.project import load_project
+    from expandcontract.phases.static import read_project
 
     config = app().config()
     token = _token(config)
     selection = selection_from(config)
-    project = load_project(config)
+    project = read_project(config)
     hook, hook_note = None, "no database configured: rollout-start (confirm-rollout/promotion) answers unknown"
     url = _database_url(config)
     if url:

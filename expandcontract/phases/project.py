@@ -73,11 +73,27 @@ class Change:
 @dataclass
 class Project:
     config: Config
-    alembic_cfg: AlembicConfig
-    script: ScriptDirectory
+    alembic_cfg_: AlembicConfig | None  # None: read without Alembic (phases/static.py); loaded on first use
+    script_: ScriptDirectory | None
     revisions: dict[str, Revision]
     lanes: dict[str, list[Revision]]  # base -> head order
     changes: dict[str, Change]  # in expand-lane order
+
+    @property
+    def alembic_cfg(self) -> AlembicConfig:
+        if self.alembic_cfg_ is None:
+            self.alembic_cfg_ = load_alembic_config(self.config)
+        return self.alembic_cfg_
+
+    @property
+    def script(self) -> ScriptDirectory:
+        if self.script_ is None:
+            from alembic.script import ScriptDirectory
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.script_ = ScriptDirectory.from_config(self.alembic_cfg)
+        return self.script_
 
     @property
     def root(self) -> Path:
@@ -217,6 +233,13 @@ def _build(config: Config, acfg: AlembicConfig, script: ScriptDirectory, scripts
             safety_assured=dict(getattr(module, "ec_safety_assured", {}) or {}),
             module=module,
         )
+    return assemble(config, acfg, script, revisions)
+
+
+def assemble(
+    config: Config, acfg: AlembicConfig | None, script: ScriptDirectory | None, revisions: dict[str, Revision]
+) -> Project:
+    """The project from its revisions (base first): lanes in order and changes."""
     lanes: dict[str, list[Revision]] = {lane: [] for lane in LANES}
     # walk each lane from its base following down_revision links (linear when valid)
     children: dict[str, list[str]] = {}
