@@ -1,7 +1,8 @@
 """A throttle reason text (`backfills.throttled_reason`, several joined by "; ") -> fixed label values.
 
 The text carries pids, seconds and replica names: fine for `backfill status`, far too many values for a
-label. The kinds below are the signals of backfill/throttle.py and the engine's own waits.
+label. The kinds below are the signals of backfill/throttle.py and the engine's own waits. Throttle.check
+joins several reasons with "; "; a piece that starts no known reason continues the one before it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def reason_kinds(reason: str | None) -> frozenset[str]:
     """Every kind present in a (possibly joined) reason; empty when the backfill is not waiting."""
     if not reason or not reason.strip():
         return frozenset()
-    if reason.startswith("paused;"):  # the pause text itself contains "; resume with ..."
-        return frozenset({"paused"})
-    return frozenset(kind_of(p) for p in reason.split("; ") if p.strip())
+    kinds: list[str] = []
+    for part in reason.split("; "):
+        kind = kind_of(part)
+        if kind == "other" and kinds:
+            continue  # a "; " inside the previous reason's own text (the wraparound and pause texts have one)
+        kinds.append(kind)
+    return frozenset(kinds)
