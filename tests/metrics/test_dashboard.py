@@ -19,7 +19,10 @@ _RANGES = re.compile(r"\[[^\[\]]*\]")  # [5m], [$__rate_interval], [1h:1m]
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
 _VARIABLES = re.compile(r"\$\{?\w+\}?")
 _IDENT = re.compile(r"(?<![\w.])([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?")
-KEYWORDS = {"bool", "offset", "and", "or", "unless", "inf", "nan", "by", "without", "on", "ignoring", "group_left", "group_right"}
+KEYWORDS = {
+    *("bool", "offset", "and", "or", "unless", "inf", "nan"),
+    *("by", "without", "on", "ignoring", "group_left", "group_right"),
+}
 
 
 def metric_names(expr: str) -> set[str]:
