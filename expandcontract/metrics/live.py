@@ -50,7 +50,7 @@ class LiveMetrics:
             *help_of("expandcontract_gate_evaluation_seconds"), registry=registry, buckets=GATE_BUCKETS
         )
         self._lock = threading.Lock()
-        self._waiting: dict[str, frozenset[str]] = {}
+        self._waiting: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- backfill observer ---------------------------------------------------------------------------
     def batch(self, name: str, rows: int, seconds: float, size: int) -> None:
@@ -63,9 +63,10 @@ class LiveMetrics:
         if not name:
             return
         kinds = reason_kinds(event.get("throttled_reason"))
+        key = (name, str(event.get("worker") or ""))  # each worker of the process waits on its own
         with self._lock:
-            new = kinds - self._waiting.get(name, frozenset())
-            self._waiting[name] = kinds
+            new = kinds - self._waiting.get(key, frozenset())
+            self._waiting[key] = kinds
         for kind in sorted(new):
             self.throttle_events.labels(name, kind).inc()
 
