@@ -6,7 +6,8 @@ On a fresh embedded PostgreSQL:
 
 1. the batch loop: the same backfill (`expandcontract.backfill.api.run`, default config) on identical
    tables, with the Prometheus observer registered (what `run migrate --metrics-port` does) and without,
-   interleaved, median of `--repeat` pairs;
+   interleaved, median of `--repeat` pairs (on a loaded machine the pairs vary more than the hook costs,
+   so the hook's own cost per batch is timed too);
 2. a scrape: the database state collector (what `serve /metrics` reads per scrape) with `--backfills`
    registered backfills, beside `backfill status`'s read of the same rows (`control.status`), median of
    20 each.
@@ -86,6 +87,16 @@ def main() -> None:
             ratios.append(took[True] / took[False])
             print(f"  pair {i + 1}: without {took[False]:.2f} s, with the observer {took[True]:.2f} s")
         print(f"1. batch loop with the observer / without: {statistics.median(ratios):.3f}x (median of {len(ratios)})")
+        remove = observe.add(LiveMetrics(CollectorRegistry()))
+        try:
+            calls = 100_000
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                observe.batch("bench", 10_000, 0.1, 10_000)
+            per_call = (time.perf_counter() - t0) / calls
+        finally:
+            remove()
+        print(f"   one observed batch costs {per_call * 1e6:.1f} us: {per_call / 0.1:.1e} of a 100 ms batch")
 
         with connect(url) as conn:  # many registered backfills, each with a few ranges
             for n in range(args.backfills):
