@@ -180,7 +180,7 @@ class GateApp:
             return 200, Raw(*self.metrics())
         known = ("/argo/web", "/gate", "/flagger/confirm-rollout", "/flagger/confirm-promotion", "/flagger/gate")
         if path not in known:
-            raise BadRequest(404, f"no endpoint {path[:80]}; see /argo/web, /flagger/<hook>, /gate, /healthz")
+            raise BadRequest(404, f"no endpoint {path[:80]}; see /argo/web, /flagger/<hook>, /gate, /metrics, /healthz")
         if meta is not None and not isinstance(meta, dict):
             raise BadRequest(400, "the webhook metadata must be a JSON object of strings")
         if path == "/argo/web":
