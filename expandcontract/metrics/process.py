@@ -27,7 +27,8 @@ def exposed(url: str | None, host: str, port: int, notify: Callable[[str], None]
         server, stop = start(registry, host, port)
     except OSError as exc:
         raise UsageError(
-            f"cannot listen on {host}:{port} for --metrics-port ({exc.strerror}); check --metrics-host, or pick another port (0: any free)"
+            f"cannot listen on {host}:{port} for --metrics-port ({exc.strerror}); "
+            "check --metrics-host, or pick another port (0: any free)"
         ) from None
     remove = observe.add(live)
     notify(f"metrics on http://{host}:{server.server_port}/metrics")
