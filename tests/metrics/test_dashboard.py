@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from expandcontract.metrics.catalog import exported_series
+from expandcontract.metrics.catalog import ALL, exported_series
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "expandcontract.json"
 
@@ -31,6 +31,20 @@ def metric_names(expr: str) -> set[str]:
     text = _VARIABLES.sub("1", _RANGES.sub("", _MATCHERS.sub("", text)))
     text = _GROUPING.sub("", text)
     return {m.group(1) for m in _IDENT.finditer(text) if not m.group(2) and m.group(1).lower() not in KEYWORDS}
+
+
+_BY = re.compile(r"\b(?:by|without)\s*\(([^()]*)\)")
+_MATCHER_LABELS = re.compile(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)")
+TARGET_LABELS = {"instance", "job"}  # Prometheus adds them to every series
+
+
+def labels_of(series: str) -> set[str]:
+    for name, metric in ALL.items():
+        if series == name or (metric.kind == "histogram" and series in (f"{name}_sum", f"{name}_count")):
+            return set(metric.labels)
+        if metric.kind == "histogram" and series == f"{name}_bucket":
+            return {*metric.labels, "le"}
+    raise AssertionError(f"{series} is not exported")
 
 
 def _expressions(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
@@ -65,6 +79,10 @@ def test_every_panel_names_only_exported_metrics() -> None:
         assert found, f"{title}: no metric in {expr!r}"
         assert found <= exported, f"{title}: {sorted(found - exported)} are not exported"
         used |= found
+        known = TARGET_LABELS.union(*(labels_of(n) for n in found))
+        grouped = {x.strip() for g in _BY.findall(expr) for x in g.split(",") if x.strip()}
+        matched = {m for block in _MATCHERS.findall(_STRINGS.sub('""', expr)) for m in _MATCHER_LABELS.findall(block)}
+        assert grouped | matched <= known, f"{title}: labels {sorted((grouped | matched) - known)} do not exist"
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     assert all(p.get("targets") for p in panels)
     titles = {p["title"] for p in panels}
