@@ -12,6 +12,7 @@ action passes them (never interpolated into a shell):
     EC_DATABASE_URL       scratch server for verify / rehearse, database for lint (default: embedded)
     EC_PATHS              lint: paths, shell-quoted (default: the whole project)
     EC_SARIF_FILE         lint: where to write the SARIF log (default "expandcontract.sarif")
+    EC_CODEQUALITY_FILE   lint: also write a GitLab Code Quality report there (the GitLab CI example)
     EC_BASE_REF           rehearse --old (and verify --since with EC_VERIFY_SINCE=true); default HEAD^1:
                           on a pull request's merge commit that is the base branch, on a push the parent
     EC_VERIFY_SINCE       "true": verify only the revisions changed since EC_BASE_REF
@@ -22,6 +23,7 @@ Only the standard library: the action runs this file before, or without, importi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -128,6 +130,27 @@ def summary_line(result: dict[str, Any]) -> str:
     return f"{path}:{line}: {result.get('level', 'warning')} {result.get('ruleId', '?')}: {message[0]}"
 
 
+def code_quality(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings as a GitLab Code Quality report (merge request widget): one issue per result."""
+    issues = []
+    for result in results:
+        location = (result.get("locations") or [{}])[0].get("physicalLocation", {})
+        path = str(location.get("artifactLocation", {}).get("uri", ""))
+        line = int(location.get("region", {}).get("startLine", 1))
+        rule, text = str(result.get("ruleId", "")), str(result.get("message", {}).get("text", ""))
+        identity = f"{rule}\0{path}\0{line}\0{text}".encode()
+        issues.append(
+            {
+                "description": text.splitlines()[0] if text else rule,
+                "check_name": rule,
+                "fingerprint": hashlib.sha256(identity).hexdigest(),
+                "severity": "major" if result.get("level") == "error" else "minor",
+                "location": {"path": path, "lines": {"begin": line}},
+            }
+        )
+    return issues
+
+
 def append_file(environ: Mapping[str, str], name: str, text: str) -> None:
     target = environ.get(name)
     if target:
@@ -195,6 +218,9 @@ def lint(environ: Mapping[str, str], cwd: Path, command: list[str]) -> int:
     sarif = Path(env(environ, "EC_SARIF_FILE", "expandcontract.sarif"))
     sarif.parent.mkdir(parents=True, exist_ok=True)
     sarif.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    quality = env(environ, "EC_CODEQUALITY_FILE")
+    if quality:
+        Path(quality).write_text(json.dumps(code_quality(results), indent=2) + "\n", encoding="utf-8")
     errors = sum(1 for r in results if r.get("level") == "error")
     lines = [summary_line(r) for r in results]
     verdict = f"lint: {errors} errors, {len(results) - errors} warnings; SARIF log in {sarif}"

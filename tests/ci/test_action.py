@@ -121,7 +121,7 @@ def test_lint_of_a_clean_change_passes_and_writes_a_valid_empty_sarif_log(repo: 
 
 def test_lint_of_a_naive_rename_fails_the_job_with_findings_at_repository_paths(repo: Path, tmp_path: Path) -> None:
     pull_request(repo, tmp_path, naive=True)
-    done, outputs, summary = step(repo, "lint", sarif_file="reports/lint.sarif")
+    done, outputs, summary = step(repo, "lint", sarif_file="reports/lint.sarif", codequality_file="cq.json")
     assert done.returncode == 1, (done.stdout, done.stderr)
     assert outputs == {"sarif": "reports/lint.sarif"}
     results = sarif_results(json.loads((repo / "reports" / "lint.sarif").read_text()))
@@ -133,6 +133,11 @@ def test_lint_of_a_naive_rename_fails_the_job_with_findings_at_repository_paths(
     assert (repo / uri).is_file()  # code scanning resolves it from the repository root
     assert f"{uri}:" in done.stdout and "error destructive-outside-contract" in done.stdout
     assert "lint: 1 errors, 1 warnings" in done.stdout and "destructive-outside-contract" in summary
+    quality = json.loads((repo / "cq.json").read_text())  # GitLab's Code Quality report, for the MR widget
+    assert [(q["check_name"], q["severity"], q["location"]["path"]) for q in quality] == [
+        (r["ruleId"], "major" if r["level"] == "error" else "minor", uri) for r in results
+    ]
+    assert len({q["fingerprint"] for q in quality}) == 2 and all(q["location"]["lines"]["begin"] >= 1 for q in quality)
 
 
 def test_lint_paths_and_extra_options_reach_the_cli(repo: Path, tmp_path: Path) -> None:
@@ -248,7 +253,7 @@ def test_action_yml_runs_each_step_with_every_input() -> None:
     steps = spec["runs"]["steps"]
     scripted = [s for s in steps if "action.py" in s.get("run", "")]
     assert [s["run"].split()[-1] for s in scripted] == ["lint", "verify", "rehearse"]
-    read = set(re.findall(r'"(EC_[A-Z_]+)"', ACTION.read_text()))
+    read = set(re.findall(r'"(EC_[A-Z_]+)"', ACTION.read_text())) - {"EC_CODEQUALITY_FILE"}  # GitLab only
     inputs = set(spec["inputs"])
     for s in scripted:
         assert set(s["env"]) == read, s["name"]
@@ -261,3 +266,22 @@ def test_action_yml_runs_each_step_with_every_input() -> None:
     assert "!cancelled()" in upload["if"]
     used = {m for s in steps for m in re.findall(r"inputs\.([a-z-]+)", json.dumps(s))}
     assert used == inputs  # no input declared and ignored
+
+
+def test_the_gitlab_example_runs_the_step_and_commands_that_exist() -> None:
+    spec = yaml.safe_load((ROOT / "docs" / "ci" / "gitlab-ci.yml").read_text())
+    jobs = {name: job for name, job in spec.items() if not name.startswith(".") and name != "variables"}
+    assert set(jobs) == {"expandcontract-lint", "expandcontract-verify", "expandcontract-rehearse"}
+    lint = jobs["expandcontract-lint"]
+    assert lint["script"] == ["python -m expandcontract.ci.action lint"]
+    read = set(re.findall(r'"(EC_[A-Z_]+)"', ACTION.read_text()))
+    assert set(lint["variables"]) <= read
+    assert lint["artifacts"]["reports"]["codequality"] == lint["variables"]["EC_CODEQUALITY_FILE"]
+    assert lint["artifacts"]["paths"] == [lint["variables"]["EC_SARIF_FILE"]]
+    for name in ("verify", "rehearse"):
+        (line,) = jobs[f"expandcontract-{name}"]["script"]
+        words = line.split()
+        assert words[:2] == ["expandcontract", name]
+        assert {w for w in words if w.startswith("--")} <= help_options(name)
+    assert all(job["extends"] == ".expandcontract" for job in jobs.values())
+    assert spec["variables"]["GIT_DEPTH"] == "0"
