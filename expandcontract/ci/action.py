@@ -50,7 +50,7 @@ def words(environ: Mapping[str, str], name: str) -> list[str]:
     try:
         return shlex.split(environ.get(name, ""))
     except ValueError as exc:
-        raise InputError(f"{name}: {exc} in {environ.get(name, '')!r}; quote paths as a shell would") from None
+        raise InputError(f"{name}: {exc}; quote its words as a shell would") from None
 
 
 def selected_steps(environ: Mapping[str, str]) -> list[str]:
@@ -68,7 +68,10 @@ def database_args(environ: Mapping[str, str]) -> list[str]:
 
 
 def git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise InputError("git not found: the base-ref and SARIF paths need git on PATH") from None
 
 
 def resolve_ref(cwd: Path, ref: str) -> str:
@@ -175,8 +178,12 @@ def masked(url: str) -> str:
 
 def shown(command: Sequence[str]) -> str:
     """The command as the job's log shows it: a database URL's password masked."""
-    after_url = [i + 1 for i, arg in enumerate(command) if arg == "--database-url"]
-    return shlex.join(masked(arg) if i in after_url else arg for i, arg in enumerate(command))
+    after_url = {i + 1 for i, arg in enumerate(command) if arg == "--database-url"}
+    flag = "--database-url="
+    return shlex.join(
+        masked(arg) if i in after_url else flag + masked(arg.removeprefix(flag)) if arg.startswith(flag) else arg
+        for i, arg in enumerate(command)
+    )
 
 
 def run_cli(command: Sequence[str], cwd: Path, capture: bool = False) -> subprocess.CompletedProcess[str]:

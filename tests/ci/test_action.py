@@ -175,6 +175,16 @@ def test_steps_not_selected_run_nothing(repo: Path, tmp_path: Path) -> None:
     done, outputs, _ = step(repo, "lint", steps="verify, rehearse")
     assert done.returncode == 0 and outputs == {} and "lint: not among the selected steps" in done.stderr
     assert not (repo / "expandcontract.sarif").exists()
+    module = subprocess.run(  # the GitLab example's form, with the package installed
+        [sys.executable, "-m", "expandcontract.ci.action", "lint"],
+        cwd=repo / "services" / "app",
+        env={**os.environ, "EC_STEPS": "lint", "EC_COMMAND": CLI},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert module.returncode == 1 and "error destructive-outside-contract" in module.stdout, module.stderr
+    assert (repo / "services" / "app" / "expandcontract.sarif").is_file()
 
 
 @pytest.mark.integration
@@ -222,6 +232,13 @@ def test_the_log_never_shows_a_database_password(repo: Path) -> None:
     assert "s3cret" not in done.stderr + done.stdout
     assert "--database-url 'postgresql://ci:***@db:5432/ci?sslmode=require&password=***'" in done.stderr
     assert action.masked("postgresql://app@/app?host=/run/pg") == "postgresql://app@/app?host=/run/pg"
+    shown = action.shown(["expandcontract", "verify", "--database-url=postgres://u:pw@h/d", "--since", "x"])
+    assert shown == "expandcontract verify '--database-url=postgres://u:***@h/d' --since x"
+    done, _, _ = step(repo, "verify", verify_args="--database-url 'postgres://u:pw@h/d")  # unbalanced quote
+    assert (done.returncode, done.stderr.strip()) == (
+        2,
+        "error: EC_VERIFY_ARGS: No closing quotation; quote its words as a shell would",
+    )
 
 
 def test_a_branch_name_resolves_as_its_remote_tracking_ref(repo: Path, tmp_path: Path) -> None:
