@@ -13,7 +13,8 @@ own venv, PyPI wheels, nothing of theirs committed) or reads `--results FILE` th
 wrote, and recomputes:
 
 - precision = judged findings the linter still reports that are hazards / judged findings it still reports;
-- recall = hand-found hazards it reports (a finding of that rule in that revision and direction) / all.
+- recall = hand-found hazards it reports (a finding of that rule in that revision and direction, on the
+  hazard's line when the judgement gives one) / all.
 
 Judged findings it no longer reports are listed (a fix removed them, or they moved: judge again).
 
@@ -72,6 +73,11 @@ def key(f: dict[str, Any]) -> Key:
 def figures(judged: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[str]:
     found = {key(f) for f in claims(results)}
     by_revision = {(k[0], k[1], k[2], k[3]) for k in found}
+
+    def reported(h: dict[str, Any]) -> bool:
+        where = (h["project"], str(h["revision"]), h["rule"], h.get("direction", "upgrade"))
+        return (*where, int(h["line"])) in found if "line" in h else where in by_revision
+
     sample = judged.get("findings") or []
     present = [j for j in sample if key(j) in found]
     gone = [j for j in sample if key(j) not in found]
@@ -86,9 +92,7 @@ def figures(judged: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[
     for j in gone:
         lines.append(f"  no longer reported (judge again): {j['project']} {j['revision']} {j['rule']} line {j['line']}")
     hand = judged.get("hazards") or []
-    caught = [
-        h for h in hand if (h["project"], str(h["revision"]), h["rule"], h.get("direction", "upgrade")) in by_revision
-    ]
+    caught = [h for h in hand if reported(h)]
     share = 100 * len(caught) / max(len(hand), 1)
     lines.append(f"recall: {len(caught)}/{len(hand)} hand-found hazards are reported ({share:.0f}%)")
     for h in hand:
