@@ -139,7 +139,7 @@ def parse_fast(argv: list[str]) -> dict[str, object] | None:
             if name in _CHOICES and value not in _CHOICES[name]:
                 return None
             if name == "--pg-version":
-                if not value.isdigit():  # click's own error message for `abc`, `-1`, `1.5`
+                if not (value.isascii() and value.isdigit()):  # else click says what is wrong (`abc`, `-1`, `²`)
                     return None
                 kwargs["pg_version"] = int(value)
             elif name == "--config":

@@ -82,6 +82,7 @@ def test_fast_path_matches_click(tmp_path: Path, args: list[str]) -> None:
         ["--help"],
         ["--format", "yaml", "a.sql"],
         ["--pg-version", "abc", "a.sql"],
+        ["--pg-version", "\u00b2", "a.sql"],
         ["--format"],
         ["--", "a.sql"],
         ["-x", "a.sql"],
