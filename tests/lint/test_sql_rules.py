@@ -82,3 +82,17 @@ def test_drop_index_names_its_table_from_the_schema() -> None:
     )
     (f,) = lint_sql("DROP INDEX users_id_idx;", "m.sql", LintOptions(schema=schema))
     assert f.table == "users" and "locks users against all reads and writes" in f.message
+
+
+def test_renames_keep_what_the_schema_knows() -> None:
+    """A table or column renamed earlier keeps its NOT NULL (here: from its primary key) and its type."""
+    schema = schema_from_ddl("CREATE TABLE links (a_id int, b_id int, note varchar(20), PRIMARY KEY (a_id, b_id));")
+    sql = (
+        "ALTER TABLE links RENAME TO pairs;\nALTER TABLE pairs ALTER COLUMN b_id SET NOT NULL;\n"
+        "ALTER TABLE pairs RENAME COLUMN b_id TO c_id;\nALTER TABLE pairs ALTER COLUMN c_id SET NOT NULL;\n"
+        "ALTER TABLE pairs ALTER COLUMN note TYPE varchar(40);"
+    )
+    found = [f.rule for f in lint_sql(sql, "m.sql", LintOptions(schema=schema))]
+    assert found == ["rename-table", "rename-column"]
+    # without the schema the same SET NOT NULL is a finding: the test above is not vacuous
+    assert "set-not-null" in {f.rule for f in lint_sql(sql, "m.sql", LintOptions())}
