@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "lint" / "corpus"
 
 
-LAUNCH = "import sys; from expandcontract.cli import main; main(sys.argv[1:])"
+LAUNCH = "from expandcontract.cli import main; main()"  # as the console script calls it (argv from sys.argv)
 
 
 def user_python(where: Path) -> str:

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["lint"]:
         from expandcontract.cli.lint_fast import fast_lint
 
-        fast_lint(args[1:])  # exits when it can handle the command line; returns otherwise
+        fast_lint(args[1:], hard_exit=argv is None)  # exits when it can handle the command line
     from expandcontract.cli._group import cli
 
     cli.main(args=args, prog_name="expandcontract")

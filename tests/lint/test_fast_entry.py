@@ -3,6 +3,7 @@ same exit code, and imports neither click nor anything heavy; what it does not k
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,21 @@ def test_parse_fast_reads_every_known_option() -> None:
         "config_path": Path("c.toml"),
         "paths": ("a.sql", "-"),
     }
+
+
+def test_console_script_exits_with_the_code_and_whole_output(tmp_path: Path) -> None:
+    """The script entry (main() with no argv) leaves through os._exit after flushing: nothing is lost."""
+    for i in range(300):  # enough for the forked workers and a big document
+        (tmp_path / f"m{i:03d}.sql").write_text(DROP)
+    names = sorted(p.name for p in tmp_path.glob("*.sql"))
+    code = "from expandcontract.cli import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "lint", "--format", "json", *names],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["files"] == 300 and len(doc["findings"]) == 300
