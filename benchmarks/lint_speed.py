@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,10 +81,17 @@ def squawk_binary() -> str:
     return found
 
 
+CPU: list[float] = []  # CPU seconds (user + system, the process and its children) of each wall() call
+
+
 def wall(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return elapsed
 
 
 def make_sql_files(where: Path, n: int = 1000) -> list[str]:
@@ -190,10 +198,14 @@ def main() -> None:
             wall(one, sql_dir, env)
         t_many: dict[str, list[float]] = {k: [] for k in tools}
         t_one: dict[str, list[float]] = {k: [] for k in tools}
+        c_many: dict[str, list[float]] = {k: [] for k in tools}  # CPU time: less sensitive to a loaded machine
+        c_one: dict[str, list[float]] = {k: [] for k in tools}
         for _ in range(args.rounds):  # interleaved: machine noise hits every tool alike
             for label, (many, one, env) in tools.items():
                 t_many[label].append(wall(many, sql_dir, env))
+                c_many[label].append(CPU[-1])
                 t_one[label].append(wall(one, sql_dir, env))
+                c_one[label].append(CPU[-1])
         med = statistics.median
         print(f"{len(names):,} .sql files, {args.rounds} interleaved rounds, whole-process wall time (median):")
         for label in tools:
@@ -205,6 +217,13 @@ def main() -> None:
                 f"{one * 1000:5.0f} ms   per further file {per_file * 1e6:6.0f} us"
             )
         print("  goal: ours <= 2x squawk on 1,000 files")
+        print("CPU time (user + system, median), the same runs:")
+        for label in tools:
+            ratio = med([a / b for a, b in zip(c_many[label], c_many["squawk"], strict=True)])
+            print(
+                f"  {label:22} 1,000 files {med(c_many[label]) * 1000:6.0f} ms ({ratio:5.2f}x squawk)   "
+                f"one file {med(c_one[label]) * 1000:5.0f} ms"
+            )
         if args.skip_project:
             return
         proj = Path(tmp) / "proj"
