@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
+from expandcontract.sql._pglast import ParseError, parse_plpgsql_json, parse_sql_json
 
 Node = dict[str, Any]
 
