@@ -16,7 +16,8 @@ wrote, and recomputes:
 - recall = hand-found hazards it reports (a finding of that rule in that revision and direction, on the
   hazard's line when the judgement gives one) / all.
 
-Judged findings it no longer reports are listed (a fix removed them, or they moved: judge again).
+Judged findings it no longer reports are listed: false alarms a fix removed, or hazards it lost (or
+that moved: judge again).
 
 Run:
   python benchmarks/lint_judged.py                       # lint again, then the figures
@@ -90,7 +91,8 @@ def figures(judged: dict[str, Any], results: dict[str, dict[str, Any]]) -> list[
         if j["verdict"] != "hazard":
             lines.append(f"  false alarm: {j['project']} {j['revision']} {j['rule']}: {j['reason']}")
     for j in gone:
-        lines.append(f"  no longer reported (judge again): {j['project']} {j['revision']} {j['rule']} line {j['line']}")
+        what = "false alarm fixed" if j["verdict"] != "hazard" else "hazard NO LONGER REPORTED"
+        lines.append(f"  {what}: {j['project']} {j['revision']} {j['rule']} line {j['line']}")
     hand = judged.get("hazards") or []
     caught = [h for h in hand if reported(h)]
     share = 100 * len(caught) / max(len(hand), 1)
