@@ -160,6 +160,12 @@ class Runner:
                     told = True
                 time.sleep(0.25)
             self._drain(conn, deadline)
+            # holding the lock, no other runner is alive: a row still marked running is a killed runner's
+            conn.execute(
+                f"UPDATE {SCHEMA}.runs SET outcome = 'interrupted', finished_at = clock_timestamp(), "
+                "error = coalesce(error, 'the runner process ended without closing its run (killed)') "
+                "WHERE outcome = 'running'"
+            )
             self._lock_conn = conn
             self._lock_pid = int(conn.info.backend_pid)
             self._holding, self._lost = True, None
