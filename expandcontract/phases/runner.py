@@ -440,9 +440,9 @@ class Runner:
                 if guard.committed_in_step:
                     raise PhaseFailed(
                         f"{verb} of {rev.id} ({rev.path}) failed after its autocommit block committed: "
-                        f"{_one_line(exc)}. The revision is PARTLY applied and not recorded; run "
-                        "`expandcontract doctor` to see what to repair, fix the revision so it can run again "
-                        "(IF NOT EXISTS), then re-run"
+                        f"{_one_line(exc)}. The revision is PARTLY applied and not recorded; "
+                        "`expandcontract doctor` shows what committed. Fix the cause, then re-run: the statements "
+                        "it committed are skipped and the rest is finished"
                     ) from exc
                 raise PhaseFailed(
                     f"{verb} of {rev.id} ({rev.path}) failed: {_one_line(exc)}. It was rolled back: "

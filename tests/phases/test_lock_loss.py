@@ -164,3 +164,45 @@ def test_lock_connection_terminated_runner_takes_the_lock_back(slow_fill: Projec
     assert _filled(database_url) == ROWS
     _assert_exact_and_never_concurrent(database_url)
     assert _one(database_url, "SELECT outcome FROM expandcontract.runs ORDER BY id DESC LIMIT 1") == "succeeded"
+
+
+GATE_KEY = 4343
+TWO_STATEMENTS = f"""op.execute("SELECT pg_advisory_lock_shared({GATE_KEY})")
+op.execute("CREATE TABLE after_the_gate (id int)")"""
+
+
+def test_lock_lost_mid_revision_stops_before_the_next_statement(factory: ProjectFactory, database_url: str) -> None:
+    from expandcontract.names import ADVISORY_LOCK_KEY
+
+    factory.new("gated", phases=("expand",), expand=TWO_STATEMENTS)
+    with connect(database_url, autocommit=True) as gate, connect(database_url, autocommit=True) as other:
+        gate.execute("SELECT pg_advisory_lock(%s)", (GATE_KEY,))
+        runner = Proc(factory, database_url, "runner", "run", "expand")
+        try:
+            wait_for(
+                lambda: (
+                    _one(
+                        database_url,
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE %s",
+                        (f"SELECT pg_advisory_lock_shared({GATE_KEY})%",),
+                    )
+                    == 1
+                ),
+                timeout=60,
+                what="the revision to wait on the gate",
+            )
+            holder = _lock_pid(database_url)
+            assert holder is not None
+            other.execute("SELECT pg_terminate_backend(%s)", (holder,))
+            wait_for(lambda: _lock_pid(database_url) is None, timeout=30, what="the lock released")
+            assert other.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone() == (True,)
+            gate.execute("SELECT pg_advisory_unlock(%s)", (GATE_KEY,))
+            code = runner.wait()
+        finally:
+            runner.stop()
+    err = runner.stderr()
+    assert code == 2, err
+    assert "lost its lock" in err and "another runner" in err and "Traceback" not in err
+    assert _one(database_url, "SELECT to_regclass('after_the_gate')") is None  # the statement never ran
+    assert _one(database_url, "SELECT count(*) FROM expandcontract.runs WHERE outcome = 'running'") == 0
+    assert _one(database_url, "SELECT outcome FROM expandcontract.runs ORDER BY id DESC LIMIT 1") == "failed"
