@@ -16,6 +16,10 @@ ADVISORY_LOCK_KEY = 0x6563_0001
 # a runner right after it gets ADVISORY_LOCK_KEY: so it starts only after the previous holder's last
 # statement or batch ended, even when that holder lost its lock connection mid-transaction.
 RUNNER_STEP_KEY = 0x6563_0005
+# (RUNNER_ALIVE_CLASS, pid) is held exclusively by the runner's lock connection while it holds the runner
+# lock: one pg_try_advisory_xact_lock_shared on it tells any session whether that connection still lives
+# (much cheaper than reading pg_locks, which copies the server's whole lock table).
+RUNNER_ALIVE_CLASS = 0x6563_0006
 
 LANES: tuple[str, str, str] = ("expand", "migrate", "contract")
 

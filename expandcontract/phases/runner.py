@@ -33,6 +33,7 @@ from expandcontract.names import (
     ATTR_CONFIG,
     ATTR_ON_STEP,
     ATTR_RUN_ID,
+    RUNNER_ALIVE_CLASS,
     RUNNER_STEP_KEY,
 )
 from expandcontract.phases import resume
@@ -41,7 +42,6 @@ from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
 from expandcontract.phases.state import (
     ADVISORY_LOCK_KEY,
-    RUNNER_LOCK_WHERE,
     SCHEMA,
     ensure_schema_sql,
     runner_lock_holder,
@@ -166,8 +166,7 @@ class Runner:
                 "error = coalesce(error, 'the runner process ended without closing its run (killed)') "
                 "WHERE outcome = 'running'"
             )
-            self._lock_conn = conn
-            self._lock_pid = int(conn.info.backend_pid)
+            self._hold(conn)
             self._holding, self._lost = True, None
             yield conn
         finally:
@@ -203,14 +202,19 @@ class Runner:
             return
         if self._lost is not None:
             raise RunnerLockLost(self._lost)
-        raw.execute("SELECT pg_advisory_xact_lock_shared(%s)", (RUNNER_STEP_KEY,))
         row = raw.execute(
-            f"SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE {RUNNER_LOCK_WHERE} AND l.pid = %s)",
-            (ADVISORY_LOCK_KEY, self._lock_pid),
+            "SELECT pg_advisory_xact_lock_shared(%s), pg_try_advisory_xact_lock_shared(%s, %s)",
+            (RUNNER_STEP_KEY, RUNNER_ALIVE_CLASS, self._lock_pid),
         ).fetchone()
-        if row and row[0]:
+        if row and row[1] is False:  # the lock connection still holds its alive key: it lives, it holds the lock
             return
         self._retake()
+
+    def _hold(self, conn: Any) -> None:
+        """`conn` holds the runner lock: mark it alive for check_lock."""
+        self._lock_pid = int(conn.info.backend_pid)
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUNNER_ALIVE_CLASS, self._lock_pid))
+        self._lock_conn = conn
 
     def _retake(self) -> None:
         old, self._lock_conn = self._lock_conn, None
@@ -232,8 +236,7 @@ class Runner:
             got = conn.execute(f"SELECT max(id) FROM {SCHEMA}.runs").fetchone()
             newer = got[0] if got and self._run_id is not None and got[0] > self._run_id else None
             if newer is None:
-                self._lock_conn = conn
-                self._lock_pid = int(conn.info.backend_pid)
+                self._hold(conn)
                 self.notify(
                     f"lost the runner lock ({why}); took it back (session {self._lock_pid}) before the next "
                     "statement or batch"
