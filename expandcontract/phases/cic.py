@@ -117,7 +117,12 @@ def find_named(raw: Any, qualified_or_plain: str) -> Found | None:
 
 
 def _alive(raw: Any, pids: list[int]) -> list[int]:
-    rows = raw.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", (pids,)).fetchall()
+    """Those of `pids` still running a statement (a cancelled session whose client lives stays, idle)."""
+    rows = raw.execute(
+        "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s) "
+        "AND state NOT IN ('idle', 'idle in transaction (aborted)')",
+        (pids,),
+    ).fetchall()
     return [int(r[0]) for r in rows]
 
 

@@ -238,3 +238,42 @@ def test_cut_connection_mid_build_cleans_up_without_hanging_and_rerun_finishes(
     r = _cli(factory, database_url, "run", "expand")
     assert r.returncode == 0, r.stderr
     assert _recorded(database_url, rev) and _index(database_url) is True
+
+
+def test_cleanup_after_a_lost_connection_stops_a_build_still_running_instead_of_waiting_on_it(
+    project: tuple[ProjectFactory, str], database_url: str
+) -> None:
+    """The client saw its connection fail while the server still builds (a network cut): the cleanup must
+    cancel that build before dropping the index; a DROP INDEX CONCURRENTLY queued behind it waits forever."""
+    import threading
+
+    from expandcontract.config import DDLConfig
+    from expandcontract.phases.locks import LockGuard
+
+    del project  # the table and gate() exist
+    statement = "CREATE INDEX CONCURRENTLY ix_orders_gate ON orders (gate(id))"
+    errors: list[BaseException] = []
+    notes: list[str] = []
+    with gate_closed(database_url), psycopg.connect(database_url, autocommit=True) as building:
+
+        def build() -> None:
+            try:
+                building.execute(statement)
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=build, daemon=True)
+        thread.start()
+        wait_for(lambda: _builder(database_url) is not None, timeout=60, what="the build to wait on the gate")
+        guard = LockGuard(DDLConfig(retry_budget_s=5.0), notify=notes.append)
+        with psycopg.connect(database_url, autocommit=True) as lost:  # stands for the runner's broken connection
+            cleanup = threading.Thread(target=guard._drop_invalid, args=(lost, statement), daemon=True)
+            cleanup.start()
+            cleanup.join(60)
+            finished = not cleanup.is_alive()
+        thread.join(30)
+    assert finished, "the cleanup hung behind the running build"
+    assert errors and isinstance(errors[0], psycopg.errors.QueryCanceled), errors
+    assert _index(database_url) is None, notes
+    assert any("dropped INVALID index ix_orders_gate" in n for n in notes), notes
+    assert not any("did not stop on cancel" in n for n in notes), notes  # a cancel was enough
