@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -105,6 +106,27 @@ def wants_json(argv: list[str]) -> bool:
     return False
 
 
+def _known_urls() -> list[str]:
+    """Every database URL this process may have been given, to scrub their passwords from messages."""
+    urls = [os.environ.get("DATABASE_URL") or ""]
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        obj = ctx.find_root().obj
+        if isinstance(obj, AppContext):
+            urls += [obj.database_url or "", (obj._config.database_url if obj._config else None) or ""]
+    return [u for u in urls if u]
+
+
+def scrub_secrets(text: str) -> str:
+    """`text` without the password of any database URL we were given (a last line of defence: messages
+    are built from masked URLs, but a driver's text may quote what it was handed)."""
+    from expandcontract.db.url import scrub
+
+    for url in _known_urls():
+        text = scrub(text, url)
+    return text
+
+
 def handle_errors(fn: F) -> F:
     """Our exceptions -> one line on stderr (and the JSON error document under --format json) and the
     exception's exit code; no traceback."""
@@ -115,7 +137,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ExpandContractError as exc:
-            emit_error(str(exc), exc.exit_code, as_json=as_json, details=exc.details())
+            emit_error(scrub_secrets(str(exc)), exc.exit_code, as_json=as_json, details=exc.details())
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             emit_error("interrupted", 130, as_json=as_json)
@@ -128,12 +150,15 @@ def handle_errors(fn: F) -> F:
             ):
                 orig = getattr(exc, "orig", None) or exc
                 emit_error(
-                    f"lost the database connection ({str(orig).strip().splitlines()[0]}); "
+                    f"lost the database connection ({scrub_secrets(str(orig).strip().splitlines()[0])}); "
                     "check the server and re-run (completed steps are recorded)",
                     2,
                     as_json=as_json,
                 )
                 sys.exit(2)
+            # A bug: keep the traceback, but not a password a library put into the message.
+            if exc.args and any(isinstance(a, str) and scrub_secrets(a) != a for a in exc.args):
+                exc.args = tuple(scrub_secrets(a) if isinstance(a, str) else a for a in exc.args)
             raise
 
     return wrapper  # type: ignore[return-value]

@@ -9,31 +9,118 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from expandcontract.errors import UsageError
 
 _SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
-_USERINFO_PASSWORD = re.compile(r"^([a-z+]+://[^:/@?#]*):([^@/?#]*)@", re.IGNORECASE)
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+# One host or a comma-separated list (libpq), each `name`, `[v6]` or empty, with an optional numeric port.
+_HOST = r"(?:\[[0-9A-Fa-f:.%]*\]|[^:@\[\],/?#]*)(?::\d*)?"
+_HOSTS = re.compile(rf"^{_HOST}(?:,{_HOST})*$")
+PERCENT_ENCODE = (
+    "the password contains characters that must be percent-encoded "
+    "(@ as %40, / as %2F, ? as %3F, # as %23, a space as %20), e.g. "
+    "python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' 'PASSWORD'"
+)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A URL split the way libpq splits it: `scheme://[user[:password]@]hosts[/db][?query]`."""
+
+    scheme: str
+    user: str | None  # decoded
+    password: str | None  # decoded
+    rest: str  # hosts, path and query exactly as given
+
+    def render(self, *, hide_password: bool) -> str:
+        creds = ""
+        if self.user is not None:
+            creds = quote(self.user, safe="")
+            if self.password is not None:
+                creds += ":" + ("***" if hide_password else quote(self.password, safe=""))
+            creds += "@"
+        rest = _QUERY_PASSWORD.sub(r"\1***", self.rest) if hide_password else self.rest
+        return f"{self.scheme}://{creds}{rest}"
+
+
+def _split(url: str) -> _Parts | None:
+    """The parts, or None when the URL cannot be read one way only (an unencoded `@` or `/` in the
+    password makes libpq, SQLAlchemy and urllib disagree on where the host starts)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return None
+    user = password = None
+    # libpq: user information ends at the first `@`, and only if no `/` comes before it.
+    end = next((i for i, ch in enumerate(rest) if ch in "@/"), len(rest))
+    if end < len(rest) and rest[end] == "@":
+        userinfo, rest = rest[:end], rest[end + 1 :]
+        user_raw, colon, password_raw = userinfo.partition(":")
+        user = unquote(user_raw)
+        password = unquote(password_raw) if colon else None
+    hosts_and_path = rest.split("?", 1)[0]
+    if "@" in hosts_and_path:  # a second `@` before the query: part of a password or user name
+        return None
+    if not _HOSTS.match(hosts_and_path.split("/", 1)[0]):  # `u:pa/ss@h`: `u:pa` is no host:port
+        return None
+    return _Parts(scheme, user, password, rest)
 
 
 def mask(url: str) -> str:
-    """The URL with any password replaced by `***` (userinfo and `?password=`)."""
-    masked = _USERINFO_PASSWORD.sub(lambda m: f"{m.group(1)}:***@" if m.group(2) else m.group(0), url)
-    return _QUERY_PASSWORD.sub(r"\1***", masked)
+    """The URL with any password replaced by `***` (user information and `?password=`). A URL that does
+    not parse shows only its scheme and what follows its last `@`."""
+    parts = _split(url)
+    if parts is not None:
+        return parts.render(hide_password=True)
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"
+    if "@" not in rest:  # no user information: nothing secret but a `?password=`
+        return _QUERY_PASSWORD.sub(r"\1***", url)
+    tail = _QUERY_PASSWORD.sub(r"\1***", rest.rsplit("@", 1)[1])
+    return f"{scheme}://***@{tail}"
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (a driver's error message) with the URL's password, raw and decoded, replaced by `***`."""
+    parts = _split(url)
+    secrets = {parts.password} if parts is not None and parts.password else set()
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    if ":" in userinfo:
+        raw = userinfo.split(":", 1)[1]
+        secrets |= {raw, unquote(raw), *raw.split("@"), *raw.split("/")}
+    secrets.update(re.findall(r"[?&]password=([^&#]*)", url, flags=re.IGNORECASE))
+    for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def validate(url: str) -> str:
-    """Return `url` in libpq form (`postgresql://...`) or raise UsageError with the fix."""
+    """Return `url` in libpq form (`postgresql://...`, user and password percent-encoded) or raise
+    UsageError with the fix."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if scheme not in _SCHEMES:
         raise UsageError(f"database URL {mask(url)!r} is not a PostgreSQL URL; use postgresql://USER@HOST:PORT/DBNAME")
-    return "postgresql://" + url.split("://", 1)[1]
+    parts = _split(url)
+    if parts is None and "@" not in url:
+        raise UsageError(f"database URL {mask(url)!r} does not parse: give HOST:PORT with a numeric port")
+    if parts is None:
+        raise UsageError(f"database URL {mask(url)!r} does not parse: {PERCENT_ENCODE}")
+    return _Parts("postgresql", parts.user, parts.password, parts.rest).render(hide_password=False)
 
 
 def sqlalchemy_url(url: str) -> str:
-    return "postgresql+psycopg://" + validate(url).split("://", 1)[1]
+    """The same URL for SQLAlchemy (`postgresql+psycopg://`), checked to read the same in SQLAlchemy."""
+    from sqlalchemy.engine import make_url
+
+    libpq = validate(url)
+    parts = _split(libpq)
+    sa_url = "postgresql+psycopg://" + libpq.split("://", 1)[1]
+    parsed = make_url(sa_url)
+    if parts is None or parsed.password != parts.password or parsed.username != parts.user:
+        raise UsageError(f"database URL {mask(url)!r} does not parse: {PERCENT_ENCODE}")  # pragma: no cover
+    return sa_url
 
 
 @dataclass(frozen=True)
