@@ -273,8 +273,8 @@ class Runner:
                     report = (
                         "; ".join(
                             f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, "
-                            f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}: "
-                            f"{b['query'][:120]!r})"
+                            f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}, "
+                            f"query fingerprint {b['query_fingerprint'] or 'none'})"
                             for b in found
                         )
                         or "no blocking session left (the lock was released just now; re-run)"
