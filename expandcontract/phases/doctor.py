@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import sql
+
 from expandcontract.db.connect import connect
 from expandcontract.names import SCHEMA
 from expandcontract.phases.project import Project
@@ -87,7 +89,9 @@ def _stale_state(conn: Any, stale: set[str], fix: bool) -> list[Finding]:
         f = Finding(
             "state-stale",
             f"revision_state says {rid} is applied but alembic_version does not",
-            f"DELETE FROM {SCHEMA}.revision_state WHERE revision = '{rid}'",
+            sql.SQL("DELETE FROM {}.revision_state WHERE revision = {}")
+            .format(sql.Identifier(SCHEMA), sql.Literal(rid))
+            .as_string(conn),
         )
         if fix:
             conn.execute(f"DELETE FROM {SCHEMA}.revision_state WHERE revision = %s", (rid,))
@@ -103,15 +107,15 @@ def _invalid_indexes(conn: Any, fix: bool) -> list[Finding]:
         "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE NOT i.indisvalid ORDER BY 1, 2"
     ).fetchall():
-        qualified = f'"{schema}"."{index}"'
+        drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index))
         f = Finding(
             "invalid-index",
             f"index {schema}.{index} on {table} is INVALID (a failed CREATE INDEX CONCURRENTLY): "
             "it slows writes and serves no reads",
-            f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}; then re-run the revision that builds it",
+            f"{drop.as_string(conn)}; then re-run the revision that builds it",
         )
         if fix:
-            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
+            conn.execute(drop)
             f.fixed = True
         out.append(f)
     return out
