@@ -34,6 +34,7 @@ COMMANDS = {
     "doctor-fix": ["doctor", "--fix"],
     "run": ["run", "expand"],
     "history": ["history"],
+    "lint-schema-from-db": ["lint"],
     "backfill-status": ["backfill", "status"],
     "verify": ["verify"],
     "rehearse": ["rehearse", "--old", "HEAD", "--new-models", "models.py:metadata", "--seconds", "0.1"],

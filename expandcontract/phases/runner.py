@@ -44,6 +44,10 @@ class RunRecord:
     applied: list[StepOutcome] = field(default_factory=list)
 
 
+class RevisionExited(Exception):
+    """A revision's upgrade() or downgrade() called sys.exit(): handled as the failure it is."""
+
+
 class RunnerBusy(PhaseFailed):
     pass
 
@@ -141,13 +145,26 @@ class Runner:
         gate: dict[str, Any] | None,
         skip_reason: str | None,
     ) -> int:
+        import psycopg
+
         user, host = who()
-        row = self._lock_conn.execute(
-            f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
-        ).fetchone()
-        return int(row[0])
+        for attempt in (1, 2):
+            try:
+                row = self._lock_conn.execute(
+                    f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, "
+                    "skip_gate_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
+                ).fetchone()
+                return int(row[0])
+            except psycopg.errors.UniqueViolation:
+                if attempt == 2:
+                    raise
+                # The id sequence is behind the table (a crash on a server without fsync, a restored dump):
+                # move it past the highest id and take the next one. We hold the runner lock: no race.
+                self._lock_conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{SCHEMA}.runs', 'id'), (SELECT max(id) FROM {SCHEMA}.runs))"
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def finish_audit(
         self,
@@ -248,7 +265,14 @@ class Runner:
             attempt += 1
             guard.committed_in_step = False
             try:
-                self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id)
+                try:
+                    self._alembic(
+                        conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id
+                    )
+                except SystemExit as stop:  # would end the process with its code and no message, audit open
+                    raise RevisionExited(
+                        f"its {verb}() called sys.exit({stop.code!r}); raise an exception instead"
+                    ) from None
             except Exception as exc:
                 if conn.in_transaction():
                     conn.rollback()
