@@ -102,7 +102,7 @@ def lint(
     result = LintResult(0, [])
     with _stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
         if sql:
-            stdin = sys.stdin.read() if "-" in sql else None
+            stdin = _read_stdin() if "-" in sql else None
             result = lint_paths(sql, options, stdin=stdin)
         if revisions or not paths:
             from expandcontract.lint.project import lint_project
@@ -151,3 +151,15 @@ def rule(rule_id: str | None, list_rules: bool) -> None:
     r = get_rule(rule_id)
     click.echo(f"{r.id} ({r.kind}, {r.severity} by default)\n")
     click.echo(r.docs())
+
+
+def _read_stdin() -> str:
+    """stdin as UTF-8 text; other bytes are bad input (exit 2), as for a .sql file that is not UTF-8."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"cannot read -: stdin is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "PostgreSQL would reject it too: save the SQL as UTF-8"
+        ) from None
