@@ -164,3 +164,26 @@ def test_rerun_when_the_audit_id_sequence_is_behind(project: Path, database_url:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT id, phase, outcome FROM expandcontract.runs ORDER BY id").fetchall()
     assert [(p, o) for _i, p, o in rows] == [("expand", "succeeded"), ("migrate", "succeeded")]
+
+
+@pytest.mark.parametrize(
+    ("section", "line"),
+    [("ddl", "retry_budget_s = -10"), ("ddl", "lock_timeout_ms = -5"), ("backfill", "range_rows = 0")],
+)
+def test_out_of_range_config_applies_nothing(project: Path, database_url: str, section: str, line: str) -> None:
+    """`retry_budget_s = -10` used to start a revision and give up half-way: now nothing touches the database."""
+    sub("expand", r"^    pass$", "    op.execute('CREATE TABLE t1 (id int)')")(project)
+    pyproject = project / "pyproject.toml"
+    header = f"[tool.expandcontract.{section}]"
+    text = pyproject.read_text()
+    key = line.split(" = ")[0]
+    text = re.sub(rf"^{key} = .*$", "", text, flags=re.M)  # init may have written the key already
+    text = text.replace(header, f"{header}\n{line}") if header in text else f"{text}\n{header}\n{line}\n"
+    pyproject.write_text(text)
+    r = invoke(["run", "expand", "--database-url", database_url], "json")
+    assert_one_line_error(r, 2, f"{line.split(' = ')[0]} = ", "json")
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT to_regclass('t1'), to_regclass('alembic_version'), to_regnamespace('expandcontract')"
+        )
+        assert row.fetchone() == (None, None, None)
