@@ -39,7 +39,7 @@ class _Parts:
         if self.user is not None:
             creds = quote(self.user, safe="")
             if self.password is not None:
-                creds += ":" + ("***" if hide_password else quote(self.password, safe=""))
+                creds += ":" + ("***" if hide_password and self.password else quote(self.password, safe=""))
             creds += "@"
         rest = _QUERY_PASSWORD.sub(r"\1***", self.rest) if hide_password else self.rest
         return f"{self.scheme}://{creds}{rest}"
