@@ -36,6 +36,10 @@ COMMANDS = {
     "history": ["history"],
     "lint-schema-from-db": ["lint"],
     "backfill-status": ["backfill", "status"],
+    "backfill-work": ["backfill", "work", "users-email", "--wait", "0"],
+    "backfill-pause": ["backfill", "pause", "users-email"],
+    "plan": ["plan", "expand"],
+    "downgrade": ["downgrade", "--change", "x", "--phase", "expand", "--yes"],
     "verify": ["verify"],
     "rehearse": ["rehearse", "--old", "HEAD", "--new-models", "models.py:metadata", "--seconds", "0.1"],
 }
