@@ -21,7 +21,7 @@ from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
 from expandcontract.db.handover import handed_over
-from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
+from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed, RevisionExited
 from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_ON_STEP, ATTR_RUN_ID
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
@@ -42,10 +42,6 @@ class StepOutcome:
 class RunRecord:
     run_id: int
     applied: list[StepOutcome] = field(default_factory=list)
-
-
-class RevisionExited(Exception):
-    """A revision's upgrade() or downgrade() called sys.exit(): handled as the failure it is."""
 
 
 class RunnerBusy(PhaseFailed):

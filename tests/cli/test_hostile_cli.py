@@ -187,3 +187,11 @@ def test_out_of_range_config_applies_nothing(project: Path, database_url: str, s
             "SELECT to_regclass('t1'), to_regclass('alembic_version'), to_regnamespace('expandcontract')"
         )
         assert row.fetchone() == (None, None, None)
+
+
+def test_sys_exit_inside_upgrade_under_verify_is_a_failed_revision(project: Path, pg_server_url: str) -> None:
+    sub("expand", r"^    pass$", "    import sys\n    sys.exit(7)")(project)
+    r = invoke(["verify", "--database-url", pg_server_url], "json")
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.stderr, r.exception)
+    doc = json.loads(r.stdout)
+    assert "called sys.exit(7); raise an exception instead" in json.dumps(doc)
