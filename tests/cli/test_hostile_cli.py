@@ -195,3 +195,14 @@ def test_sys_exit_inside_upgrade_under_verify_is_a_failed_revision(project: Path
     assert r.exit_code == 1 and isinstance(r.exception, SystemExit), (r.stderr, r.exception)
     doc = json.loads(r.stdout)
     assert "called sys.exit(7); raise an exception instead" in json.dumps(doc)
+
+
+@pytest.mark.parametrize("fmt", [None, "json"])
+def test_sys_exit_inside_upgrade_under_plan_is_shown_in_place_of_its_sql(
+    project: Path, database_url: str, fmt: str | None
+) -> None:
+    sub("expand", r"^    pass$", "    import sys\n    sys.exit(7)")(project)
+    r = invoke(["plan", "expand", "--database-url", database_url], fmt)
+    assert r.exit_code == 0 and r.exception is None, (r.stderr, r.exception)
+    out = json.dumps(json.loads(r.stdout)) if fmt == "json" else r.stdout
+    assert "cannot render offline: upgrade() called sys.exit(7)" in out
