@@ -20,7 +20,7 @@ _HOST = r"(?:\[[0-9A-Fa-f:.%]*\]|[^:@\[\],/?#]*)(?::\d*)?"
 _HOSTS = re.compile(rf"^{_HOST}(?:,{_HOST})*$")
 PERCENT_ENCODE = (
     "the password contains characters that must be percent-encoded "
-    "(@ as %40, / as %2F, ? as %3F, # as %23, a space as %20), e.g. "
+    "(@ as %40, / as %2F, ? as %3F, # as %23, a space as %20; also an @ anywhere else in the URL), e.g. "
     "python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' 'PASSWORD'"
 )
 
@@ -59,9 +59,9 @@ def _split(url: str) -> _Parts | None:
         user_raw, colon, password_raw = userinfo.partition(":")
         user = unquote(user_raw)
         password = unquote(password_raw) if colon else None
-    hosts_and_path = rest.split("?", 1)[0]
-    if "@" in hosts_and_path:  # a second `@` before the query: part of a password or user name
+    if "@" in rest:  # a second `@` (even in the query): part of a password; libpq and urllib disagree
         return None
+    hosts_and_path = rest.split("?", 1)[0]
     if not _HOSTS.match(hosts_and_path.split("/", 1)[0]):  # `u:pa/ss@h`: `u:pa` is no host:port
         return None
     return _Parts(scheme, user, password, rest)
@@ -85,7 +85,7 @@ def mask(url: str) -> str:
 def scrub(text: str, url: str) -> str:
     """`text` (a driver's error message) with the URL's password, raw and decoded, replaced by `***`."""
     parts = _split(url)
-    secrets = {parts.password} if parts is not None and parts.password else set()
+    secrets = {parts.password, quote(parts.password, safe="")} if parts is not None and parts.password else set()
     userinfo = url.partition("://")[2].rpartition("@")[0]
     if ":" in userinfo:
         raw = userinfo.split(":", 1)[1]
@@ -107,6 +107,10 @@ def validate(url: str) -> str:
         raise UsageError(f"database URL {mask(url)!r} does not parse: give HOST:PORT with a numeric port")
     if parts is None:
         raise UsageError(f"database URL {mask(url)!r} does not parse: {PERCENT_ENCODE}")
+    if "\0" in (parts.user or "") + (parts.password or ""):
+        raise UsageError(
+            f"database URL {mask(url)!r}: the user or password contains a NUL byte, which libpq cannot send"
+        )
     return _Parts("postgresql", parts.user, parts.password, parts.rest).render(hide_password=False)
 
 
@@ -137,11 +141,19 @@ class Where:
 
 
 def where(url: str) -> Where:
-    parts = urlsplit(validate(url))
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    host = query.get("host") or unquote(parts.hostname or "") or os.environ.get("PGHOST", "") or "localhost"
-    port = query.get("port") or (str(parts.port) if parts.port else "") or "5432"
-    dbname = query.get("dbname") or unquote(parts.path.lstrip("/")) or (unquote(parts.username or "") or "")
+    """Host and port (the first of a libpq host list), or socket directory, and the database."""
+    libpq = validate(url)
+    parts = _split(libpq)
+    assert parts is not None  # validate() returned it
+    path, _, query_text = parts.rest.partition("?")
+    query = {k: v[-1] for k, v in parse_qs(query_text).items()}
+    netloc, _, dbpath = path.partition("/")
+    first = netloc.split(",", 1)[0]
+    m = re.match(r"^(\[[^\]]*\]|[^:]*)(?::(\d*))?$", first)
+    url_host, url_port = (m.group(1).strip("[]"), m.group(2) or "") if m else ("", "")
+    host = query.get("host") or unquote(url_host) or os.environ.get("PGHOST", "") or "localhost"
+    port = query.get("port") or url_port or "5432"
+    dbname = query.get("dbname") or unquote(dbpath) or (parts.user or "")
     return Where(host=host, port=port, dbname=dbname or "postgres")
 
 
