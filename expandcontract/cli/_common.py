@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import signal
 import sys
@@ -22,6 +23,27 @@ from expandcontract.config import Config, load_config
 from expandcontract.errors import ExpandContractError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.ParamType[float]):
+    """A finite number within [low, high]: click's FloatRange lets `nan` through (every comparison with it
+    is false), and `--wait nan` or `--seconds inf` is a command that never ends."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        above = number > self.low if self.low_open else number >= self.low
+        if not (math.isfinite(number) and above and number <= self.high):
+            low = f"more than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            self.fail(f"{value!r} is out of range; use a finite number {low} and at most {self.high:g}", param, ctx)
+        return number
 
 
 @dataclass

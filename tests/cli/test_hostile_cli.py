@@ -206,3 +206,23 @@ def test_sys_exit_inside_upgrade_under_plan_is_shown_in_place_of_its_sql(
     assert r.exit_code == 0 and r.exception is None, (r.stderr, r.exception)
     out = json.dumps(json.loads(r.stdout)) if fmt == "json" else r.stdout
     assert "cannot render offline: upgrade() called sys.exit(7)" in out
+
+
+@pytest.mark.parametrize("fmt", [None, "json"])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["backfill", "work", "x", "--wait", "nan"], "--wait"),  # waited forever
+        (["backfill", "work", "x", "--wait", "inf"], "--wait"),
+        (["backfill", "work", "x", "--wait", "-5"], "--wait"),
+        (["rehearse", "--new-models", "m.py:metadata", "--seconds", "nan"], "--seconds"),
+        (["rehearse", "--new-models", "m.py:metadata", "--seconds", "inf"], "--seconds"),
+        (["rehearse", "--new-models", "m.py:metadata", "--max-lock-wait-ms", "nan"], "--max-lock-wait-ms"),
+        (["gate", "migrate", "--change", "t-one", "--target", "Deployment/d/w", "--wait", "nan"], "invalid duration"),
+        (["gate", "migrate", "--change", "t-one", "--target", "Deployment/d/w", "--wait", "inf"], "invalid duration"),
+        (["gate", "migrate", "--change", "t-one", "--target", "Deployment/d/w", "--wait", "-5"], "invalid duration"),
+    ],
+)
+def test_non_finite_numbers_on_the_command_line(project: Path, args: list[str], needle: str, fmt: str | None) -> None:
+    r = invoke([*args, "--database-url", "postgresql://u@127.0.0.1:1/x"], fmt)
+    assert_one_line_error(r, 2, needle, fmt)
