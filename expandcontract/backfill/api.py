@@ -12,7 +12,7 @@ import socket
 import time
 from typing import Any
 
-from expandcontract.backfill import checkpoint, spec, throttle
+from expandcontract.backfill import checkpoint, observe, spec, throttle
 from expandcontract.backfill.engine import Engine, Options, Result
 from expandcontract.backfill.errors import BackfillCancelled, BackfillInputError
 from expandcontract.backfill.heartbeat import ProgressHook
@@ -124,7 +124,7 @@ def _engine(
         progress = display
     try:
         t = throttle.from_config(config, p.table.oid)
-        opts = Options(config=config, worker=worker, progress=progress, wait_for_others=wait_for_others)
+        opts = Options(config=config, worker=worker, progress=observe.tee(progress), wait_for_others=wait_for_others)
         return Engine(url, p, t, opts).run()
     finally:
         if display is not None:

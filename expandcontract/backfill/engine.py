@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
-from expandcontract.backfill import checkpoint, locks, ranges, sizing
+from expandcontract.backfill import checkpoint, locks, observe, ranges, sizing
 from expandcontract.backfill.errors import BackfillCancelled, BackfillFailed
 from expandcontract.backfill.heartbeat import Heartbeat, ProgressHook
 from expandcontract.backfill.ranges import Range
@@ -245,6 +245,7 @@ class Engine:
         elapsed = time.monotonic() - t0
         self.timeouts_at_min = 0
         self.stats.add(time.monotonic(), max(0, updated), elapsed)
+        observe.batch(p.name, max(0, updated), elapsed, size)
         if self.narrowing:
             self.narrowed_ok += 1
             if self.narrowed_ok > NARROWING_GIVES_UP_AFTER:  # the failure did not come back: not row-specific
