@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
@@ -42,3 +43,38 @@ def test_lint_stdin_on_fuzzed_sql(sql: str, fmt: str) -> None:
 @given(data=st.binary(max_size=200), fmt=st.sampled_from(["text", "json"]))
 def test_lint_stdin_on_random_bytes(data: bytes, fmt: str) -> None:
     _check(data, fmt)
+
+
+def _check_entry_point(data: bytes, fmt: str) -> None:
+    """The console script's own path: `main()` takes a lean route for `lint -` that bypasses click."""
+    import contextlib
+    import io
+    import sys
+
+    from expandcontract.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    saved = sys.stdin
+    sys.stdin = stdin
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), pytest.raises(SystemExit) as stop:
+            main(["lint", "-", "--format", fmt])
+    finally:
+        sys.stdin = saved
+    code = stop.value.code
+    assert code in (0, 1, 2), (data, code, err.getvalue())
+    assert "Traceback" not in err.getvalue()
+    if code == 2:
+        assert len([ln for ln in err.getvalue().splitlines() if ln.startswith("error: ")]) == 1
+    if fmt == "json":
+        json.loads(out.getvalue())
+
+
+@FUZZ
+@given(
+    data=st.one_of(sql_text.map(lambda s: s.encode("utf-8", "surrogatepass")), st.binary(max_size=200)),
+    fmt=st.sampled_from(["text", "json"]),
+)
+def test_lint_stdin_through_the_console_entry_point(data: bytes, fmt: str) -> None:
+    _check_entry_point(data, fmt)
