@@ -2,6 +2,12 @@
 
 Accepted: `postgresql://` and `postgres://` URLs, including libpq's `?host=/socket/dir` form. Every
 connection goes through psycopg 3; SQLAlchemy gets the same URL as `postgresql+psycopg://`.
+
+User information is split where libpq splits it (the first `@`, if no `/` comes before it), then user and
+password are percent-encoded again, so a raw `?`, `#` or space in a password reaches libpq and SQLAlchemy
+as the same password. An unencoded `@` or `/` in it cannot be read one way only (libpq, SQLAlchemy and
+urllib each find another host, and libpq's "failed to resolve host 'ssW0rd@db'" shows half of it): such
+a URL, like any URL with a second `@`, is refused with how to percent-encode it, and never printed.
 """
 
 from __future__ import annotations
@@ -121,7 +127,13 @@ def sqlalchemy_url(url: str) -> str:
     libpq = validate(url)
     parts = _split(libpq)
     sa_url = "postgresql+psycopg://" + libpq.split("://", 1)[1]
-    parsed = make_url(sa_url)
+    try:
+        parsed = make_url(sa_url)
+    except ValueError:  # SQLAlchemy reads no libpq host list (`h1:5432,h2:5433`) in the URL itself
+        raise UsageError(
+            f"database URL {mask(url)!r}: SQLAlchemy cannot read a host list in the URL; give one host, or the "
+            "hosts as ?host=h1:5432&host=h2:5433"
+        ) from None
     if parts is None or parsed.password != parts.password or parsed.username != parts.user:
         raise UsageError(f"database URL {mask(url)!r} does not parse: {PERCENT_ENCODE}")  # pragma: no cover
     return sa_url

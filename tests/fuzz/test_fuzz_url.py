@@ -9,8 +9,9 @@ from urllib.parse import unquote
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy.engine import make_url
 
-from expandcontract.db.url import mask, validate, where
+from expandcontract.db.url import mask, sqlalchemy_url, validate, where
 from expandcontract.errors import UsageError
 from tests.fuzz.strategies import FUZZ
 
@@ -39,6 +40,9 @@ def test_fuzzed_passwords_never_leak_and_read_the_same_in_libpq(
         assert password not in str(exc) and "\n" not in str(exc)
         return
     assert password not in mask(libpq) and password not in str(where(url))
+    if "," not in host:  # SQLAlchemy reads no libpq host list (sqlalchemy_url says so, one line)
+        sa = make_url(sqlalchemy_url(url))  # and SQLAlchemy reads the same credentials
+        assert (sa.username, sa.password or "") == (user, unquote(password))
     parsed = conninfo_to_dict(libpq)
     assert parsed.get("user") == user
     assert parsed.get("password", "") == unquote(password)  # a `%XX` the user wrote is an escape, as in any URL
