@@ -15,6 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expandcontract.config_range import (
+    DAY_MS,
+    DAY_S,
+    HOUR_MS,
+    HOUR_S,
+    INT32_MAX,
+    MAX_KEYS,
+    MAX_ROWS,
+    out_of_range,
+    ranged,
+)
 from expandcontract.errors import ConfigError
 
 
@@ -22,19 +33,22 @@ from expandcontract.errors import ConfigError
 class DDLConfig:
     """How the runner takes locks for DDL (DESIGN.md, "Running phases safely")."""
 
-    lock_timeout_ms: int = 100
-    statement_timeout_ms: int = 0  # 0: no statement_timeout (CONCURRENTLY builds can take hours)
-    retries: int = 30
-    retry_budget_s: float = 60.0
-    retry_base_ms: int = 50
-    retry_max_ms: int = 2000
-    holder_wait_s: float = 10.0  # wait this long for long lock holders to finish before trying
-    long_holder_ms: int = 200  # a lock held longer than this counts as "long"
+    lock_timeout_ms: int = ranged(100, 1, INT32_MAX, unit="ms", why="0 would wait for locks forever")
+    # 0: no statement_timeout (CONCURRENTLY builds can take hours)
+    statement_timeout_ms: int = ranged(0, 0, INT32_MAX, unit="ms", why="0 means none")
+    retries: int = ranged(30, 0, 10_000)
+    retry_budget_s: float = ranged(60.0, 0.0, DAY_S, low_open=True, unit="s")
+    retry_base_ms: int = ranged(50, 1, HOUR_MS, unit="ms", at_most="retry_max_ms")
+    retry_max_ms: int = ranged(2000, 1, HOUR_MS, unit="ms")
+    # wait this long for long lock holders to finish before trying
+    holder_wait_s: float = ranged(10.0, 0.0, DAY_S, unit="s")
+    # a lock held longer than this counts as "long"
+    long_holder_ms: int = ranged(200, 0, DAY_MS, unit="ms")
 
 
 @dataclass(frozen=True)
 class LintConfig:
-    pg_version: int = 17
+    pg_version: int = ranged(17, 10, 99, why="the linter knows PostgreSQL 10 and later")
     transaction: str = "per-file"
     schema: str | None = None
     select: tuple[str, ...] = ()
@@ -46,21 +60,26 @@ class LintConfig:
 
 @dataclass(frozen=True)
 class BackfillConfig:
-    batch_time_ms: int = 100
-    initial_batch_size: int = 1000
-    min_batch_size: int = 10
-    max_batch_size: int = 100_000
-    sleep_ms: int = 0
-    max_replica_lag_s: float = 10.0
-    max_waiting_sessions: int = 0
-    max_transaction_age_s: float = 3600.0
+    # the per-batch statement_timeout is 10x this, and must fit PostgreSQL's int32 ms
+    batch_time_ms: int = ranged(100, 1, 600_000, unit="ms")
+    initial_batch_size: int = ranged(1000, 1, MAX_ROWS)  # clamped to [min, max]
+    min_batch_size: int = ranged(10, 1, MAX_ROWS, at_most="max_batch_size")
+    max_batch_size: int = ranged(100_000, 1, MAX_ROWS)
+    sleep_ms: int = ranged(0, 0, HOUR_MS, unit="ms")
+    max_replica_lag_s: float = ranged(10.0, 0.0, DAY_S, low_open=True, unit="s", why="0 would never proceed")
+    max_waiting_sessions: int = ranged(0, 0, 100_000)
+    max_transaction_age_s: float = ranged(3600.0, 0.0, 30 * DAY_S, low_open=True, unit="s")
     health_check_sql: str | None = None
     health_check: str | None = None  # "module:function"
-    signal_timeout_s: float = 15.0
-    check_interval_s: float = 1.0  # how often the throttle signals are read between batches
-    range_rows: int = 1_000_000  # keys per range that workers claim (`backfill work`)
-    reconnect_timeout_s: float = 300.0  # give up reconnecting after a lost connection after this long
-    max_batch_fraction: float = 0.01  # a batch locks at most this share of the table's rows (0: no cap)
+    signal_timeout_s: float = ranged(15.0, 0.0, DAY_S, low_open=True, unit="s")
+    # how often the throttle signals are read between batches
+    check_interval_s: float = ranged(1.0, 0.0, HOUR_S, unit="s")
+    # keys per range that workers claim (`backfill work`)
+    range_rows: int = ranged(1_000_000, 1, MAX_KEYS, why="0 would claim empty ranges forever")
+    # give up reconnecting after a lost connection after this long
+    reconnect_timeout_s: float = ranged(300.0, 0.0, DAY_S, low_open=True, unit="s")
+    # a batch locks at most this share of the table's rows (0: no cap)
+    max_batch_fraction: float = ranged(0.01, 0.0, 1.0, why="0 means no cap")
 
 
 @dataclass(frozen=True)
@@ -97,7 +116,7 @@ class ServeConfig:
 
     token: str | None = None
     token_file: str | None = None
-    max_body_bytes: int = 65536
+    max_body_bytes: int = ranged(65536, 1, 1 << 30, unit="bytes")
 
 
 @dataclass(frozen=True)
@@ -168,6 +187,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc}); fix the syntax") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte at offset {exc.start}); TOML files are UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
 
 
 _FIXED = {"root", "source"}
@@ -190,7 +213,11 @@ def _build(cls: type[Any], table: Any, where: str, extra: dict[str, Any] | None 
     ]
     if required:
         raise ConfigError(f"{where}: missing key {required[0]!r} (needs {', '.join(required)})")
-    return cls(**kwargs)
+    built = cls(**kwargs)
+    problem = out_of_range(built)
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
+    return built
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

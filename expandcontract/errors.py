@@ -80,3 +80,9 @@ class GateUnknown(ExpandContractError):
 
 class GateDenied(ExpandContractError):
     exit_code = EXIT_DENIED
+
+
+class RevisionExited(Exception):
+    """A revision's upgrade() or downgrade() called sys.exit(). Deliberately not an ExpandContractError:
+    callers handle it as the revision failure it is (rolled back, reported, audit closed), instead of the
+    process ending with the revision's exit code and no message."""

@@ -83,7 +83,8 @@ def replica_lag(max_lag_s: float, clock: Callable[[], float] = time.monotonic) -
 def long_transactions(max_age_s: float) -> Reader:
     def read(conn: Any) -> str | None:
         row = conn.execute(
-            "SELECT pid, extract(epoch FROM now() - xact_start)::float8 FROM pg_stat_activity "
+            "SELECT pid, extract(epoch FROM now() - xact_start)::float8, coalesce(application_name, '') "
+            "FROM pg_stat_activity "
             "WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
             "AND now() - xact_start > make_interval(secs => %s) ORDER BY xact_start LIMIT 1",
             (max_age_s,),
@@ -92,7 +93,8 @@ def long_transactions(max_age_s: float) -> Reader:
         if row is None:
             return None
         return (
-            f"transaction of pid {row[0]} open for {row[1]:.0f} s (max_transaction_age_s = {max_age_s:g}): "
+            f"transaction of pid {row[0]} ({row[2] or 'no application_name'}) open for {row[1]:.0f} s "
+            f"(max_transaction_age_s = {max_age_s:g}): "
             "vacuum cannot remove the rows the backfill rewrites"
         )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import json
+import math
+import os
 import signal
 import sys
 import threading
@@ -21,6 +23,27 @@ from expandcontract.config import Config, load_config
 from expandcontract.errors import ExpandContractError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.ParamType[float]):
+    """A finite number within [low, high]: click's FloatRange lets `nan` through (every comparison with it
+    is false), and `--wait nan` or `--seconds inf` is a command that never ends."""
+
+    name = "number"
+
+    def __init__(self, low: float, high: float, *, low_open: bool = False) -> None:
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        above = number > self.low if self.low_open else number >= self.low
+        if not (math.isfinite(number) and above and number <= self.high):
+            low = f"more than {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            self.fail(f"{value!r} is out of range; use a finite number {low} and at most {self.high:g}", param, ctx)
+        return number
 
 
 @dataclass
@@ -108,6 +131,27 @@ def wants_json(argv: list[str]) -> bool:
     return False
 
 
+def _known_urls() -> list[str]:
+    """Every database URL this process may have been given, to scrub their passwords from messages."""
+    urls = [os.environ.get("DATABASE_URL") or ""]
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        obj = ctx.find_root().obj
+        if isinstance(obj, AppContext):
+            urls += [obj.database_url or "", (obj._config.database_url if obj._config else None) or ""]
+    return [u for u in urls if u]
+
+
+def scrub_secrets(text: str) -> str:
+    """`text` without the password of any database URL we were given (a last line of defence: messages
+    are built from masked URLs, but a driver's text may quote what it was handed)."""
+    from expandcontract.db.url import scrub
+
+    for url in _known_urls():
+        text = scrub(text, url)
+    return text
+
+
 def handle_errors(fn: F) -> F:
     """Our exceptions -> one line on stderr (and the JSON error document under --format json) and the
     exception's exit code; no traceback."""
@@ -118,7 +162,7 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except ExpandContractError as exc:
-            emit_error(str(exc), exc.exit_code, as_json=as_json, details=exc.details())
+            emit_error(scrub_secrets(str(exc)), exc.exit_code, as_json=as_json, details=exc.details())
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             emit_error("interrupted", 130, as_json=as_json)
@@ -131,12 +175,15 @@ def handle_errors(fn: F) -> F:
             ):
                 orig = getattr(exc, "orig", None) or exc
                 emit_error(
-                    f"lost the database connection ({str(orig).strip().splitlines()[0]}); "
+                    f"lost the database connection ({scrub_secrets(str(orig).strip().splitlines()[0])}); "
                     "check the server and re-run (completed steps are recorded)",
                     2,
                     as_json=as_json,
                 )
                 sys.exit(2)
+            # A bug: keep the traceback, but not a password a library put into the message.
+            if exc.args and any(isinstance(a, str) and scrub_secrets(a) != a for a in exc.args):
+                exc.args = tuple(scrub_secrets(a) if isinstance(a, str) else a for a in exc.args)
             raise
 
     return wrapper  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from expandcontract.cli._common import app, command, format_option, global_options
+from expandcontract.cli._common import FiniteFloat, app, command, format_option, global_options
 
 
 @click.group()
@@ -120,7 +120,12 @@ def cancel(name: str, fmt: str) -> None:
 @click.argument("name")
 @click.option("--worker-id", default=None, help="Shown in status (default HOST:PID); e.g. the Job index.")
 @click.option(
-    "--wait", "wait_s", type=float, default=0.0, show_default=True, help="Seconds to wait for NAME to be registered."
+    "--wait",
+    "wait_s",
+    type=FiniteFloat(0, 86_400),
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for NAME to be registered.",
 )
 @format_option("text", "json")
 def work(name: str, worker_id: str | None, wait_s: float, fmt: str) -> None:

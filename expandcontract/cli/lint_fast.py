@@ -87,13 +87,25 @@ def execute(
     result = LintResult(0, [])
     with stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
         if sql:
-            stdin = sys.stdin.read() if "-" in sql else None
+            stdin = read_stdin() if "-" in sql else None
             result = lint_paths(sql, options, stdin=stdin)
         if revisions or not paths:
             from expandcontract.lint.project import lint_project
 
             result = result + lint_project(config, options, since=since, only=revisions or None)
     return render(fmt, result.findings, result.files, result.not_analysable), result.exit_code
+
+
+def read_stdin() -> str:
+    """stdin as UTF-8 text; other bytes are bad input (exit 2), as for a .sql file that is not UTF-8."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"cannot read -: stdin is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "PostgreSQL would reject it too: save the SQL as UTF-8"
+        ) from None
 
 
 @contextlib.contextmanager

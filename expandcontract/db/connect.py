@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
-from expandcontract.db.url import mask, validate, where
-from expandcontract.errors import DatabaseUnreachable
+from expandcontract.db.url import mask, scrub, validate, where
+from expandcontract.errors import DatabaseUnreachable, UsageError
 
 APPLICATION_NAME = "expandcontract"
 
@@ -15,17 +15,21 @@ APPLICATION_NAME = "expandcontract"
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection[Any]:
     """A psycopg connection, or DatabaseUnreachable naming the host/port (password masked)."""
     kwargs.setdefault("application_name", APPLICATION_NAME)
+    libpq_url = validate(url)
     try:
-        return psycopg.connect(validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
+        return psycopg.connect(libpq_url, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
     except psycopg.OperationalError as exc:
         raise unreachable(url, exc) from None
+    except psycopg.ProgrammingError as exc:  # libpq refused the URL itself (an unknown option, a bad escape)
+        reason = scrub(str(exc), url)
+        raise UsageError(f"database URL {mask(url)} is not valid for libpq ({reason}); fix the URL") from None
 
 
 def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
     orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     lines = [ln.strip() for ln in str(orig).strip().splitlines() if ln.strip() and "sqlalche.me" not in ln]
     reason = lines[-1] if lines else type(orig).__name__
-    reason = reason.replace("connection failed: ", "")
+    reason = scrub(reason.replace("connection failed: ", ""), url)
     return DatabaseUnreachable(
         f"cannot connect to PostgreSQL at {where(url)} ({reason}); URL {mask(url)}. "
         "Check that the server is running and the URL (--database-url, DATABASE_URL or "

@@ -8,6 +8,7 @@ the last decision stands (blocked or unknown).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
@@ -35,9 +36,13 @@ def parse_duration(text: str) -> float:
     """`90`, `90s`, `15m`, `1h30m`, `500ms` -> seconds."""
     text = text.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not (math.isfinite(seconds) and seconds >= 0):  # `nan`, `inf` and `-5` parse as floats
+            raise UsageError(f"invalid duration {text!r}; use e.g. 90s, 15m or 1h30m")
+        return seconds
     m = _DURATION.match(text)
     if not text or not m or not any(m.groups()):
         raise UsageError(f"invalid duration {text!r}; use e.g. 90s, 15m or 1h30m")

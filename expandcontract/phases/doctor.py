@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg import sql
+
 from expandcontract.db.connect import connect
 from expandcontract.errors import ExpandContractError
 from expandcontract.names import SCHEMA
@@ -172,7 +174,9 @@ def _stale_state(conn: Any, stale: set[str], fix: bool) -> list[Finding]:
         f = Finding(
             "state-stale",
             f"revision_state says {rid} is applied but alembic_version does not",
-            f"DELETE FROM {SCHEMA}.revision_state WHERE revision = '{rid}'",
+            sql.SQL("DELETE FROM {}.revision_state WHERE revision = {}")
+            .format(sql.Identifier(SCHEMA), sql.Literal(rid))
+            .as_string(conn),
         )
         if fix:
             conn.execute(f"DELETE FROM {SCHEMA}.revision_state WHERE revision = %s", (rid,))
@@ -193,15 +197,15 @@ def _invalid_indexes(conn: Any, fix: bool, claimed: set[int]) -> list[Finding]:
     ).fetchall():
         if oid in claimed:
             continue
-        qualified = f'"{schema}"."{index}"'
+        drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, index))
         f = Finding(
             "invalid-index",
             f"index {schema}.{index} on {table} is INVALID (a failed CREATE INDEX CONCURRENTLY): "
             "it slows writes and serves no reads",
-            f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}; then re-run the revision that builds it",
+            f"{drop.as_string(conn)}; then re-run the revision that builds it",
         )
         if fix:
-            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified}")
+            conn.execute(drop)
             f.fixed = True
         out.append(f)
     return out

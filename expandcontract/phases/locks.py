@@ -13,6 +13,7 @@ those an interrupted run committed (resume.py), and checks the runner lock befor
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import time
@@ -36,7 +37,7 @@ _CIC_NAME = re.compile(
 HOLDERS_SQL = """
 SELECT a.pid, coalesce(a.application_name, '') AS application_name,
        extract(epoch FROM now() - a.xact_start)::float8 AS xact_age_s,
-       a.state, left(coalesce(a.query, ''), 300) AS query, l.mode, c.relname
+       a.state, coalesce(a.query, '') AS query, l.mode, c.relname
 FROM pg_locks l
 JOIN pg_stat_activity a ON a.pid = l.pid
 JOIN pg_class c ON c.oid = l.relation
@@ -322,10 +323,34 @@ def relation_oids(raw: Any, tables: list[str]) -> list[int]:
 
 
 def blockers(raw: Any, tables: list[str], min_age_s: float = 0.0) -> list[dict[str, Any]]:
-    """Sessions holding locks on `tables`: pid, application_name, transaction age, state, query."""
+    """Sessions holding locks on `tables`: pid, application_name, transaction age, state, lock mode, table
+    and a fingerprint of the session's query. Never the query text: it is another application's SQL and
+    may carry its data (literals, tokens), and reports end up in logs, CI output and our audit table."""
     oids = relation_oids(raw, tables)
     if not oids:
         return []
     rows = raw.execute(HOLDERS_SQL, (oids, min_age_s)).fetchall()
-    keys = ("pid", "application_name", "xact_age_s", "state", "query", "mode", "table")
-    return [dict(zip(keys, r, strict=True)) for r in rows]
+    keys = ("pid", "application_name", "xact_age_s", "state", "query_fingerprint", "mode", "table")
+    return [dict(zip(keys, (*r[:4], query_fingerprint(r[4]), *r[5:]), strict=True)) for r in rows]
+
+
+def query_fingerprint(query: str) -> str:
+    """pglast's fingerprint (the same for the same statement shape, whatever its constants), or, for text
+    that does not parse (truncated at track_activity_query_size, not SQL), a hash of the text with its
+    literals and numbers removed. Empty for no query."""
+    if not query.strip():
+        return ""
+    try:
+        from pglast.parser import ParseError, fingerprint
+
+        try:
+            return str(fingerprint(query))
+        except ParseError:
+            pass
+    except ImportError:  # pragma: no cover - pglast is a dependency
+        pass
+    shape = _LITERALS.sub("?", " ".join(query.split()).lower())
+    return "h" + hashlib.sha256(shape.encode()).hexdigest()[:15]
+
+
+_LITERALS = re.compile(r"'(?:[^']|'')*'?|\b\d+(?:\.\d+)?\b")

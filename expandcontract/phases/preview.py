@@ -31,6 +31,8 @@ def offline_sql(plan: Plan) -> dict[str, str]:
                 warnings.simplefilter("ignore")
                 with Operations.context(ctx):
                     step.revision.module.upgrade()
+        except SystemExit as stop:  # would end `plan` with the revision's exit code and nothing printed
+            buf.write(f"-- cannot render offline: upgrade() called sys.exit({stop.code!r})\n")
         except Exception as exc:
             buf.write(f"-- cannot render offline: {type(exc).__name__}: {exc}\n")
         text = "\n".join(ln for ln in buf.getvalue().splitlines() if ln.strip())

@@ -169,25 +169,36 @@ def load_project(config: Config, *, validate: bool = True) -> Project:
     from alembic.script import ScriptDirectory
 
     acfg = load_alembic_config(config)
+    script: ScriptDirectory | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             script = ScriptDirectory.from_config(acfg)
             scripts = list(script.walk_revisions())
-    except SyntaxError as exc:
-        raise ProjectError(
-            f"{exc.filename}:{exc.lineno}: syntax error in revision file ({exc.msg}); fix the file"
-        ) from None
     except alembic_util.CommandError as exc:
-        raise ProjectError(f"Alembic cannot read the revisions: {exc}") from None
-    except ImportError as exc:
-        raise ProjectError(f"a revision file failed to import: {exc}; fix the import") from None
+        raise ProjectError(_load_failure(exc, acfg, script, f"Alembic cannot read the revisions: {exc}")) from None
+    except (Exception, SystemExit) as exc:  # a revision file that raises (or exits) at import, a broken file
+        raise ProjectError(_load_failure(exc, acfg, script, None)) from None
     project = _build(config, acfg, script, scripts)
     if validate:
         problems = project_problems(project)
         if problems:
             raise ProjectError(problems[0])
     return project
+
+
+def _load_failure(exc: BaseException, acfg: AlembicConfig, script: ScriptDirectory | None, default: str | None) -> str:
+    from expandcontract.phases.revision_files import explain
+
+    if script is not None:
+        directories = [Path(d) for d in script._version_locations]
+    else:
+        location = acfg.get_main_option("script_location") or ""
+        directories = [Path(location) / "versions"]
+    line = explain(exc, directories)
+    if default is not None and line.startswith("Alembic cannot read the revisions ("):
+        return default
+    return line
 
 
 def _label_of_base(script: ScriptDirectory, sc: Script, cache: dict[str, str | None]) -> str | None:

@@ -26,7 +26,13 @@ from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
 from expandcontract.db.handover import handed_over
-from expandcontract.errors import EXIT_USAGE, ExpandContractError, LockBudgetExhausted, PhaseFailed
+from expandcontract.errors import (
+    EXIT_USAGE,
+    ExpandContractError,
+    LockBudgetExhausted,
+    PhaseFailed,
+    RevisionExited,
+)
 from expandcontract.names import (
     ATTR_BATCH_GUARD,
     ATTR_BEFORE_MIGRATIONS,
@@ -264,18 +270,28 @@ class Runner:
         gate: dict[str, Any] | None,
         skip_reason: str | None,
     ) -> int:
+        import psycopg
+
         user, host = who()
-        row = (
-            self._audit_conn()
-            .execute(
-                f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
-            )
-            .fetchone()
-        )
-        self._run_id = int(row[0])
-        return self._run_id
+        audit = self._audit_conn()
+        for attempt in (1, 2):
+            try:
+                row = audit.execute(
+                    f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, "
+                    "skip_gate_reason) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
+                ).fetchone()
+                self._run_id = int(row[0])
+                return self._run_id
+            except psycopg.errors.UniqueViolation:
+                if attempt == 2:
+                    raise
+                # The id sequence is behind the table (a crash on a server without fsync, a restored dump):
+                # move it past the highest id and take the next one. We hold the runner lock: no race.
+                audit.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{SCHEMA}.runs', 'id'), (SELECT max(id) FROM {SCHEMA}.runs))"
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def finish_audit(
         self,
@@ -402,7 +418,14 @@ class Runner:
                 conn.commit()
                 guard.prepared = resume.StepLog(rev.id, run_id, done)
             try:
-                self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id)
+                try:
+                    self._alembic(
+                        conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id
+                    )
+                except SystemExit as stop:  # would end the process with its code and no message, audit open
+                    raise RevisionExited(
+                        f"its {verb}() called sys.exit({stop.code!r}); raise an exception instead"
+                    ) from None
             except Exception as exc:
                 if conn.in_transaction():
                     conn.rollback()
@@ -427,8 +450,8 @@ class Runner:
                     report = (
                         "; ".join(
                             f"pid {b['pid']} ({b['application_name'] or 'no application_name'}, "
-                            f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}: "
-                            f"{b['query'][:120]!r})"
+                            f"transaction {b['xact_age_s']:.1f}s, {b['state']}, holds {b['mode']} on {b['table']}, "
+                            f"query fingerprint {b['query_fingerprint'] or 'none'})"
                             for b in found
                         )
                         or "no blocking session left (the lock was released just now; re-run)"

@@ -62,8 +62,8 @@ def _read(config: Config) -> Project:
             continue
         values = _literals(path)
         rid = values.get("revision")
-        if not isinstance(rid, str) or rid in raw:
-            raise _Unsure
+        if not isinstance(rid, str) or rid in raw or "down_revision" not in values:
+            raise _Unsure  # Alembic decides (and load_project names the file at fault)
         raw[rid] = values
     downs = {rid: _ids(v.get("down_revision"), raw) for rid, v in raw.items()}
     revisions: dict[str, Revision] = {}

@@ -7,6 +7,7 @@ the server of rehearse's own `--database-url`), dropped at the end, whatever hap
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import statistics
@@ -52,9 +53,9 @@ class Options:
     def check(self) -> None:
         if self.rows < 0:
             raise UsageError(f"--rows must be 0 or more, got {self.rows}")
-        if self.seconds <= 0:
-            raise UsageError(f"--seconds must be more than 0, got {self.seconds}")
-        if self.max_lock_wait_ms <= 0:
+        if not self.seconds > 0 or self.seconds == math.inf:  # `not >`: NaN compares false with everything
+            raise UsageError(f"--seconds must be a finite number more than 0, got {self.seconds}")
+        if not self.max_lock_wait_ms > 0 or self.max_lock_wait_ms == math.inf:
             raise UsageError(f"--max-lock-wait-ms must be more than 0, got {self.max_lock_wait_ms}")
         if self.workers < 1:
             raise UsageError(f"workers must be 1 or more, got {self.workers}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from expandcontract.db.handover import handed_over
-from expandcontract.errors import ProjectError
+from expandcontract.errors import ProjectError, RevisionExited
 from expandcontract.phases.project import Project
 
 
@@ -78,6 +78,10 @@ class Stepper:
                 ),
             ):
                 self.project.script.run_env()
+        except SystemExit as stop:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            raise RevisionExited(f"it called sys.exit({stop.code!r}); raise an exception instead") from None
         except BaseException:
             if self.conn.in_transaction():
                 self.conn.rollback()

@@ -140,6 +140,9 @@ def test_long_transaction_holds_the_backfill(database_url: str) -> None:
         thread, _events, errors = run_in_thread(database_url, config(max_transaction_age_s=0.5))
         wait_for(lambda: "open for" in reason(database_url), what="long transaction reason")
         assert "max_transaction_age_s = 0.5" in reason(database_url)
+        # who, by pid and application_name; never the other session's SQL
+        assert f"pid {holder.info.backend_pid} (expandcontract)" in reason(database_url)
+        assert "txid_current" not in reason(database_url)
         assert rows_done(database_url) == 0
     finally:
         holder.rollback()
