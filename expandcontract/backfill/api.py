@@ -1,8 +1,8 @@
 """Entry points: run a backfill to completion (the op, in `run migrate`) and join one as a worker.
 
-Both register nothing twice and trust only the checkpoint: `run` registers the backfill (or picks up the
-existing row, taking fixed SQL) and works until every range is done; `work` joins a registered backfill
-and leaves when nothing is left to claim.
+Both register nothing twice and take their SQL from the revision only: `run` registers the backfill (or
+picks up the existing row's progress) and works until every range is done; `work` joins a registered
+backfill with the SQL of the revision it loaded and leaves when nothing is left to claim.
 """
 
 from __future__ import annotations
@@ -85,14 +85,18 @@ def run(
 
 def work(
     url: str,
-    name: str,
+    s: spec.Spec,
     config: BackfillConfig,
     progress: ProgressHook | None = None,
     *,
     worker: str | None = None,
     wait_s: float = 0.0,
 ) -> Result:
-    """Join the registered backfill `name` and work ranges until none is left to claim."""
+    """Join the registered backfill `s.name` and work ranges until none is left to claim.
+
+    `s` comes from the revision files (declared.py), never from the checkpoint row: the row only says how
+    far the backfill got, and a row whose SQL differs from the revision's is refused, not run."""
+    name = s.name
     deadline = time.monotonic() + wait_s
     with connect(url) as conn:
         checkpoint.ensure_schema(conn)
@@ -109,7 +113,14 @@ def work(
             )
         if row["status"] == "cancelled" and row["requested"] == "cancel":
             raise BackfillCancelled(f"backfill {name} is cancelled; `expandcontract backfill resume {name}` first")
-        p = spec.from_row(conn, row)
+        p = spec.plan(conn, s)
+        _same_target(row, p)
+        if (row["set_values"], row["where_sql"]) != (p.values, p.where):
+            raise BackfillInputError(
+                f"backfill {name} is registered with values={row['set_values']!r}, where={row['where_sql']!r} but "
+                f"this checkout's revision has values={p.values!r}, where={p.where!r}; run the worker from the "
+                "same release as `run migrate` (the worker runs only its revision's SQL)"
+            )
     if row["status"] == "done":
         return Result(name, 0, 0, "done")
     return _engine(url, p, config, progress, worker or default_worker_id(), wait_for_others=False)
