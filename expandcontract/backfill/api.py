@@ -12,7 +12,7 @@ import socket
 import time
 from typing import Any
 
-from expandcontract.backfill import checkpoint, spec, throttle
+from expandcontract.backfill import checkpoint, spec, sqlcheck, throttle
 from expandcontract.backfill.engine import Engine, Options, Result
 from expandcontract.backfill.errors import BackfillCancelled, BackfillInputError
 from expandcontract.backfill.heartbeat import ProgressHook
@@ -27,6 +27,7 @@ def default_worker_id() -> str:
 
 def register(url: str, s: spec.Spec) -> tuple[spec.Plan, dict[str, Any]]:
     """Validate `s` and insert its checkpoint row if new (upper bound fixed now). Touches no data row."""
+    sqlcheck.check_arguments(s.values, s.where)  # before the first connection: nothing is created for a payload
     with connect(url) as conn:
         checkpoint.ensure_schema(conn)
         p = spec.plan(conn, s)

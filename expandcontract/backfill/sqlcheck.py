@@ -43,7 +43,8 @@ def _problem(text: str) -> str | None:
     try:
         doc = json.loads(parse_sql_json(f"SELECT ({text})"))
     except ParseError as exc:
-        return f"it does not parse: {exc.args[0] if exc.args else exc}"
+        detail = str(exc.args[0] if exc.args else exc).encode("unicode_escape").decode("ascii")
+        return f"it does not parse: {detail}"  # escaped: the line stays one line whatever the text holds
     stmts = doc.get("stmts", [])
     if len(stmts) != 1:
         return f"it makes {len(stmts)} statements"
