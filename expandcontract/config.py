@@ -61,6 +61,7 @@ class BackfillConfig:
     range_rows: int = 1_000_000  # keys per range that workers claim (`backfill work`)
     reconnect_timeout_s: float = 300.0  # give up reconnecting after a lost connection after this long
     max_batch_fraction: float = 0.01  # a batch locks at most this share of the table's rows (0: no cap)
+    workers: int = 1  # batch workers of `run migrate` (threads, each its own connection); --workers N
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,15 @@ import socket
 import time
 from typing import Any
 
-from expandcontract.backfill import checkpoint, spec, sqlcheck, throttle
+from expandcontract.backfill import checkpoint, pool, spec, sqlcheck, throttle
 from expandcontract.backfill.engine import Engine, Options, Result
 from expandcontract.backfill.errors import BackfillCancelled, BackfillInputError
 from expandcontract.backfill.heartbeat import ProgressHook
 from expandcontract.backfill.progress import default_display
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
+
+MAX_WORKERS = 64
 
 
 def default_worker_id() -> str:
@@ -76,6 +78,11 @@ def run(
     worker: str | None = None,
 ) -> Result:
     """Run the backfill to completion in this process (other workers may help). Re-runs resume."""
+    if not 1 <= config.workers <= MAX_WORKERS:
+        raise BackfillInputError(
+            f"backfill workers = {config.workers}: give 1 to {MAX_WORKERS} ([tool.expandcontract.backfill] workers, "
+            "or `run migrate --workers N`)"
+        )
     p, row = register(url, s)
     if row["status"] == "done":
         event = {"name": p.name, "rows_done": 0, "rows_estimate": row["rows_estimate"], "rate": 0.0}
@@ -136,6 +143,10 @@ def _engine(
         progress = display
     try:
         t = throttle.from_config(config, p.table.oid)
+        if wait_for_others and config.workers > 1:  # `run migrate --workers N`; `backfill work` is one each
+            return pool.run(
+                url, p, throttle.Shared(t, config.check_interval_s), config, progress, worker, config.workers
+            )
         opts = Options(config=config, worker=worker, progress=progress, wait_for_others=wait_for_others)
         return Engine(url, p, t, opts).run()
     finally:

@@ -52,7 +52,14 @@ def _line(r: dict[str, Any]) -> str:
         parts.append(f"waiting: {r['throttled_reason']}")
     if r["error"]:
         parts.append(f"error: {r['error']}")
+    if r.get("workers"):
+        parts.append("workers: " + ", ".join(_worker(w) for w in r["workers"]))
     return "; ".join(parts)
+
+
+def _worker(w: dict[str, Any]) -> str:
+    state = "working" if w["working"] else "idle"
+    return f"{w['worker']} {state} {w['rows_done']:,} rows in {w['ranges']} range(s)"
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
@@ -75,6 +82,9 @@ def _table(rows: list[dict[str, Any]]) -> None:
             r["throttled_reason"] or r["error"] or "",
         )
     Console().print(t)
+    for r in rows:
+        for w in r.get("workers") or []:
+            click.echo(f"  {r['name']}: {_worker(w)}")
 
 
 def _request(action: str, name: str, fmt: str) -> None:

@@ -161,6 +161,12 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
 @click.option("--wait", "gate_wait", default=None, help="Ask the rollout gate again until it allows (e.g. 15m).")
 @SNAPSHOT
 @click.option("--lock-wait", default=30.0, show_default=True, help="Seconds to wait for another runner.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Backfill batch workers in this process (default: [tool.expandcontract.backfill] workers, 1).",
+)
 @format_option("text", "json")
 def run(
     phase: str,
@@ -171,10 +177,17 @@ def run(
     gate_wait: str | None,
     snapshots: tuple[Path, ...],
     lock_wait: float,
+    workers: int | None,
     fmt: str,
 ) -> None:
     """Run PHASE: upgrade its lane safely (runner lock, lock_timeout with retries, audit log)."""
     from expandcontract.phases.run import run_phase
+
+    if workers is not None:
+        from dataclasses import replace
+
+        a = app()
+        a._config = replace(a.config(), backfill=replace(a.config().backfill, workers=workers))
 
     if skip_gate and not (reason and reason.strip()):
         raise UsageError("--skip-gate needs --reason TEXT (it is recorded in the audit log)")
