@@ -188,11 +188,11 @@ def pct(values: list[float], p: float) -> float:
 # -- the --matrix mode ------------------------------------------------------------------------------------
 def _project(workdir: Path) -> Path:
     """A scaffolded project whose migrate revision backfills table `t` (the expand is a no-op)."""
-    from expandcontract.config import load_config
-    from expandcontract.phases import adopt, scaffold
-
     import contextlib
     import io
+
+    from expandcontract.config import load_config
+    from expandcontract.phases import adopt, scaffold
 
     adopt.init(workdir)
     with contextlib.redirect_stdout(io.StringIO()):  # Alembic's "Generating ..." lines: not the results
