@@ -7,8 +7,10 @@ backfill with the SQL of the revision it loaded and leaves when nothing is left 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ from expandcontract.backfill.heartbeat import ProgressHook
 from expandcontract.backfill.progress import default_display
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
+from expandcontract.names import SCHEMA
 
 MAX_WORKERS = 64
 
@@ -42,9 +45,28 @@ def register(url: str, s: spec.Spec) -> tuple[spec.Plan, dict[str, Any]]:
         else:
             found = conn.execute(p.max_key()).fetchone()
             upper = list(found) if found is not None else None
-            estimate = spec.estimate_rows(conn, p) if upper is not None else 0
+            estimate = None if upper is not None else 0  # estimated beside the first batches: _estimate_later
         row = checkpoint.register(conn, p.definition(), upper, estimate)
     return p, row
+
+
+def _estimate_later(url: str, p: spec.Plan) -> threading.Thread:
+    """The row estimate (for progress and ETA only) on a connection of its own, while the batches start:
+    it may ANALYZE the table or the new column first, which takes seconds on a big cold table, and no
+    batch needs to wait for that. The heartbeat picks the figure up from the backfill row."""
+
+    def target() -> None:
+        with contextlib.suppress(Exception), connect(url) as conn:  # best effort: progress without an ETA
+            estimate = spec.estimate_rows(conn, p)
+            conn.execute(
+                f"UPDATE {SCHEMA}.backfills SET rows_estimate = %s WHERE name = %s AND rows_estimate IS NULL",
+                (estimate, p.name),
+            )
+            conn.commit()
+
+    thread = threading.Thread(target=target, name=f"estimate {p.name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _same_target(row: dict[str, Any], p: spec.Plan) -> None:
@@ -88,6 +110,8 @@ def run(
         event = {"name": p.name, "rows_done": 0, "rows_estimate": row["rows_estimate"], "rate": 0.0}
         _emit(progress, {**event, "eta_s": 0.0, "batch_size": 0, "throttled_reason": None, "state": "done"})
         return Result(p.name, 0, 0, "done")
+    if row["rows_estimate"] is None:
+        _estimate_later(url, p)
     return _engine(url, p, config, progress, worker or default_worker_id(), wait_for_others=True)
 
 

@@ -229,3 +229,17 @@ def test_workers_out_of_range_is_one_line_exit_2(database_url: str) -> None:
             api.run(database_url, Spec("w", "items", {"flag": "true"}), replace(config(), workers=n), lambda e: None)
         assert getattr(err.value, "exit_code", None) == 2
     assert touched(database_url) == {0: 10}
+
+
+def test_the_row_estimate_is_made_beside_the_batches_not_before_them(database_url: str) -> None:
+    """A new column has no statistics: the estimate ANALYZEs it first, on its own connection, while the
+    first batches already run; the figure lands in the backfill row for status and ETA."""
+    make_table(database_url, rows=3000)
+    with connect(database_url) as conn:
+        conn.execute("ALTER TABLE items ADD COLUMN verified boolean")  # no pg_stats row yet
+        conn.commit()
+    api.run(database_url, Spec("est", "items", {"verified": "true"}, where="verified IS NULL"), config(), None)
+    estimate = wait_for(lambda: scalar(database_url, "SELECT rows_estimate FROM expandcontract.backfills"))
+    assert 2700 <= estimate <= 3300
+    assert scalar(database_url, "SELECT count(*) FROM pg_stats WHERE tablename = 'items' AND attname = 'verified'") == 1
+    assert touched(database_url) == {1: 3000}
