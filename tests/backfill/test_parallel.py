@@ -127,7 +127,9 @@ def test_three_workers_read_each_signal_once_per_interval(database_url: str) -> 
     # one engine alone would read about elapsed/interval times; three unshared engines three times that
     assert len(SIGNAL_CALLS) <= elapsed / interval + 2, (len(SIGNAL_CALLS), elapsed)
     gaps = [b - a for a, b in itertools.pairwise(SIGNAL_CALLS)]
-    assert min(gaps) >= interval * 0.95, gaps
+    # never two reads in one interval (unshared engines would read within milliseconds of each other); the
+    # gap is measured inside the health check, after the SQL signals read before it, hence the slack
+    assert min(gaps) >= interval * 0.5, gaps
     assert result.batches > 3 * len(SIGNAL_CALLS)  # batches ran far more often than the signal was read
 
 
