@@ -13,6 +13,15 @@ them so the WAL figures compare like with like):
 3. a concurrent writer PROCESS updating random rows at a fixed rate, latency measured from each operation's
    scheduled time (corrected for coordinated omission): idle, during the UPDATE, during the backfill;
 4. WAL bytes of the UPDATE vs the engine (pg_current_wal_lsn before/after).
+
+    python benchmarks/backfill.py --matrix 1000000,2000000,10000000 [--repeat 3] [--workers 1,2]
+
+`--matrix`: the whole process of `expandcontract run migrate --workers N` against one UPDATE of an identical
+table, per size: every run gets its own database cloned from one template (the same table, byte for
+byte), the runs of one repetition go in rotated order, and the median ratio of the repetitions is
+reported; each run's rows are checked (every `flag` right). Also, on the smallest size: a writer's p99
+during `--workers 2` and during the UPDATE against idle, WAL of each against the UPDATE, and the no-op
+`run migrate` start-up time.
 """
 
 from __future__ import annotations
@@ -176,6 +185,152 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] if s else float("nan")
 
 
+# -- the --matrix mode ------------------------------------------------------------------------------------
+def _project(workdir: Path) -> Path:
+    """A scaffolded project whose migrate revision backfills table `t` (the expand is a no-op)."""
+    import contextlib
+    import io
+
+    from expandcontract.config import load_config
+    from expandcontract.phases import adopt, scaffold
+
+    adopt.init(workdir)
+    with contextlib.redirect_stdout(io.StringIO()):  # Alembic's "Generating ..." lines: not the results
+        made = {r.phase: r.path for r in scaffold.new(load_config(start=workdir), "bench", "bench")}
+    text = made["migrate"].read_text()
+    call = f'    op.backfill("t", values={{"flag": "{SET}"}}, name="bench.t")\n'
+    start = text.index("def upgrade() -> None:\n") + len("def upgrade() -> None:\n")
+    made["migrate"].write_text(text[:start] + call + "\n\n" + text[text.index("def downgrade()") :])
+    return workdir
+
+
+def _clone(server: str, template: str, name: str) -> str:
+    """A copy of the template's table; ANALYZEd (not timed) like any production table: a clone has the
+    template's statistics but no analyze time, and the backfill would otherwise analyze it first."""
+    with connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    url = with_database(server, name)
+    with connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE t")
+    return url
+
+
+def _drop(server: str, name: str) -> None:
+    with connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+
+
+def _right(url: str, rows: int) -> None:
+    with connect(url) as conn:
+        wrong = conn.execute(f"SELECT count(*) FROM t WHERE flag IS DISTINCT FROM {SET}").fetchone()[0]
+        total = conn.execute("SELECT count(*) FROM t").fetchone()[0]
+    if wrong or total != rows:
+        raise SystemExit(f"{url}: {wrong} rows wrong of {total}")
+
+
+def _cli(url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).parent / "expandcontract"
+    env = {**os.environ, "DATABASE_URL": url}
+    return subprocess.run([str(exe), *args], cwd=workdir, env=env, capture_output=True, text=True)
+
+
+def _timed_run(server: str, template: str, name: str, workdir: Path, workers: int | None) -> tuple[float, int]:
+    """(seconds, WAL bytes) of one UPDATE (workers None) or one whole `run migrate --workers N`."""
+    url = _clone(server, template, name)
+    try:
+        if workers is not None and _cli(url, workdir, "run", "expand").returncode != 0:
+            raise SystemExit("run expand failed")
+        checkpoint(server)
+        with connect(server, autocommit=True) as conn:
+            w0 = wal(conn)
+        t0 = time.perf_counter()
+        if workers is None:
+            with connect(url, autocommit=True) as conn:
+                conn.execute(f"UPDATE t SET flag = {SET}")
+        else:
+            r = _cli(url, workdir, "run", "migrate", "--workers", str(workers))
+            if r.returncode != 0:
+                raise SystemExit(f"run migrate --workers {workers} exited {r.returncode}: {r.stderr[-500:]}")
+        elapsed = time.perf_counter() - t0
+        with connect(server, autocommit=True) as conn:
+            w1 = wal(conn)
+        rows = int(template.rsplit("_", 1)[1])
+        _right(url, rows)
+        return elapsed, w1 - w0
+    finally:
+        _drop(server, name)
+
+
+def matrix(server: str, sizes: list[int], workers: list[int], repeat: int, base: Path, writer_hz: float) -> None:
+    workdir = _project(base / "project")
+    out: dict[str, Any] = {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(), "sizes": {}}
+    for rows in sizes:
+        template = f"tmpl_{rows}"
+        with connect(server, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {template}")
+            conn.execute(f"CREATE DATABASE {template}")
+        make_table(with_database(server, template), "t", rows)
+        kinds: list[int | None] = [None, *workers]
+        runs: dict[str, list[tuple[float, int]]] = {("update" if k is None else f"w{k}"): [] for k in kinds}
+        for i in range(repeat):
+            order = kinds[i % len(kinds) :] + kinds[: i % len(kinds)]  # rotate who goes first
+            for k in order:
+                key = "update" if k is None else f"w{k}"
+                runs[key].append(_timed_run(server, template, f"run_{key}", workdir, k))
+                print(f"{rows:,} rows, rep {i + 1}, {key}: {runs[key][-1][0]:.2f} s", file=sys.stderr)
+        upd = runs["update"]
+        size: dict[str, Any] = {"update_s": [round(t, 3) for t, _ in upd]}
+        for k in workers:
+            mine = runs[f"w{k}"]
+            ratios = sorted(u[0] / m[0] for u, m in zip(upd, mine, strict=True))
+            size[f"workers_{k}"] = {
+                "s": [round(t, 3) for t, _ in mine],
+                "ratio_vs_update_median": round(ratios[len(ratios) // 2], 3),
+                "ratios": [round(r, 3) for r in ratios],
+                "wal_vs_update": round(sum(w for _, w in mine) / max(1, sum(w for _, w in upd)), 4),
+            }
+        out["sizes"][rows] = size
+        if rows == min(sizes):
+            out["writer"] = _writer_figures(server, template, workdir, rows, writer_hz)
+        _drop(server, template)
+    out["load_avg_at_end"] = os.getloadavg()
+    print(json.dumps(out, indent=2))
+
+
+def _writer_figures(server: str, template: str, workdir: Path, rows: int, hz: float) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    lat: dict[str, list[float]] = {}
+    for key, workers in (("idle", 0), ("update", None), ("workers_2", 2)):
+        url = _clone(server, template, f"wr_{key}")
+        try:
+            if workers:
+                _cli(url, workdir, "run", "expand")
+
+            def act(url: str = url, workers: int | None = workers) -> None:
+                if workers == 0:
+                    time.sleep(5)
+                elif workers is None:
+                    with connect(url, autocommit=True) as conn:
+                        conn.execute(f"UPDATE t SET flag = {SET}")
+                else:
+                    _cli(url, workdir, "run", "migrate", "--workers", str(workers))
+
+            lat[key], _ = with_writer(url, "t", rows, hz, act)
+            if key == "workers_2":
+                t0 = time.perf_counter()
+                _cli(url, workdir, "run", "migrate")  # nothing left to do: the fixed start-up cost
+                res["noop_run_migrate_s"] = round(time.perf_counter() - t0, 3)
+        finally:
+            _drop(server, f"wr_{key}")
+    idle = pct(lat["idle"], 99)
+    for key in ("update", "workers_2"):
+        res[f"writer_p99_ms_{key}"] = round(pct(lat[key], 99) * 1000, 2)
+        res[f"writer_p99_over_idle_{key}"] = round(pct(lat[key], 99) / idle, 2)
+    res["writer_p99_ms_idle"] = round(idle * 1000, 2)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -188,6 +343,8 @@ def main() -> None:
     )
     ap.add_argument("--max-batch-size", type=int, default=BackfillConfig().max_batch_size)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--matrix", default=None, help="sizes, e.g. 1000000,10000000: the whole-process table")
+    ap.add_argument("--workers", default="1,2", help="with --matrix: worker counts to compare")
     args = ap.parse_args()
     rows, target = args.rows, args.target_ms
     MAX_BATCH[0] = args.max_batch_size
@@ -203,6 +360,10 @@ def main() -> None:
             conn.execute("CREATE DATABASE bench")
             version = conn.execute("SHOW server_version").fetchone()[0]
         url = with_database(server, "bench")
+        if args.matrix:
+            sizes = [int(x) for x in args.matrix.split(",")]
+            matrix(server, sizes, [int(x) for x in args.workers.split(",")], args.repeat, base, args.writer_hz)
+            return
         print(
             f"PostgreSQL {version}, {rows:,} rows per table, target {target} ms, cpus {os.cpu_count()}", file=sys.stderr
         )

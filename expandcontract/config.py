@@ -80,6 +80,8 @@ class BackfillConfig:
     reconnect_timeout_s: float = ranged(300.0, 0.0, DAY_S, low_open=True, unit="s")
     # a batch locks at most this share of the table's rows (0: no cap)
     max_batch_fraction: float = ranged(0.01, 0.0, 1.0, why="0 means no cap")
+    # batch workers of `run migrate` (threads, each its own connection); --workers N
+    workers: int = ranged(1, 1, 64)
 
 
 @dataclass(frozen=True)

@@ -25,15 +25,46 @@ GROUP BY b.name ORDER BY b.created_at, b.name
 """
 
 
+# Per worker id (HOST:PID/N for the workers of `run migrate --workers N`, or --worker-id): its ranges, rows,
+# and whether it holds one of its unfinished ranges right now (the range's advisory lock, see locks.py).
+_WORKERS = f"""
+SELECT r.worker, count(*), count(*) FILTER (WHERE r.done), COALESCE(sum(r.rows_done), 0)::bigint,
+       COALESCE(sum(r.batches), 0)::bigint, max(r.updated_at),
+       bool_or(NOT r.done AND EXISTS (
+           SELECT 1 FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objsubid = 2
+             AND l.objid::bigint = (hashtext(r.name || '#' || r.range_no)::bigint + 4294967296) %% 4294967296
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))
+FROM {SCHEMA}.backfill_ranges r WHERE r.name = %s GROUP BY r.worker ORDER BY r.worker
+"""
+
+
+def workers(conn: Any, name: str) -> list[dict[str, Any]]:
+    rows = conn.execute(_WORKERS, (locks.RANGE_CLASS, name)).fetchall()
+    return [
+        {
+            "worker": w,
+            "ranges": int(n),
+            "ranges_done": int(n_done),
+            "rows_done": int(done),
+            "batches": int(batches),
+            "working": bool(working),
+            "updated_at": _iso(updated),
+        }
+        for w, n, n_done, done, batches, updated, working in rows
+    ]
+
+
 def status(url: str, name: str | None = None) -> list[dict[str, Any]]:
-    """One dict per backfill (JSON-ready). `state` adds liveness to the stored status."""
+    """One dict per backfill (JSON-ready). `state` adds liveness to the stored status; `workers` lists
+    every worker that claimed a range of it (this process's and other machines')."""
     with connect(url) as conn:
         # read-only: never create tables (or take their locks) just to look
         rows = conn.execute(_STATUS, (name, name)).fetchall() if checkpoint.exists(conn) else []
         out = []
         for r in rows:
             live = locks.live_processes(conn, r[0])
-            out.append(_row(r, live))
+            out.append({**_row(r, live), "workers": workers(conn, r[0])})
     if name is not None and not out:
         raise _unknown(url, name)
     return out

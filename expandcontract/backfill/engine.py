@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -24,7 +25,7 @@ from expandcontract.backfill.errors import BackfillCancelled, BackfillFailed
 from expandcontract.backfill.heartbeat import Heartbeat, ProgressHook
 from expandcontract.backfill.ranges import Range
 from expandcontract.backfill.spec import Plan
-from expandcontract.backfill.throttle import WAITERS_SQL, Throttle
+from expandcontract.backfill.throttle import WAITERS_SQL
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
 from expandcontract.errors import DatabaseUnreachable
@@ -41,6 +42,12 @@ NARROWING_GIVES_UP_AFTER = 64  # successful batches after a failure before sizin
 _REQUESTED = f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s"
 
 
+class Checker(Protocol):
+    """The throttle (throttle.Throttle, or throttle.Shared for the workers of one process)."""
+
+    def check(self, conn: Any) -> str | None: ...
+
+
 @dataclass
 class Options:
     config: BackfillConfig
@@ -50,6 +57,8 @@ class Options:
     poll_s: float = 0.5
     heartbeat_s: float = 1.0
     batch_guard: Callable[[psycopg.Connection[Any]], None] | None = None  # first thing in each batch's transaction
+    stop: threading.Event | None = None  # set by pool.py when a sibling worker failed or was interrupted
+    rates: dict[str, float] | None = None  # shared by the workers of one process (heartbeat.py)
 
 
 @dataclass
@@ -57,12 +66,12 @@ class Result:
     name: str
     rows_done: int  # by this process
     batches: int
-    state: str  # "done" | "finished-share"
+    state: str  # "done" | "finished-share" | "stopped"
     batch_times: list[float] = field(default_factory=list)  # seconds per committed batch, this process
 
 
 class Engine:
-    def __init__(self, url: str, plan: Plan, throttle: Throttle, options: Options) -> None:
+    def __init__(self, url: str, plan: Plan, throttle: Checker, options: Options) -> None:
         cfg = options.config
         self.url = url
         self.plan = plan
@@ -74,7 +83,7 @@ class Engine:
         self.size = max(cfg.min_batch_size, min(cap, cfg.initial_batch_size))
         self.conn: psycopg.Connection[Any] | None = None
         self.range: Range | None = None
-        self.beat = Heartbeat(plan.name, options.worker, options.progress, options.heartbeat_s)
+        self.beat = Heartbeat(plan.name, options.worker, options.progress, options.heartbeat_s, rates=options.rates)
         self.stats = self.beat.stats
         self.reason: str | None = None
         self.timeouts_at_min = 0
@@ -157,7 +166,12 @@ class Engine:
         finally:
             self._drop()
 
+    def _stopped(self) -> bool:
+        return self.opts.stop is not None and self.opts.stop.is_set()
+
     def _step(self, conn: psycopg.Connection[Any]) -> Result | None:
+        if self._stopped():  # between batches: nothing is half-done, the checkpoint is exact
+            return Result(self.plan.name, self.stats.rows, self.stats.batches, "stopped", self.stats.times)
         if not self.started:
             self._start(conn)
         if self._throttled(conn):
@@ -332,7 +346,7 @@ class Engine:
                 f"SELECT requested FROM {SCHEMA}.backfills WHERE name = %s", (self.plan.name,)
             ).fetchone()
             conn.commit()
-            if row is None or row[0] != "pause":
+            if row is None or row[0] != "pause" or self._stopped():
                 break
             self._say(reason, state="paused")
         if row is not None and row[0] is None:

@@ -51,6 +51,8 @@ class Heartbeat:
     every_s: float = 1.0
     stats: Stats = field(default_factory=Stats)
     last: float = 0.0
+    # Shared by the workers of one process (pool.py): each puts its own rate in, the row gets the sum.
+    rates: dict[str, float] | None = None
 
     def beat(
         self, conn: Any, batch_size: int, reason: str | None, *, force: bool = False, state: str | None = None
@@ -61,6 +63,9 @@ class Heartbeat:
         self.last = now
         done, estimate = self.stats.rows, None
         rate = self.stats.rate()
+        if self.rates is not None:
+            self.rates[self.worker] = rate
+            rate = sum(self.rates.values())
         if conn is not None and not conn.closed and not conn.broken:
             try:
                 done = checkpoint.totals(conn, self.name)[0]

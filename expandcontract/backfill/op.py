@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
@@ -18,6 +19,8 @@ from alembic.operations import MigrateOperation, Operations
 from expandcontract.names import ATTR_BATCH_GUARD, ATTR_CONFIG
 
 PROGRESS_ATTR = "expandcontract.backfill.progress"
+# Set by `declared.specs()`: offline, each op.backfill() call is recorded here instead of rendered.
+COLLECT: ContextVar[list[Any] | None] = ContextVar("expandcontract_backfill_collect", default=None)
 
 
 @Operations.register_operation("backfill")
@@ -57,6 +60,9 @@ class BackfillOp(MigrateOperation):
         schema: str | None = None,
     ) -> Any:
         """op.backfill("users", values={"email_verified": "false"}, where="email_verified IS NULL")."""
+        from expandcontract.backfill.sqlcheck import check_arguments
+
+        check_arguments(values, where)  # before anything runs or renders: each is one SQL expression
         if name is None:
             change = _caller_change()
             name = f"{change}.{table}" if change else table
@@ -83,22 +89,8 @@ def _caller_change() -> str | None:
 def run_backfill(operations: Operations, operation: BackfillOp) -> None:
     ctx = operations.get_context()
     assert operation.name is not None
-    if ctx.as_sql:
-        sets = ", ".join(f"{c} = {v}" for c, v in operation.values.items())
-        where = f" WHERE {operation.where}" if operation.where else ""
-        table = f"{operation.schema}.{operation.table}" if operation.schema else operation.table
-        ctx.impl.static_output(
-            f"-- expandcontract backfill {operation.name}: UPDATE {table} SET {sets}{where} "
-            "in keyset batches, run online (`expandcontract run migrate`); not part of this script"
-        )
-        return
-    from expandcontract.backfill import api
     from expandcontract.backfill.spec import Spec
-    from expandcontract.db.url import validate
 
-    bind = operations.get_bind()
-    url = validate(bind.engine.url.render_as_string(hide_password=False))
-    attrs: dict[str, Any] = ctx.config.attributes if ctx.config is not None else {}
     spec = Spec(
         name=operation.name,
         table=operation.table,
@@ -108,6 +100,27 @@ def run_backfill(operations: Operations, operation: BackfillOp) -> None:
         key=operation.key,
         batch_time_ms=operation.batch_time_ms,
     )
+    if ctx.as_sql:
+        collected = COLLECT.get()
+        if collected is not None:
+            collected.append(spec)
+            return
+        sets = ", ".join(f"{c} = {v}" for c, v in operation.values.items())
+        where = f" WHERE {operation.where}" if operation.where else ""
+        table = f"{operation.schema}.{operation.table}" if operation.schema else operation.table
+        # one comment line, whatever newlines the names or the SQL hold
+        text = " ".join(f"{operation.name}: UPDATE {table} SET {sets}{where}".split())
+        ctx.impl.static_output(
+            f"-- expandcontract backfill {text} "
+            "in keyset batches, run online (`expandcontract run migrate`); not part of this script"
+        )
+        return
+    from expandcontract.backfill import api
+    from expandcontract.db.url import validate
+
+    bind = operations.get_bind()
+    url = validate(bind.engine.url.render_as_string(hide_password=False))
+    attrs: dict[str, Any] = ctx.config.attributes if ctx.config is not None else {}
     with ctx.autocommit_block():
         api.run(url, spec, _config(ctx, attrs), attrs.get(PROGRESS_ATTR), batch_guard=attrs.get(ATTR_BATCH_GUARD))
 

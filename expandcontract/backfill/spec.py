@@ -2,12 +2,12 @@
 
 Validated before any row is touched, against the live catalog: the table must exist, every assigned
 column must exist and not be part of the key, the key must be walkable in order, and the values/where SQL
-must compile (EXPLAIN). Each failure is one line naming what is wrong and the fix.
+must each be one expression (sqlcheck.py) and compile (EXPLAIN); system schemas are refused. Statements
+are built with psycopg.sql around those checked expressions. Each failure is one line naming what is wrong and the fix.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from expandcontract.backfill import checkpoint
+from expandcontract.backfill import checkpoint, sqlcheck
 from expandcontract.backfill.errors import BackfillInputError
 from expandcontract.backfill.keys import Key, Table, check_columns, find_key, resolve_table
 
@@ -83,26 +83,18 @@ class Plan:
 
 def plan(conn: Any, spec: Spec) -> Plan:
     """Validate `spec` against the catalog; raises BackfillInputError with the fix."""
+    sqlcheck.check_arguments(spec.values, spec.where)
     table = resolve_table(conn, spec.table, spec.schema)
+    if sqlcheck.system_schema(table.schema):
+        raise BackfillInputError(
+            f"backfill {spec.name}: {table.display} is in the system schema {table.schema!r}; a backfill only "
+            "updates the application's own tables (check op.backfill()'s table and schema= arguments)"
+        )
     key = find_key(conn, table, spec.key)
     check_columns(table, key, spec.values)
     p = Plan(spec.name, table, key, dict(spec.values), spec.where or None, spec.batch_time_ms)
     _compiles(conn, p)
     return p
-
-
-def from_row(conn: Any, row: dict[str, Any]) -> Plan:
-    """The plan of a registered backfill (for `backfill work NAME`), re-checked against the catalog."""
-    values = row["set_values"] if isinstance(row["set_values"], dict) else json.loads(row["set_values"])
-    spec = Spec(
-        name=row["name"],
-        table=row["table_name"],
-        schema=row["table_schema"],
-        values=values,
-        where=row["where_sql"],
-        key=tuple(row["key_columns"]),
-    )
-    return plan(conn, spec)
 
 
 def _compiles(conn: Any, p: Plan) -> None:

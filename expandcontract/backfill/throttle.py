@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -182,6 +183,27 @@ class Throttle:
             if reason:
                 reasons.append(reason)
         return "; ".join(reasons) or None
+
+
+@dataclass
+class Shared:
+    """One throttle for the N workers of one process: the signals are read at most once per `interval_s`
+    (by whichever worker asks first, on its own connection), and every worker gets that verdict."""
+
+    inner: Throttle
+    interval_s: float
+    clock: Callable[[], float] = time.monotonic
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    read_at: float | None = None
+    reason: str | None = None
+
+    def check(self, conn: Any) -> str | None:
+        with self.lock:
+            now = self.clock()
+            if self.read_at is None or now - self.read_at >= self.interval_s:
+                self.reason = self.inner.check(conn)  # raises on a lost connection: read_at stays old
+                self.read_at = now
+            return self.reason
 
 
 def _rollback(conn: Any) -> None:

@@ -52,7 +52,14 @@ def _line(r: dict[str, Any]) -> str:
         parts.append(f"waiting: {r['throttled_reason']}")
     if r["error"]:
         parts.append(f"error: {r['error']}")
+    if r.get("workers"):
+        parts.append("workers: " + ", ".join(_worker(w) for w in r["workers"]))
     return "; ".join(parts)
+
+
+def _worker(w: dict[str, Any]) -> str:
+    state = "working" if w["working"] else "idle"
+    return f"{w['worker']} {state} {w['rows_done']:,} rows in {w['ranges']} range(s)"
 
 
 def _table(rows: list[dict[str, Any]]) -> None:
@@ -75,6 +82,9 @@ def _table(rows: list[dict[str, Any]]) -> None:
             r["throttled_reason"] or r["error"] or "",
         )
     Console().print(t)
+    for r in rows:
+        for w in r.get("workers") or []:
+            click.echo(f"  {r['name']}: {_worker(w)}")
 
 
 def _request(action: str, name: str, fmt: str) -> None:
@@ -129,11 +139,24 @@ def cancel(name: str, fmt: str) -> None:
 )
 @format_option("text", "json")
 def work(name: str, worker_id: str | None, wait_s: float, fmt: str) -> None:
-    """Join backfill NAME as a worker: claim key ranges until none is left, then exit 0."""
+    """Join backfill NAME as a worker: claim key ranges until none is left, then exit 0.
+
+    The SQL comes from this checkout's revision files (the op.backfill() call named NAME), never from the
+    database."""
     from expandcontract.backfill import api
+    from expandcontract.backfill.declared import specs
+    from expandcontract.errors import UsageError
+    from expandcontract.phases.project import load_project
 
     a = app()
-    result = api.work(a.database_url_resolved(), name, a.config().backfill, worker=worker_id, wait_s=wait_s)
+    declared = specs(r.module for r in load_project(a.config()).ordered())
+    if name not in declared:
+        known = ", ".join(sorted(declared)) or "none"
+        raise UsageError(
+            f"no op.backfill() named {name!r} in this checkout's revisions (declared here: {known}); run "
+            "`backfill work` from the release whose migrate revision declares it"
+        )
+    result = api.work(a.database_url_resolved(), declared[name], a.config().backfill, worker=worker_id, wait_s=wait_s)
     summary = {"name": result.name, "rows_done": result.rows_done, "batches": result.batches, "state": result.state}
     if fmt == "json":
         click.echo(json.dumps(summary))

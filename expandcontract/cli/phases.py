@@ -168,6 +168,12 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
     help="Serve Prometheus metrics of this run on http://HOST:PORT/metrics while it runs (0: any free port).",
 )
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Backfill batch workers in this process (default: [tool.expandcontract.backfill] workers, 1).",
+)
 @format_option("text", "json")
 def run(
     phase: str,
@@ -180,10 +186,17 @@ def run(
     lock_wait: float,
     metrics_port: int | None,
     metrics_host: str,
+    workers: int | None,
     fmt: str,
 ) -> None:
     """Run PHASE: upgrade its lane safely (runner lock, lock_timeout with retries, audit log)."""
     from expandcontract.phases.run import run_phase
+
+    if workers is not None:
+        from dataclasses import replace
+
+        a = app()
+        a._config = replace(a.config(), backfill=replace(a.config().backfill, workers=workers))
 
     if skip_gate and not (reason and reason.strip()):
         raise UsageError("--skip-gate needs --reason TEXT (it is recorded in the audit log)")

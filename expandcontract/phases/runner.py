@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -110,6 +111,7 @@ class Runner:
         self._run_id: int | None = None
         self._holding = False  # inside locked(): every statement and batch checks the lock
         self._lost: str | None = None  # the lock was lost for good: every further check stops
+        self._retaking = threading.Lock()  # `run migrate --workers N`: N batch threads check the lock
 
     # -- database state ---------------------------------------------------------------------
     def current_heads(self) -> set[str]:
@@ -208,13 +210,19 @@ class Runner:
             return
         if self._lost is not None:
             raise RunnerLockLost(self._lost)
+        pid = self._lock_pid
         row = raw.execute(
             "SELECT pg_advisory_xact_lock_shared(%s), pg_try_advisory_xact_lock_shared(%s, %s)",
-            (RUNNER_STEP_KEY, RUNNER_ALIVE_CLASS, self._lock_pid),
+            (RUNNER_STEP_KEY, RUNNER_ALIVE_CLASS, pid),
         ).fetchone()
         if row and row[1] is False:  # the lock connection still holds its alive key: it lives, it holds the lock
             return
-        self._retake()
+        with self._retaking:  # one thread takes the lock back; the others find it taken
+            if self._lost is not None:
+                raise RunnerLockLost(self._lost)
+            if self._lock_pid != pid:
+                return  # another batch worker of this process took it back meanwhile
+            self._retake()
 
     def _hold(self, conn: Any) -> None:
         """`conn` holds the runner lock: mark it alive for check_lock."""

@@ -15,6 +15,7 @@ from expandcontract.backfill.errors import BackfillCancelled
 from expandcontract.backfill.spec import Spec
 from expandcontract.db.connect import connect
 from tests.backfill.helpers import cli, config, make_table, rows_done, slow_function, start_backfill, touched, wait_for
+from tests.backfill.project import make_project
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +71,8 @@ def test_pause_resume_cancel_from_another_process(database_url: str, tmp_path: P
     assert 0 < cancelled_at < 3000
 
     # a cancelled backfill stays cancelled for workers too: exit 1, one line
-    r = cli(database_url, "backfill", "work", NAME)
+    make_project(tmp_path, 'op.backfill("items", values={"flag": "slow(v)"}, name="chg.items")')
+    r = cli(database_url, "--config", str(tmp_path / "pyproject.toml"), "backfill", "work", NAME)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0 and "is cancelled" in r.stderr
 
     # resume clears it; running again continues from the checkpoint, every row once

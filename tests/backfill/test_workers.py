@@ -15,6 +15,7 @@ import pytest
 from expandcontract.backfill import api
 from expandcontract.backfill.spec import Spec
 from tests.backfill.helpers import make_table, rows_done, scalar, slow_function, touched, wait_for
+from tests.backfill.project import make_project
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +49,7 @@ def setup(url: str, tmp_path: Path) -> Path:
     make_table(url, rows=3000)
     slow_function(url)
     api.register(url, Spec(NAME, "items", {"flag": "slow(v)"}))
+    make_project(tmp_path, 'op.backfill("items", values={"flag": "slow(v)"}, name="chg.items")')
     cfg = tmp_path / "expandcontract.toml"
     cfg.write_text("[backfill]\nrange_rows = 250\nbatch_time_ms = 20\ninitial_batch_size = 20\nmax_batch_size = 100\n")
     return cfg
@@ -95,6 +97,7 @@ def test_a_killed_workers_range_is_resumed_by_another(database_url: str, tmp_pat
 
 def test_a_worker_started_before_registration_waits_for_it(database_url: str, tmp_path: Path) -> None:
     make_table(database_url, rows=500)
+    make_project(tmp_path, 'op.backfill("items", values={"flag": "true"}, name="chg.items")')
     cfg = tmp_path / "expandcontract.toml"
     cfg.write_text("[backfill]\nrange_rows = 100\nbatch_time_ms = 20\n")
     proc = subprocess.Popen(
