@@ -6,14 +6,13 @@ no project or database; only the revision path imports Alembic (lazily, in lint/
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 
 import click
 
 from expandcontract.cli._common import app, command
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import UsageError
 
 
@@ -100,7 +99,7 @@ def lint(
     revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
     sql = [p for p in paths if not p.endswith(".py")]
     result = LintResult(0, [])
-    with _stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
+    with stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
         if sql:
             stdin = sys.stdin.read() if "-" in sql else None
             result = lint_paths(sql, options, stdin=stdin)
@@ -110,31 +109,6 @@ def lint(
             result = result + lint_project(config, options, since=since, only=revisions or None)
     click.echo(render(fmt, result.findings, result.files, result.not_analysable))
     sys.exit(result.exit_code)
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr(active: bool) -> Iterator[None]:
-    """While revisions are imported and rendered, anything written to stdout (print, logging handlers
-    bound to sys.stdout, C extensions writing to fd 1) goes to stderr instead."""
-    if not active:
-        yield
-        return
-    saved_fd = None
-    try:
-        fd = sys.stdout.fileno()
-        sys.stdout.flush()
-        saved_fd = os.dup(fd)
-        os.dup2(sys.stderr.fileno(), fd)
-    except (AttributeError, OSError, ValueError):  # no real file descriptor (tests' CliRunner)
-        fd = -1
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        if saved_fd is not None:
-            sys.stderr.flush()
-            os.dup2(saved_fd, fd)
-            os.close(saved_fd)
 
 
 @command()

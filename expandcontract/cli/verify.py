@@ -13,6 +13,7 @@ import sys
 import click
 
 from expandcontract.cli._common import app, command, format_option, sigterm_as_interrupt
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import EXIT_PROBLEMS
 
 ORDER_CHOICES = ("alembic", "change", "release", "all")
@@ -39,7 +40,8 @@ def verify(since: str | None, order: str, fmt: str) -> None:
 
     ctx = app()
     orders = ORDERS if order == "all" else (order,)
-    with sigterm_as_interrupt():  # CI cancellation: the scratch databases are still dropped
+    # CI cancellation: the scratch databases are still dropped; revisions' output kept off the JSON document
+    with sigterm_as_interrupt(), stdout_to_stderr(fmt == "json"):
         report = verify_project(
             ctx.config(),
             server_url=ctx.database_url,
