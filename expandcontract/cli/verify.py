@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -28,8 +29,14 @@ ORDER_CHOICES = ("alembic", "change", "release", "all")
     show_default=True,
     help="Upgrade order(s) to verify in: Alembic's `upgrade heads`, per change, per release, or all three.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="SQL of what exists before the first revision (pg_dump --schema-only --no-owner), loaded first.",
+)
 @format_option("text", "json")
-def verify(since: str | None, order: str, fmt: str) -> None:
+def verify(since: str | None, order: str, baseline: Path | None, fmt: str) -> None:
     """Check every revision upgrades, downgrades and upgrades again leaving schema and data as they were.
 
     Runs on scratch databases: the embedded PostgreSQL by default, or the server given by --database-url
@@ -47,6 +54,7 @@ def verify(since: str | None, order: str, fmt: str) -> None:
             server_url=ctx.database_url,
             orders=orders,
             since=since,
+            baseline=baseline,
             progress=lambda line: click.echo(line, err=True),
         )
     if fmt == "json":

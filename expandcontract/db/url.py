@@ -1,7 +1,9 @@
 """Database URLs: which one to use, how to show it (password masked) and how to hand it to drivers.
 
-Accepted: `postgresql://` and `postgres://` URLs, including libpq's `?host=/socket/dir` form. Every
-connection goes through psycopg 3; SQLAlchemy gets the same URL as `postgresql+psycopg://`.
+Accepted: `postgresql://` and `postgres://` URLs, including libpq's `?host=/socket/dir` form. Our own
+direct connections go through psycopg 3; SQLAlchemy and Alembic get the same URL with the driver the
+app's URL names (`postgresql+psycopg2://` in alembic.ini or DATABASE_URL: psycopg2), else psycopg 3 on
+SQLAlchemy 2 and psycopg2 on SQLAlchemy 1.4 (which has no psycopg 3 dialect).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from expandcontract.errors import UsageError
 
-_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 _USERINFO_PASSWORD = re.compile(r"^([a-z+]+://[^:/@?#]*):([^@/?#]*)@", re.IGNORECASE)
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
@@ -32,8 +34,36 @@ def validate(url: str) -> str:
     return "postgresql://" + url.split("://", 1)[1]
 
 
-def sqlalchemy_url(url: str) -> str:
-    return "postgresql+psycopg://" + validate(url).split("://", 1)[1]
+# SQLAlchemy's synchronous PostgreSQL drivers; an app URL naming another one (asyncpg) gets the default
+SYNC_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi", "pg8000")
+_named_driver: list[str] = []  # the driver the app's database URL names, once resolve has seen it
+
+
+def driver_of(url: str) -> str | None:
+    """`psycopg2` for `postgresql+psycopg2://...`; None when the URL names no synchronous driver."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    _, plus, driver = scheme.partition("+")
+    return driver if plus and driver in SYNC_DRIVERS else None
+
+
+def use_driver(driver: str | None) -> None:
+    """From now on SQLAlchemy engines and Alembic in this process use `driver` (the app's URL named it)."""
+    _named_driver[:] = [driver] if driver in SYNC_DRIVERS else []
+
+
+def sqlalchemy_driver(driver: str | None = None) -> str:
+    """`driver`, else the one the app's URL named, else psycopg 3 (SQLAlchemy 2) or psycopg2 (1.4)."""
+    if driver in SYNC_DRIVERS:
+        return driver
+    if _named_driver:
+        return _named_driver[0]
+    import sqlalchemy
+
+    return "psycopg" if int(sqlalchemy.__version__.split(".")[0]) >= 2 else "psycopg2"
+
+
+def sqlalchemy_url(url: str, driver: str | None = None) -> str:
+    return f"postgresql+{sqlalchemy_driver(driver)}://" + validate(url).split("://", 1)[1]
 
 
 @dataclass(frozen=True)
