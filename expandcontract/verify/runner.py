@@ -47,8 +47,8 @@ def verify_project(
     server_url: str | None = None,
     orders: tuple[str, ...] = ORDERS,
     since: str | None = None,
-    baseline: Path | None = None,
     progress: Progress = _quiet,
+    baseline: Path | None = None,
 ) -> Report:
     """Verify every revision of the project configured by `config` (see `verify`)."""
     project = load_project(config)
@@ -61,8 +61,8 @@ def verify(
     server_url: str | None = None,
     orders: tuple[str, ...] = ORDERS,
     since: str | None = None,
-    baseline: Path | None = None,
     progress: Progress = _quiet,
+    baseline: Path | None = None,
 ) -> Report:
     """Scratch databases on the embedded server (or `server_url`'s server), dropped afterwards. `baseline`:
     SQL (a `pg_dump --schema-only`) of what exists before the first revision, loaded first. SQLAlchemy and
