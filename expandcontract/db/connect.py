@@ -70,3 +70,21 @@ def require_driver(name: str) -> None:
     why = why or f"SQLAlchemy {sa.__version__} has no psycopg 3 dialect"
     package = {"psycopg2": "psycopg2-binary"}.get(name, name)
     raise UsageError(f"SQLAlchemy needs the {name} driver here ({why}) and it is not installed: pip install {package}")
+
+
+class _CursorExecutor:
+    """psycopg 3's `connection.execute(sql, params) -> cursor` on a DB-API connection without it (psycopg2)."""
+
+    def __init__(self, dbapi_connection: Any) -> None:
+        self.dbapi_connection = dbapi_connection
+
+    def execute(self, query: str, params: Any = None) -> Any:
+        cursor = self.dbapi_connection.cursor()
+        cursor.execute(query, params)
+        return cursor
+
+
+def executor(dbapi_connection: Any) -> Any:
+    """The driver connection under a SQLAlchemy connection, with psycopg 3's `execute()` whatever the driver
+    (the runner's lock guard queries through it: psycopg 3, or psycopg2 where the app's URL names it)."""
+    return dbapi_connection if hasattr(dbapi_connection, "execute") else _CursorExecutor(dbapi_connection)

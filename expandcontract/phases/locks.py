@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.config import DDLConfig
+from expandcontract.db.connect import executor
 
 _LOCKING = re.compile(
     r"^\s*(ALTER|CREATE|DROP|LOCK|TRUNCATE|REINDEX|CLUSTER|VACUUM|COMMENT|GRANT|REVOKE|REFRESH)\b", re.I
@@ -156,7 +157,7 @@ class LockGuard:
             return statement, parameters
         tables = relations(statement)
         self.last_tables = tables
-        raw = cursor.connection
+        raw = executor(cursor.connection)  # psycopg 3, or psycopg2 where the app's URL names it
         if is_concurrently(statement):
             self._prepare_concurrently(raw, statement)
             budget_ms = int(self.policy.retry_budget_s * 1000)
@@ -213,8 +214,9 @@ class LockGuard:
         import psycopg
 
         try:
-            info = raw.info
-            with psycopg.connect(info.dsn, password=info.password, autocommit=True) as side:
+            info = raw.info  # psycopg 3's, or psycopg2's (whose dsn is on the connection)
+            dsn = getattr(info, "dsn", None) or raw.dsn
+            with psycopg.connect(dsn, password=info.password, autocommit=True) as side:
                 row = side.execute(
                     "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)", (name,)
                 ).fetchone()
