@@ -329,6 +329,7 @@ def _with_version_locations(ini: Path, directory: Path, lane_dirs: list[Path]) -
         out.append(ln)
         if ln.strip() == "[alembic]":
             out.append("path_separator = os")
+            out.append("version_path_separator = os")  # the same key before Alembic 1.16
             out.append(f"version_locations = {value}")
     return "\n".join(out) + "\n"
 

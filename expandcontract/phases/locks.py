@@ -104,7 +104,8 @@ def is_lock_timeout(exc: BaseException) -> bool:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, psycopg.errors.LockNotAvailable):
+        # psycopg 3's class, or the SQLSTATE psycopg2 carries (where the app's URL names psycopg2)
+        if isinstance(cur, psycopg.errors.LockNotAvailable) or getattr(cur, "pgcode", None) == "55P03":
             return True
         cur = getattr(cur, "orig", None) or cur.__cause__ or cur.__context__
     return False

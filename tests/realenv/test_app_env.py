@@ -8,9 +8,13 @@ import subprocess
 import sys
 import textwrap
 
+import sqlalchemy
+
 from expandcontract.db.url import use_driver
 
 from .conftest import Chain
+
+SQLALCHEMY_2 = int(sqlalchemy.__version__.split(".")[0]) >= 2
 
 # passes only on the driver the app named: what airflow's 0017 and 0094 need (psycopg 3 rejects them)
 NEEDS_PSYCOPG2 = (
@@ -38,8 +42,9 @@ def set_config(chain: Chain, line: str) -> None:
 def test_verify_uses_the_driver_the_app_url_names(chain: Chain, pg_server_url: str) -> None:
     chain.add("drv", {"expand": NEEDS_PSYCOPG2})
     proc = cli(chain, "verify", "--database-url", pg_server_url, "--order", "alembic", "--format", "json")
-    assert proc.returncode == 1, proc.stderr  # psycopg 3 by default
-    assert "runs on psycopg2 only, got psycopg" in proc.stdout
+    if SQLALCHEMY_2:  # psycopg 3 by default (SQLAlchemy 1.4 has no psycopg 3 dialect: psycopg2 there)
+        assert proc.returncode == 1, proc.stderr
+        assert "runs on psycopg2 only, got psycopg" in proc.stdout
     # the app's database (never touched by verify: it does not even answer) names psycopg2
     set_config(chain, 'database_url = "postgresql+psycopg2://app:secret@127.0.0.1:1/app"')
     proc = cli(chain, "verify", "--database-url", pg_server_url, "--order", "alembic", "--format", "json")
@@ -50,8 +55,9 @@ def test_verify_uses_the_driver_the_app_url_names(chain: Chain, pg_server_url: s
 
 def test_run_uses_the_driver_the_app_url_names(chain: Chain, database_url: str) -> None:
     chain.add("drv", {"expand": NEEDS_PSYCOPG2})
-    plain = cli(chain, "run", "expand", "--database-url", database_url)
-    assert plain.returncode == 1, plain.stdout + plain.stderr
+    if SQLALCHEMY_2:
+        plain = cli(chain, "run", "expand", "--database-url", database_url)
+        assert plain.returncode == 1, plain.stdout + plain.stderr
     named = database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     proc = cli(chain, "run", "expand", "--database-url", named, "--format", "json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
