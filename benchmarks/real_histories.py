@@ -168,7 +168,7 @@ def make_baseline(name: str, server: str, out: Path) -> Path | None:
     dbname = f"ec_bench_baseline_{os.getpid()}"
     code = (
         "import sys, sqlalchemy as sa\n"
-        "from mlflow.store.db.initial_models import Base\n"
+        "from mlflow.store.tracking.dbmodels.initial_models import Base\n"
         "e = sa.create_engine(sys.argv[1])\n"
         "Base.metadata.create_all(e)\n"
     )
