@@ -242,8 +242,10 @@ class Traffic:
 
 
 def _server_generated(table: Any, column: Any) -> bool:
+    auto = getattr(table, "autoincrement_column", None)  # SQLAlchemy 2; 1.4 keeps it private
+    auto = auto if auto is not None else getattr(table, "_autoincrement_column", None)
     return bool(
-        column is table.autoincrement_column
+        column is auto
         or column.identity is not None
         or column.computed is not None
         or column.server_default is not None
