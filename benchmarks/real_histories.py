@@ -195,14 +195,14 @@ def make_baseline(name: str, server: str, out: Path) -> Path | None:
     return out
 
 
-def run_verify(name: str, server: str) -> dict[str, object]:
+def run_verify(name: str, server: str, driver: str = "psycopg2") -> dict[str, object]:
     """`expandcontract verify --order alembic --format json` inside the app's venv, on `server`."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "alembic.ini").write_text(f"[alembic]\nscript_location = {migrations_dir(name)}\n")
         # the app's own URL names psycopg2 (airflow's 0017 and 0094 need it); verify never connects to it
         (root / "pyproject.toml").write_text(
-            '[tool.expandcontract]\ndatabase_url = "postgresql+psycopg2://app@127.0.0.1:1/app"\n'
+            f'[tool.expandcontract]\ndatabase_url = "postgresql+{driver}://app@127.0.0.1:1/app"\n'
         )
         args = ["verify", "--database-url", server, "--order", "alembic", "--format", "json"]
         baseline = make_baseline(name, server, root / "baseline.sql")
@@ -228,6 +228,8 @@ def run_verify(name: str, server: str) -> dict[str, object]:
         "statuses": dict(statuses),
         "seconds": elapsed,
         "baseline": baseline is not None,
+        "driver": driver,
+        "no_op": sum(any("does nothing on PostgreSQL" in n for n in r["notes"]) for r in revs),
         "failures": [
             {"revision": r["revision"], "differences": r["differences"][:2]} for r in revs if r["status"] == "fail"
         ],
@@ -242,10 +244,11 @@ def verify_report(name: str, data: dict[str, object]) -> list[str]:
     statuses = data["statuses"]
     assert isinstance(statuses, dict)
     lines = [
-        f"{name} verify{' (with baseline)' if data['baseline'] else ''}: {revisions} revisions, "
+        f"{name} verify{' (with baseline)' if data['baseline'] else ''} over {data.get('driver')}: "
+        + f"{revisions} revisions, "
         + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
         + f", exit {data['exit']}, {1000 * seconds / max(revisions, 1):.0f} ms per revision"
-        + f" ({seconds:.1f} s whole process)"
+        + f" ({seconds:.1f} s whole process); {data.get('no_op', 0)} do nothing on PostgreSQL"
     ]
     for f in data.get("failures", [])[:10]:  # type: ignore[attr-defined]
         lines.append(f"  fail {f['revision']}: {'; '.join(f['differences'])[:300]}")
@@ -299,6 +302,7 @@ def main() -> None:
     ap.add_argument("--verify", action="store_true", help="also verify mlflow and airflow (needs --server)")
     ap.add_argument("--server", help="a PostgreSQL server verify may create scratch databases on")
     ap.add_argument("--no-lint", action="store_true")
+    ap.add_argument("--driver", default="psycopg2", help="the driver the app's URL names (psycopg: compare)")
     args = ap.parse_args()
     if args.inner:
         inner(args.inner)
@@ -310,7 +314,7 @@ def main() -> None:
             results[name] = run_inner(name, args.code)
             print("\n".join(report(name, results[name])), flush=True)
         if args.verify and name in VERIFIED:
-            results[f"{name}-verify"] = run_verify(name, args.server)
+            results[f"{name}-verify"] = run_verify(name, args.server, args.driver)
             print("\n".join(verify_report(name, results[f"{name}-verify"])), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"results-{args.label}.json").write_text(json.dumps(results))
