@@ -114,12 +114,12 @@ def inner(root: str) -> None:
     from expandcontract.lint.project import lint_project
 
     start = time.perf_counter()
-    if (Path(root) / "app_context").exists():  # the application must be initialised (Flask-Migrate)
-        _push_app_context((Path(root) / "app_context").read_text().strip())
+    hook = Path(root) / "app_context"  # the application must be initialised (Flask-Migrate): our config hook
+    config = Config(root=Path(root), app_context=hook.read_text().strip() if hook.exists() else None)
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # revisions print; keep the figures line clean
     try:
-        result = lint_project(Config(root=Path(root)), LintOptions(pg_version=15))
+        result = lint_project(config, LintOptions(pg_version=15))
     finally:
         sys.stdout = real_stdout
     elapsed = time.perf_counter() - start
@@ -147,15 +147,6 @@ def inner(root: str) -> None:
             }
         )
     )
-
-
-def _push_app_context(spec: str) -> None:
-    """What the app's own `db upgrade --sql` has: an initialised application (a Flask app context)."""
-    import importlib
-
-    module, _, attr = spec.partition(":")
-    app = getattr(importlib.import_module(module), attr)()
-    app.app_context().push()
 
 
 VERIFIED = ("mlflow", "apache-airflow-core")
