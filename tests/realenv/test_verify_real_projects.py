@@ -153,3 +153,29 @@ def test_a_revision_that_fails_to_import_is_one_line_exit_2(chain: Chain, pg_ser
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1, (args, lines)
         assert path.name in lines[0] and "ModuleNotFoundError" in lines[0] and "no_such_module_anywhere" in lines[0]
+
+
+def test_run_status_and_plan_json_are_one_document_while_revisions_print(chain: Chain, database_url: str) -> None:
+    chain.add(
+        "noisy",
+        {
+            "expand": (
+                "print('upgrading')\nlogging.getLogger('alembic').warning('a log line')\n"
+                'op.execute("CREATE TABLE n (id integer)")',
+                'op.execute("DROP TABLE n")',
+                "import logging, sys\nprint('imported: a line on stdout')\nlogging.basicConfig(stream=sys.stdout)",
+            )
+        },
+    )
+    for args in (["plan", "expand"], ["run", "expand"], ["status"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "expandcontract", *args, "--database-url", database_url, "--format", "json"],
+            cwd=chain.root,
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, (args, proc.stdout, proc.stderr)
+        json.loads(proc.stdout)  # exactly one document
+        assert "imported: a line on stdout" in proc.stderr
+        if args[0] == "run":
+            assert "upgrading" in proc.stderr and "a log line" in proc.stderr
