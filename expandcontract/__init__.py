@@ -9,7 +9,23 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+
+def _version() -> str:
+    """The version setuptools-scm derived from the git tags when this tree was built or installed."""
+    try:
+        from expandcontract._version import version  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # a tree installed before the version file existed, or never installed
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as installed
+
+        try:
+            return installed("expandcontract")
+        except PackageNotFoundError:
+            return "0+unknown"
+    return str(version)
+
+
+__version__ = _version()
 
 _EXPORTS: dict[str, str] = {
     "Classifier": "expandcontract.phases.stamp",

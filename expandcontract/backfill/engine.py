@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from expandcontract.backfill import checkpoint, locks, ranges, sizing
+from expandcontract.backfill import checkpoint, locks, observe, ranges, sizing
 from expandcontract.backfill.errors import BackfillCancelled, BackfillFailed
 from expandcontract.backfill.heartbeat import Heartbeat, ProgressHook
 from expandcontract.backfill.ranges import Range
@@ -48,6 +49,7 @@ class Options:
     wait_for_others: bool = True  # the op waits for the whole backfill; a worker leaves when none is left
     poll_s: float = 0.5
     heartbeat_s: float = 1.0
+    batch_guard: Callable[[psycopg.Connection[Any]], None] | None = None  # first thing in each batch's transaction
 
 
 @dataclass
@@ -201,6 +203,8 @@ class Engine:
     def _batch(self, conn: psycopg.Connection[Any], r: Range) -> None:
         p = self.plan
         t0 = time.monotonic()
+        if self.opts.batch_guard is not None:  # e.g. the runner still holds its lock (in this transaction)
+            self.opts.batch_guard(conn)
         row = conn.execute(
             f"SELECT r.cursor_key, r.done, b.requested FROM {SCHEMA}.backfill_ranges r "
             f"JOIN {SCHEMA}.backfills b ON b.name = r.name WHERE r.name = %s AND r.range_no = %s FOR UPDATE OF r",
@@ -245,6 +249,7 @@ class Engine:
         elapsed = time.monotonic() - t0
         self.timeouts_at_min = 0
         self.stats.add(time.monotonic(), max(0, updated), elapsed)
+        observe.batch(p.name, max(0, updated), elapsed, size)
         if self.narrowing:
             self.narrowed_ok += 1
             if self.narrowed_ok > NARROWING_GIVES_UP_AFTER:  # the failure did not come back: not row-specific

@@ -125,19 +125,22 @@ def estimate_rows(conn: Any, p: Plan) -> int | None:
     The estimate is only as good as the statistics of the columns the WHERE reads. A table never analyzed
     has none (the planner guesses a fraction of a percent), and a column added since the last ANALYZE has
     none either (the planner then guesses that `col IS NULL` matches almost nothing, or everything of what
-    it knew): so the table, or just those columns, is analyzed first, once (the next run finds the stats).
-    ANALYZE reads a bounded sample and its lock does not block reads or writes."""
-    never = conn.execute(
-        "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL FROM pg_stat_all_tables WHERE relid = %s",
+    it knew), and statistics older than the rows written since (more than autovacuum's own 10% + 50
+    threshold, before autovacuum got to it: a column added by the expand and filled by the migrate still
+    reads as all NULL) are as wrong: so the table, or just those columns, is analyzed first, once (the next
+    run finds the stats). ANALYZE reads a bounded sample and its lock does not block reads or writes."""
+    stats = conn.execute(
+        "SELECT last_analyze IS NULL AND last_autoanalyze IS NULL, "
+        "n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 0) FROM pg_stat_all_tables WHERE relid = %s",
         (p.table.oid,),
     ).fetchone()
-    if never and never[0]:
+    if stats and stats[0]:
         conn.execute(sql.SQL("ANALYZE {}").format(p.table.ident))
         conn.commit()
     else:
-        missing = _columns_without_stats(conn, p)
-        if missing:
-            cols = sql.SQL(", ").join(sql.Identifier(c) for c in missing)
+        stale = _columns_named(p) if stats and stats[1] else _columns_without_stats(conn, p)
+        if stale:
+            cols = sql.SQL(", ").join(sql.Identifier(c) for c in stale)
             conn.execute(sql.SQL("ANALYZE {} ({})").format(p.table.ident, cols))
             conn.commit()
     query = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}").format(p.table.ident)
@@ -150,10 +153,15 @@ def estimate_rows(conn: Any, p: Plan) -> int | None:
     return int(doc[0]["Plan"]["Plan Rows"])
 
 
+def _columns_named(p: Plan) -> list[str]:
+    """Columns of the table that the WHERE or the values name."""
+    text = " ".join([p.where or "", *p.values.values(), *p.values])
+    return [c for c in p.table.columns if re.search(rf"(?<![\w$]){re.escape(c)}(?![\w$])", text)]
+
+
 def _columns_without_stats(conn: Any, p: Plan) -> list[str]:
     """Columns the WHERE or the values name that pg_stats has no row for (e.g. added after the last ANALYZE)."""
-    text = " ".join([p.where or "", *p.values.values(), *p.values])
-    named = [c for c in p.table.columns if re.search(rf"(?<![\w$]){re.escape(c)}(?![\w$])", text)]
+    named = _columns_named(p)
     if not named:
         return []
     rows = conn.execute(

@@ -58,7 +58,10 @@ def global_options(fn: F) -> F:
         default=None,
         expose_value=False,
         callback=_store("database_url"),
-        help="PostgreSQL URL (else DATABASE_URL, else the config, else the embedded server).",
+        help=(
+            "PostgreSQL URL (else DATABASE_URL, else the config, else alembic.ini sqlalchemy.url, "
+            "else the embedded server)."
+        ),
     )(fn)
     fn = click.option(
         "--config",

@@ -1,25 +1,18 @@
 """`expandcontract lint [PATHS | -]` and `expandcontract rule RULE-ID`.
 
-Parse options -> call expandcontract.lint.api -> render -> exit code. Explicit .sql paths and `-` need
-no project or database; only the revision path imports Alembic (lazily, in lint/project.py).
+Parse options -> cli/lint_fast.execute (lint/api, render) -> exit code. Explicit .sql paths and `-` need
+no project or database (and usually do not reach click: cli/__init__.main takes the lean path); only the
+revision path imports Alembic (lazily, in lint/project.py).
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
 from expandcontract.cli._common import app, command
-from expandcontract.cli._stdout import stdout_to_stderr
-from expandcontract.errors import UsageError
-
-
-def _ids(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if value is None:
-        return default
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+from expandcontract.cli.lint_fast import FORMATS, execute
 
 
 @command()
@@ -27,7 +20,7 @@ def _ids(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json", "sarif", "github"]),
+    type=click.Choice(list(FORMATS)),
     default="text",
     show_default=True,
     help="Output format; json and sarif print exactly one document on stdout.",
@@ -71,44 +64,23 @@ def lint(
 ) -> None:
     """Lint Alembic revisions (no PATHS: the whole project; revision .py paths: just those) or raw .sql
     files (`-` reads stdin)."""
-    from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
-    from expandcontract.lint.render import render
-
-    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
-    if missing:
-        raise UsageError(f"{missing[0]}: no such file or directory")
     state = app()
-    config = state.config()
-    lc = config.lint
-    schema = load_schema(schema_file or (str(config.root / lc.schema) if lc.schema else None))
-    if state.database_url:
-        from expandcontract.sql.introspect import schema_from_database
-
-        schema = schema_from_database(state.database_url)
-    options = LintOptions(
-        pg_version=pg_version if pg_version is not None else lc.pg_version,
-        transaction=transaction or lc.transaction,
-        phase=phase,
-        schema=schema,
-        select=_ids(select, tuple(lc.select)),
-        ignore=_ids(ignore_ids, tuple(lc.ignore)),
-        severity=dict(lc.severity),
-        downgrade=lc.downgrade,
-        fail_on_not_analysable=lc.fail_on_not_analysable if fail_on_not_analysable is None else fail_on_not_analysable,
+    out, code = execute(
+        paths,
+        fmt,
+        pg_version,
+        transaction,
+        schema_file,
+        since,
+        select,
+        ignore_ids,
+        phase,
+        fail_on_not_analysable,
+        config_path=state.config_path,
+        database_url=state.database_url,
     )
-    revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
-    sql = [p for p in paths if not p.endswith(".py")]
-    result = LintResult(0, [])
-    with stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
-        if sql:
-            stdin = sys.stdin.read() if "-" in sql else None
-            result = lint_paths(sql, options, stdin=stdin)
-        if revisions or not paths:
-            from expandcontract.lint.project import lint_project
-
-            result = result + lint_project(config, options, since=since, only=revisions or None)
-    click.echo(render(fmt, result.findings, result.files, result.not_analysable))
-    sys.exit(result.exit_code)
+    click.echo(out)
+    sys.exit(code)
 
 
 @command()

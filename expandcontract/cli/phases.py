@@ -164,6 +164,13 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
 @click.option("--wait", "gate_wait", default=None, help="Ask the rollout gate again until it allows (e.g. 15m).")
 @SNAPSHOT
 @click.option("--lock-wait", default=30.0, show_default=True, help="Seconds to wait for another runner.")
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics of this run on http://HOST:PORT/metrics while it runs (0: any free port).",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @format_option("text", "json")
 def run(
     phase: str,
@@ -174,6 +181,8 @@ def run(
     gate_wait: str | None,
     snapshots: tuple[Path, ...],
     lock_wait: float,
+    metrics_port: int | None,
+    metrics_host: str,
     fmt: str,
 ) -> None:
     """Run PHASE: upgrade its lane safely (runner lock, lock_timeout with retries, audit log)."""
@@ -190,6 +199,7 @@ def run(
         wait_s = parse_duration(gate_wait)
     with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load and run
         project, url = _load()
+    with stdout_to_stderr(fmt == "json"), _metrics(url, metrics_host, metrics_port) as recorded:
         report = run_phase(
             project,
             url,
@@ -198,7 +208,7 @@ def run(
             notify=_notify,
             dry_run=dry_run,
             skip_gate_reason=reason if skip_gate else None,
-            decider=None if skip_gate else _decider(project, snapshots),
+            decider=None if skip_gate else recorded(_decider(project, snapshots)),
             lock_wait_s=lock_wait,
             gate_wait_s=wait_s,
         )
@@ -216,6 +226,17 @@ def run(
         retry = f" after {o.attempts} attempts" if o.attempts > 1 else ""
         click.echo(f"applied {o.revision} in {o.seconds:.2f}s{retry}")
     click.echo(f"{phase} done ({len(report.applied)} revision(s), run {report.run_id})")
+
+
+def _metrics(url: str, host: str, port: int | None) -> Any:
+    """`--metrics-port`: serve this run's metrics (prometheus_client is imported only then)."""
+    if port is None:
+        import contextlib
+
+        return contextlib.nullcontext(lambda decider: decider)
+    from expandcontract.metrics.process import exposed
+
+    return exposed(url, host, port, _notify)
 
 
 @command()

@@ -34,10 +34,12 @@ TOKEN_ENV = "EXPANDCONTRACT_SERVE_TOKEN"
     help="Answer from `kubectl get ... -o yaml|json` output instead of the live cluster (repeatable).",
 )
 def serve(host: str, port: int, threads: int, snapshots: tuple[Path, ...]) -> None:
-    """Serve the gate: GET /argo/web, POST /flagger/{confirm-rollout,confirm-promotion,gate}, GET /gate."""
+    """Serve the gate (GET /argo/web, POST /flagger/{confirm-rollout,confirm-promotion,gate}, GET /gate) and
+    Prometheus metrics (GET /metrics)."""
     from expandcontract.gates.evaluate import classifier_for, options_from, reader_for, selection_from
     from expandcontract.gates.server import GateApp
     from expandcontract.gates.wsgi import make_server
+    from expandcontract.metrics.http import registry_for, render
     from expandcontract.phases.static import read_project
 
     config = app().config()
@@ -51,6 +53,7 @@ def serve(host: str, port: int, threads: int, snapshots: tuple[Path, ...]) -> No
         from expandcontract.gates.schema import schema_ready_hook
 
         hook, hook_note = schema_ready_hook(project, url), f"rollout-start reads the database at {mask(url)}"
+    registry, live = registry_for(url)
     gate_app = GateApp(
         reader=reader_for(config, snapshots or None),
         selection=selection,
@@ -60,6 +63,8 @@ def serve(host: str, port: int, threads: int, snapshots: tuple[Path, ...]) -> No
         options=options_from(config),
         schema_ready=hook,
         max_body=config.serve.max_body_bytes,
+        metrics=render(registry),
+        on_decision=live.gate,
     )
     try:
         server = make_server(gate_app, host, port, threads=threads)
@@ -67,6 +72,8 @@ def serve(host: str, port: int, threads: int, snapshots: tuple[Path, ...]) -> No
         raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
     click.echo(f"serving the gate for {selection} on http://{host}:{server.effective_port} (Ctrl-C stops)", err=True)
     click.echo(hook_note, err=True)
+    scraped = ", backfills and phase runs read from the database at each scrape" if url else "; no database"
+    click.echo(f"GET /metrics (bearer token): gate answers{scraped}", err=True)
     try:
         server.run()
     except KeyboardInterrupt:

@@ -78,10 +78,15 @@ class _CursorExecutor:
     def __init__(self, dbapi_connection: Any) -> None:
         self.dbapi_connection = dbapi_connection
 
-    def execute(self, query: str, params: Any = None) -> Any:
+    def execute(self, query: Any, params: Any = None) -> Any:
+        if hasattr(query, "as_string"):  # a psycopg 3 sql.Composable: render it first
+            query = query.as_string(None)
         cursor = self.dbapi_connection.cursor()
         cursor.execute(query, params)
         return cursor
+
+    def __getattr__(self, name: str) -> Any:  # autocommit, info, dsn: the connection's own
+        return getattr(self.dbapi_connection, name)
 
 
 def executor(dbapi_connection: Any) -> Any:

@@ -6,6 +6,8 @@
   rollout_start.py) and `POST /flagger/gate` (a phase named in the webhook's metadata). Flagger passes on
   200-202: 200 allow, 403 blocked, 503 unknown or deny, with a JSON reason.
 - `GET /gate?phase=...&change=...` answers like the Flagger gate; `GET /healthz` is liveness.
+- `GET /metrics`: Prometheus text (expandcontract/metrics), when the server was given a scrape function;
+  it needs the bearer token like the gate endpoints (Prometheus sends it: `authorization.credentials_file`).
 
 As a service: every endpoint but /healthz needs `Authorization: Bearer TOKEN` (Flagger cannot send
 headers, so its webhooks may carry `token` in their metadata instead); only the configured targets are
@@ -22,6 +24,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +40,15 @@ FLAGGER_STATUS = {ALLOW: 200, BLOCKED: 403}  # anything else (unknown, deny) -> 
 MAX_DEPTH = 32  # JSON nesting a webhook body may have
 log = logging.getLogger("expandcontract.serve")
 
-__all__ = ["ROLLOUT_START", "BadRequest", "GateApp", "SchemaReady"]
+__all__ = ["ROLLOUT_START", "BadRequest", "GateApp", "Raw", "SchemaReady"]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A response body that is not JSON (the Prometheus text of /metrics)."""
+
+    data: bytes
+    content_type: str
 
 
 class BadRequest(Exception):
@@ -138,6 +149,8 @@ class GateApp:
     schema_ready: SchemaReady | None = None
     max_body: int = 65536
     flight: _SingleFlight = field(default_factory=_SingleFlight)
+    metrics: Callable[[], tuple[bytes, str]] | None = None  # one scrape: (body, content type)
+    on_decision: Callable[[GateDecision, float], None] | None = None  # every answer, with its evaluation time
 
     # -- the application -----------------------------------------------------------------------------
     def handle(self, method: str, path: str, query: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, Any]:
@@ -161,9 +174,13 @@ class GateApp:
         query = {k: v[-1] for k, v in qs.items()}
         meta = body.get("metadata") if path.startswith("/flagger/") else None
         self._authorise(headers, meta.get("token") if isinstance(meta, dict) else None)
+        if path == "/metrics" and self.metrics is not None:
+            if method != "GET":
+                raise BadRequest(405, "scrape /metrics with GET")
+            return 200, Raw(*self.metrics())
         known = ("/argo/web", "/gate", "/flagger/confirm-rollout", "/flagger/confirm-promotion", "/flagger/gate")
         if path not in known:
-            raise BadRequest(404, f"no endpoint {path[:80]}; see /argo/web, /flagger/<hook>, /gate, /healthz")
+            raise BadRequest(404, f"no endpoint {path[:80]}; see /argo/web, /flagger/<hook>, /gate, /metrics, /healthz")
         if meta is not None and not isinstance(meta, dict):
             raise BadRequest(400, "the webhook metadata must be a JSON object of strings")
         if path == "/argo/web":
@@ -218,10 +235,19 @@ class GateApp:
             raise BadRequest(400, str(exc).splitlines()[0][:300]) from None
         selection = self._narrow(fields.get("target", ""))
         key = ("decide", phase, change, selection)
+        t0 = time.monotonic()
         decision: GateDecision = self.flight.do(
             key, lambda: evaluate_all(self.reader, phase, change, selection, classify, self.options)
         )
+        self._observed(decision, t0)
         return decision
+
+    def _observed(self, decision: GateDecision, t0: float) -> None:
+        if self.on_decision is not None:
+            try:
+                self.on_decision(decision, time.monotonic() - t0)
+            except Exception:  # metrics never change an answer
+                log.exception("expandcontract serve: recording a gate decision failed")
 
     def _rollout_start(self, canary: Target) -> GateDecision:
         targets = self._targets()
@@ -233,7 +259,9 @@ class GateApp:
             part = rollout_start(self.reader, canary, targets, classifiers, self.schema_ready, self.options)
             return GateDecision(ROLLOUT_START, "-", (part,))
 
+        t0 = time.monotonic()
         decision: GateDecision = self.flight.do(("rollout-start", canary), ask)
+        self._observed(decision, t0)
         return decision
 
     def _as_webhook(self, decision: GateDecision) -> tuple[int, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from expandcontract.gates.server import GateApp
+from expandcontract.gates.server import GateApp, Raw
 
 STATUS_TEXT = {
     200: "200 OK",
@@ -49,8 +49,11 @@ def wsgi_app(app: GateApp) -> Callable[[dict[str, Any], Callable[..., Any]], Ite
                 headers,
                 raw,
             )
-        data = json.dumps(doc).encode()
-        response_headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+        if isinstance(doc, Raw):
+            data, content_type = doc.data, doc.content_type
+        else:
+            data, content_type = json.dumps(doc).encode(), "application/json"
+        response_headers = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
         if status == 401:
             response_headers.append(("WWW-Authenticate", 'Bearer realm="expandcontract"'))
         start_response(STATUS_TEXT.get(status, f"{status} Error"), response_headers)

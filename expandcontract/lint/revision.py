@@ -140,6 +140,8 @@ class RevisionLinter:
             if line not in seen_lines:
                 seen_lines.add(line)
                 out.append(meta_finding(NOT_ANALYSABLE, self.sel, path, line, col, message, [NOT_ANALYSABLE_FIX], **kw))
+        for line, col in offline_branches(rev.path, ctx.direction):
+            out.append(meta_finding(NOT_ANALYSABLE, self.sel, path, line, col, OFFLINE_BRANCH, [OFFLINE_FIX], **kw))
         for unit in units:
             for st in unit.statements:
                 if st.dynamic:
@@ -147,6 +149,35 @@ class RevisionLinter:
                     out.append(
                         meta_finding(NOT_ANALYSABLE, self.sel, path, line, unit.column, DYNAMIC_EXECUTE, [], **kw)
                     )
+
+
+OFFLINE_BRANCH = (
+    "this function asks context.is_offline_mode(): the linter renders it offline, so what it runs against a "
+    "database (the other branch) was not linted"
+)
+OFFLINE_FIX = "Lint the online branch's SQL too: write it as ops or literal SQL that both modes run, or review it."
+
+
+def offline_branches(path: Path, function: str) -> list[tuple[int, int]]:
+    """Where upgrade() / downgrade() call `is_offline_mode()` (its code differs between the offline
+    rendering the linter sees and a real run)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return []
+    out: list[tuple[int, int]] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            for call in ast.walk(node):
+                if (
+                    isinstance(call, ast.Call)
+                    and isinstance(call.func, ast.Attribute | ast.Name)
+                    and getattr(call.func, "attr", getattr(call.func, "id", "")) == "is_offline_mode"
+                ):
+                    out.append((call.lineno, call.col_offset + 1))
+    return out
 
 
 def relative_to(root: Path) -> Any:

@@ -9,13 +9,12 @@ statements inside them are parsed too (PL/pgSQL parser) and reported at their ow
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json
+from expandcontract.sql._pglast import ParseError, parse_plpgsql_json, parse_sql_json
 
 Node = dict[str, Any]
 
@@ -48,15 +47,24 @@ class Parsed:
 
 
 class _Positions:
+    """Byte offsets -> (line, column), for offsets asked in increasing order (statements come in source
+    order): lines are counted from the previous offset, so a file is scanned once, in C."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
-        self.starts = [0] + [m.end() for m in re.finditer(rb"\n", data)]
+        self.offset = 0
+        self.line = 1
+        self.ascii = data.isascii()
 
     def at(self, offset: int) -> tuple[int, int]:
-        idx = bisect.bisect_right(self.starts, offset) - 1
-        start = self.starts[idx]
-        col = len(self.data[start:offset].decode("utf-8", "replace")) + 1
-        return idx + 1, col
+        data = self.data
+        if offset < self.offset:  # out of order: count from the start
+            self.offset, self.line = 0, 1
+        self.line += data.count(b"\n", self.offset, offset)
+        self.offset = offset
+        start = data.rfind(b"\n", 0, offset) + 1
+        col = (offset - start if self.ascii else len(data[start:offset].decode("utf-8", "replace"))) + 1
+        return self.line, col
 
 
 def parse(sql: str, line_offset: int = 0) -> Parsed:

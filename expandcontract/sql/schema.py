@@ -74,8 +74,9 @@ class SchemaModel:
             old = table_name(node.get("relation"))
             schema = node.get("relation", {}).get("schemaname")
             new = f"{schema}.{node['newname']}" if schema and schema != "public" else node["newname"]
-            if old in self.columns:
-                self.columns[new] = self.columns.pop(old)
+            self._rename_table(old, str(new))
+        elif kind == "RenameStmt" and node.get("renameType") == "OBJECT_COLUMN":
+            self._rename_column(table_name(node.get("relation")), str(node.get("subname")), str(node.get("newname")))
         elif kind == "DropStmt" and node.get("removeType") in ("OBJECT_TABLE", "OBJECT_INDEX"):
             for obj in node.get("objects", ()):
                 parts = [p.get("String", {}).get("sval", "") for p in obj.get("List", {}).get("items", obj)]
@@ -156,6 +157,33 @@ class SchemaModel:
             self.foreign_keys[table] = [fk for fk in fks if fk.get("name") != name]
         self.constraints.pop((table, name), None)
 
+    def _rename_table(self, old: str, new: str) -> None:
+        """Every fact about `old` now belongs to `new` (columns, NOT NULLs, checks, keys, indexes)."""
+        _move(self.columns, old, new)
+        _move(self.primary_keys, old, new)
+        _move(self.unique_constraints, old, new)
+        _move(self.foreign_keys, old, new)
+        for pairs in (self.not_null, self.not_null_checks):
+            moved = {(t, c) for t, c in pairs if t == old}
+            pairs -= moved
+            pairs |= {(new, c) for _, c in moved}
+        self.constraints = {(new if t == old else t, n): c for (t, n), c in self.constraints.items()}
+        self.indexes = {i: new if t == old else t for i, t in self.indexes.items()}
+
+    def _rename_column(self, table: str, old: str, new: str) -> None:
+        """The column's type, NOT NULL, checks and key membership follow it to its new name."""
+        cols = self.columns.get(table, {})
+        if old in cols:
+            cols[new] = cols.pop(old)
+        for pairs in (self.not_null, self.not_null_checks):
+            if (table, old) in pairs:
+                pairs.discard((table, old))
+                pairs.add((table, new))
+        self.constraints = {k: new if k[0] == table and c == old else c for k, c in self.constraints.items()}
+        pk = self.primary_keys.get(table)
+        if pk:
+            self.primary_keys[table] = (pk[0], tuple(new if c == old else c for c in pk[1]))
+
     def _alter(self, table: str, cmd: dict[str, Any]) -> None:
         sub = cmd.get("subtype")
         cols = self.columns.setdefault(table, {})
@@ -179,6 +207,11 @@ class SchemaModel:
             self.not_null.add((table, cmd.get("name", "")))
         elif sub == "AT_DropNotNull":
             self.not_null.discard((table, cmd.get("name", "")))
+
+
+def _move(facts: dict[str, Any], old: str, new: str) -> None:
+    if old in facts:
+        facts[new] = facts.pop(old)
 
 
 _META = re.compile(r"^\\.*$", re.M)  # psql meta-commands pg_dump writes (\restrict, \connect)

@@ -362,3 +362,23 @@ def test_every_catalogue_rule_has_an_alembic_flag_case() -> None:
 
     covered = {r for _, ids in UNPHASED for r in ids}
     assert {r.id for r in all_rules().values() if r.kind == "catalogue"} - covered == set()
+
+
+def test_a_branch_on_offline_mode_is_not_analysable(make_project: Callable[[], ProjectMaker]) -> None:
+    """A revision that does something else offline (print the SQL and return, as airflow's do) hides its
+    real statements from an offline linter: that is said, not passed silently."""
+    p = make_project()
+    p.add(BASE, change=None, phased=False)
+    path = p.add(
+        "from alembic import context\n"
+        "if context.is_offline_mode():\n"
+        '    print("run this one online")\n'
+        "    return\n"
+        'op.drop_column("users", "age")',
+        change=None,
+        phased=False,
+    )
+    result = lint_project(Config(root=p.root), LintOptions())
+    found = [(f.rule, f.line, f.direction) for f in result.findings if f.path.endswith(path.name)]
+    assert found == [("not-analysable", line_of(path, "is_offline_mode"), "upgrade")]
+    assert result.not_analysable == 1

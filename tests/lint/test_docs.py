@@ -3,8 +3,10 @@ module holds exactly one rule with an id that matches its module name."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from expandcontract.lint.docs import main as write_docs
 from expandcontract.lint.docs import missing_sections, render_all
 from expandcontract.lint.registry import RULE_MODULES, all_rules
 
@@ -16,10 +18,13 @@ def test_every_docstring_has_the_four_sections() -> None:
 
 
 def test_docs_rules_is_up_to_date() -> None:
+    """`EC_UPDATE_GOLDENS=1 pytest tests/lint` writes the pages (with the golden outputs) for a new rule."""
+    if os.environ.get("EC_UPDATE_GOLDENS") == "1":
+        write_docs([str(DOCS)])
     pages = render_all()
     stale = [name for name, text in pages.items() if not (DOCS / name).exists() or (DOCS / name).read_text() != text]
     extra = sorted(p.name for p in DOCS.glob("*.md") if p.name not in pages)
-    assert (stale, extra) == ([], []), "run `python -m expandcontract.lint.docs`"
+    assert (stale, extra) == ([], []), "run `python -m expandcontract.lint.docs` (or EC_UPDATE_GOLDENS=1 pytest)"
 
 
 def test_one_rule_per_module_named_after_its_id() -> None:

@@ -11,16 +11,15 @@ import pytest
 
 from expandcontract.lint.render import render
 from tests.lint.conftest import ProjectMaker
+from tests.lint.rule_cases import FLAG, golden_case, options
 from tests.lint.test_alembic_rules import BASE, UNPHASED, lint
-from tests.lint.test_sql_rules import FLAG, _options
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("EC_UPDATE_GOLDENS") == "1"
 
-SQL_CASES: dict[str, tuple[str, dict[str, object]]] = {}
-for sql, ids, opts in FLAG:
-    for rid in ids:
-        SQL_CASES.setdefault(rid, (sql, opts))
+SQL_CASES: dict[str, tuple[str, dict[str, object]]] = {
+    rid: case for rid in sorted({r for _, ids, _ in FLAG for r in ids}) if (case := golden_case(rid))
+}
 
 
 def check(path: Path, actual: str) -> None:
@@ -36,7 +35,7 @@ def test_sql_golden(rule_id: str) -> None:
     from expandcontract.lint.api import lint_sql
 
     sql, opts = SQL_CASES[rule_id]
-    findings = lint_sql(sql, "migration.sql", _options(opts))
+    findings = lint_sql(sql, "migration.sql", options(opts))
     check(
         GOLDEN / "sql" / f"{rule_id}.txt", "-- input:\n" + sql + "\n-- output:\n" + render("text", findings, 1) + "\n"
     )

@@ -155,12 +155,12 @@ def test_every_lock_a_message_names_is_an_executed_claim() -> None:
     """The lock mode at the start of each rendered finding's `lock` (SQL flag cases) must be a mode one
     of the rule's executed checks proved."""
     from expandcontract.lint.api import lint_sql
-    from tests.lint.test_sql_rules import FLAG, _options
+    from tests.lint.rule_cases import FLAG, options
 
     rules = all_rules()
     checked = 0
     for sql, _, opts in FLAG:
-        for f in lint_sql(sql, "m.sql", _options(opts)):
+        for f in lint_sql(sql, "m.sql", options(opts)):
             rule = rules[f.rule]
             if f.lock is None or not rule.lock_checks:
                 continue

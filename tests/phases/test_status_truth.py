@@ -141,6 +141,27 @@ def test_progress_of_a_column_added_after_the_last_analyze(database_url: str) ->
         assert again == analyzed
 
 
+def test_progress_when_stats_predate_the_rows_written_since(database_url: str) -> None:
+    # The demo's rollback backfill: full_name was analyzed while still all NULL (right after its expand),
+    # then filled by the migrate; the contract's downgrade re-adds name and backfills
+    # `name IS NULL AND full_name IS NOT NULL`. Stale stats estimated 2 rows of 50,001.
+    rows = 50_000
+    with connect(database_url) as conn:
+        conn.execute("CREATE TABLE users (id bigint PRIMARY KEY, full_name text)")
+        conn.execute(f"INSERT INTO users (id) SELECT g FROM generate_series(1, {rows}) g")
+        conn.commit()
+        conn.execute("ANALYZE users")  # full_name all NULL
+        conn.execute("UPDATE users SET full_name = 'u' || id")  # the migrate, before autovacuum's ANALYZE
+        conn.execute("ALTER TABLE users ADD COLUMN name text")  # the contract's downgrade
+        conn.commit()
+        conn.execute("SELECT pg_stat_force_next_flush()")  # make this session's writes visible in pg_stat now
+        conn.commit()
+        where = "name IS NULL AND full_name IS NOT NULL"
+        p = plan(conn, Spec("c.users-rollback", "users", {"name": "full_name"}, where=where))
+        estimate = estimate_rows(conn, p)
+        assert estimate is not None and 0.9 * rows <= estimate <= 1.1 * rows, estimate
+
+
 def test_status_of_a_database_never_migrated_creates_nothing(factory: ProjectFactory, database_url: str) -> None:
     factory.new("items")
     change = _status(factory, database_url)

@@ -1,0 +1,178 @@
+"""`lint` without click: the body of the command (shared with cli/lint.py) and a lean entry for .sql.
+
+Editors and pre-commit hooks call `expandcontract lint FILE.sql` once per save or commit, so start-up is
+most of its cost. `fast_lint(argv)` recognises the command lines that lint only .sql files or stdin with
+the options it knows, runs them without importing click, and returns (doing nothing) for anything else:
+revisions, no PATHS (the project), `--database-url`, `--since`, `--help`, an option or value it does not
+know. The click command then parses the same argv, so usage errors and help stay click's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from expandcontract.cli._stdout import stdout_to_stderr
+from expandcontract.errors import ExpandContractError, UsageError
+
+FORMATS = ("text", "json", "sarif", "github")
+_CHOICES = {
+    "--format": FORMATS,
+    "--transaction": ("per-file", "none"),
+    "--phase": ("expand", "migrate", "contract"),
+}
+_VALUED = {
+    "--format": "fmt",
+    "--pg-version": "pg_version",
+    "--transaction": "transaction",
+    "--schema": "schema_file",
+    "--select": "select",
+    "--ignore": "ignore_ids",
+    "--phase": "phase",
+    "--config": "config_path",
+}
+
+
+def _ids(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None:
+        return default
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def execute(
+    paths: tuple[str, ...],
+    fmt: str = "text",
+    pg_version: int | None = None,
+    transaction: str | None = None,
+    schema_file: str | None = None,
+    since: str | None = None,
+    select: str | None = None,
+    ignore_ids: str | None = None,
+    phase: str | None = None,
+    fail_on_not_analysable: bool | None = None,
+    config_path: Path | None = None,
+    database_url: str | None = None,
+) -> tuple[str, int]:
+    """Run `lint` -> (the rendered document, the exit code). Raises ExpandContractError on bad input."""
+    from expandcontract.config import load_config
+    from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
+    from expandcontract.lint.render import render
+
+    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+    if missing:
+        raise UsageError(f"{missing[0]}: no such file or directory")
+    config = load_config(config_path)
+    lc = config.lint
+    schema = load_schema(schema_file or (str(config.root / lc.schema) if lc.schema else None))
+    if database_url:
+        from expandcontract.sql.introspect import schema_from_database
+
+        schema = schema_from_database(database_url)
+    options = LintOptions(
+        pg_version=pg_version if pg_version is not None else lc.pg_version,
+        transaction=transaction or lc.transaction,
+        phase=phase,
+        schema=schema,
+        select=_ids(select, tuple(lc.select)),
+        ignore=_ids(ignore_ids, tuple(lc.ignore)),
+        severity=dict(lc.severity),
+        downgrade=lc.downgrade,
+        fail_on_not_analysable=lc.fail_on_not_analysable if fail_on_not_analysable is None else fail_on_not_analysable,
+    )
+    revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
+    sql = [p for p in paths if not p.endswith(".py")]
+    result = LintResult(0, [])
+    with stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
+        if sql:
+            stdin = sys.stdin.read() if "-" in sql else None
+            result = lint_paths(sql, options, stdin=stdin)
+        if revisions or not paths:
+            from expandcontract.lint.project import lint_project
+
+            result = result + lint_project(config, options, since=since, only=revisions or None)
+    return render(fmt, result.findings, result.files, result.not_analysable), result.exit_code
+
+
+def parse_fast(argv: list[str]) -> dict[str, object] | None:
+    """`lint`'s arguments -> execute()'s keyword arguments, or None when the click command should parse
+    them (anything but .sql files / `-` with the value options above and --fail-on-not-analysable)."""
+    kwargs: dict[str, object] = {}
+    paths: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in _VALUED:
+            if not eq:
+                if i + 1 >= len(argv):
+                    return None
+                i += 1
+                value = argv[i]
+            if name in _CHOICES and value not in _CHOICES[name]:
+                return None
+            if name == "--pg-version":
+                if not (value.isascii() and value.isdigit()):  # else click says what is wrong (`abc`, `-1`, `²`)
+                    return None
+                kwargs["pg_version"] = int(value)
+            elif name == "--config":
+                kwargs["config_path"] = Path(value)
+            else:
+                kwargs[_VALUED[name]] = value
+        elif arg == "--fail-on-not-analysable":
+            kwargs["fail_on_not_analysable"] = True
+        elif arg == "-" or not arg.startswith("-"):
+            if arg.endswith(".py"):
+                return None
+            paths.append(arg)
+        else:
+            return None
+        i += 1
+    if not paths:
+        return None
+    kwargs["paths"] = tuple(paths)
+    return kwargs
+
+
+def fast_lint(argv: list[str], hard_exit: bool = False) -> None:
+    """Lint and exit when parse_fast() accepts `argv`; return otherwise. Errors as cli/_common prints
+    them: `error: ...` on stderr, and under --format json one error document on stdout, exit code.
+
+    `hard_exit` (the console script, nothing else in the process): once the output is flushed, leave
+    with os._exit instead of tearing the interpreter down module by module, a fifth of a short run."""
+    kwargs = parse_fast(argv)
+    if kwargs is None:
+        return
+    as_json = kwargs.get("fmt") == "json"
+    try:
+        out, code = execute(**kwargs)  # type: ignore[arg-type]
+    except ExpandContractError as exc:
+        _error(str(exc), exc.exit_code, as_json, exc.details())
+        _exit(exc.exit_code, hard_exit)
+    except KeyboardInterrupt:
+        _error("interrupted", 130, as_json, {})
+        _exit(130, hard_exit)
+    sys.stdout.write(out + "\n")
+    _exit(code, hard_exit)
+
+
+def _exit(code: int, hard: bool) -> None:
+    if hard:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe: what sys.exit would report as exit 120
+            os._exit(120)
+        os._exit(code)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _error(message: str, code: int, as_json: bool, details: dict[str, object]) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    if as_json:
+        sys.stdout.write(json.dumps({"error": {"code": code, "message": message, **details}}, default=str) + "\n")
+        sys.stdout.flush()

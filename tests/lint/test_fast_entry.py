@@ -1,0 +1,147 @@
+"""The lean `.sql` entry (cli/lint_fast.py) prints byte for byte what the click command prints, with the
+same exit code, and imports neither click nor anything heavy; what it does not know goes to click."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from expandcontract.cli.lint_fast import parse_fast
+
+ROOT = Path(__file__).parents[2]
+DROP = "ALTER TABLE users DROP COLUMN email;\n"
+
+# `main` may take the lean path; `_group.cli.main` is always click
+RUN = (
+    "import sys\n"
+    "from expandcontract.cli import main\n"
+    "args = sys.argv[2:]\n"
+    "try:\n"
+    "    if sys.argv[1] == 'fast':\n"
+    "        main(args)\n"
+    "    from expandcontract.cli._group import cli\n"
+    "    cli.main(args=args, prog_name='expandcontract')\n"
+    "finally:\n"
+    "    heavy = [m for m in ('click', 'sqlalchemy', 'alembic', 'rich', 'kubernetes', 'psycopg') if m in sys.modules]\n"
+    "    print('HEAVY', heavy, file=sys.stderr)\n"
+)
+
+
+def run(mode: str, args: list[str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN, mode, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    err, _, heavy = proc.stderr.rpartition("HEAVY ")
+    return proc.returncode, proc.stdout, err + "|" + heavy.strip()
+
+
+CASES = [
+    ["lint", "bad.sql"],
+    ["lint", "--format", "json", "--pg-version", "15", "bad.sql", "ok.sql"],
+    ["lint", "--format=sarif", "bad.sql"],
+    ["lint", "--format", "github", "--transaction", "none", "bad.sql"],
+    ["lint", "--format", "json", "--select", "drop-column", "--phase", "expand", "-"],
+    ["lint", "--ignore=drop-column", "--fail-on-not-analysable", "bad.sql"],
+    ["lint", "--format", "json", "missing.sql"],  # exit 2, one error document
+    ["lint", "--format", "json", "--select", "no-such-rule", "bad.sql"],
+    ["lint", "--pg-version", "9", "bad.sql"],
+    ["lint", "--config", "other.toml", "--format", "json", "bad.sql"],
+    ["lint", "--schema", "nope.sql", "bad.sql"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(c[1:]) for c in CASES])
+def test_fast_path_matches_click(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "bad.sql").write_text(DROP + "CREATE INDEX ix ON users (name);\n")
+    (tmp_path / "ok.sql").write_text("ALTER TABLE users ADD COLUMN nick text;\n")
+    (tmp_path / "other.toml").write_text('[tool.expandcontract.lint]\nseverity = {"drop-column" = "warning"}\n')
+    fast = run("fast", args, tmp_path, stdin=DROP)
+    slow = run("click", args, tmp_path, stdin=DROP)
+    assert fast[:2] == slow[:2]
+    assert fast[2].split("|")[0] == slow[2].split("|")[0]  # the same stderr
+    assert fast[2].endswith("[]"), fast[2]  # no click, no SQLAlchemy/Alembic/rich/kubernetes/psycopg
+    assert "'click'" in slow[2]  # the comparison really went through click
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],  # the project: Alembic
+        ["versions/x.py"],
+        ["--since", "HEAD", "a.sql"],
+        ["--database-url", "postgresql://x/y", "a.sql"],
+        ["--help"],
+        ["--format", "yaml", "a.sql"],
+        ["--pg-version", "abc", "a.sql"],
+        ["--pg-version", "\u00b2", "a.sql"],
+        ["--format"],
+        ["--", "a.sql"],
+        ["-x", "a.sql"],
+    ],
+)
+def test_everything_else_goes_to_click(args: list[str]) -> None:
+    assert parse_fast(args) is None
+
+
+def test_parse_fast_reads_every_known_option() -> None:
+    kwargs = parse_fast(
+        [
+            "--format=json",
+            "a.sql",
+            "--pg-version",
+            "15",
+            "--transaction=none",
+            "--schema",
+            "s.sql",
+            "-",
+            "--select",
+            "a",
+            "--ignore",
+            "b",
+            "--phase",
+            "migrate",
+            "--fail-on-not-analysable",
+            "--config",
+            "c.toml",
+        ]
+    )
+    assert kwargs == {
+        "fmt": "json",
+        "pg_version": 15,
+        "transaction": "none",
+        "schema_file": "s.sql",
+        "select": "a",
+        "ignore_ids": "b",
+        "phase": "migrate",
+        "fail_on_not_analysable": True,
+        "config_path": Path("c.toml"),
+        "paths": ("a.sql", "-"),
+    }
+
+
+def test_console_script_exits_with_the_code_and_whole_output(tmp_path: Path) -> None:
+    """The script entry (main() with no argv) leaves through os._exit after flushing: nothing is lost."""
+    for i in range(300):  # enough for the forked workers and a big document
+        (tmp_path / f"m{i:03d}.sql").write_text(DROP)
+    names = sorted(p.name for p in tmp_path.glob("*.sql"))
+    code = "from expandcontract.cli import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "lint", "--format", "json", *names],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["files"] == 300 and len(doc["findings"]) == 300

@@ -1,0 +1,35 @@
+"""The .sql path loads pglast's parser without executing pglast.enums / pglast.ast, and every pglast API
+still works afterwards in the same process (they execute on first use)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CODE = """
+import sys, types
+from expandcontract.lint.api import lint_sql
+assert [f.rule for f in lint_sql("DROP TABLE t;", "m.sql")] == ["drop-table"]
+assert type(sys.modules["pglast.enums"]) is not types.ModuleType, "pglast.enums was executed"
+assert "pglast.enums.parsenodes" not in sys.modules
+import pglast
+from pglast.enums import ObjectType
+from pglast.stream import RawStream
+assert ObjectType.OBJECT_TABLE.name == "OBJECT_TABLE"
+assert RawStream()(pglast.parse_sql("select 1")) == "SELECT 1"
+assert type(pglast.parse_sql("select 1")[0].stmt).__name__ == "SelectStmt"
+from expandcontract.recipes import sqltext  # a user of the node API
+print("OK")
+"""
+
+
+def test_pglast_node_api_works_after_the_lazy_parser_import() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", CODE],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    assert proc.stdout.strip() == "OK", proc.stderr
