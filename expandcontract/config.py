@@ -131,6 +131,9 @@ class Config:
     require_gate: bool = False
     models: str | None = None  # "module.path:attr" or "path/to/file.py:attr": a MetaData or a declarative base
     traffic: str | None = None  # "module:function(connection)": custom app traffic for rehearse
+    # "module:callable": a context manager factory (or an app factory whose result has .app_context()) entered
+    # around importing, rendering and running revisions that need the app initialised (Flask-Migrate)
+    app_context: str | None = None
     ddl: DDLConfig = field(default_factory=DDLConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)

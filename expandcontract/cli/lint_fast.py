@@ -9,13 +9,12 @@ know. The click command then parses the same argv, so usage errors and help stay
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import ExpandContractError, UsageError
 
 FORMATS = ("text", "json", "sarif", "github")
@@ -106,31 +105,6 @@ def read_stdin() -> str:
             f"cannot read -: stdin is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
             "PostgreSQL would reject it too: save the SQL as UTF-8"
         ) from None
-
-
-@contextlib.contextmanager
-def stdout_to_stderr(active: bool) -> Iterator[None]:
-    """While revisions are imported and rendered, anything written to stdout (print, logging handlers
-    bound to sys.stdout, C extensions writing to fd 1) goes to stderr instead."""
-    if not active:
-        yield
-        return
-    saved_fd = None
-    try:
-        fd = sys.stdout.fileno()
-        sys.stdout.flush()
-        saved_fd = os.dup(fd)
-        os.dup2(sys.stderr.fileno(), fd)
-    except (AttributeError, OSError, ValueError):  # no real file descriptor (tests' CliRunner)
-        fd = -1
-    try:
-        with contextlib.redirect_stdout(sys.stderr):
-            yield
-    finally:
-        if saved_fd is not None:
-            sys.stderr.flush()
-            os.dup2(saved_fd, fd)
-            os.close(saved_fd)
 
 
 def parse_fast(argv: list[str]) -> dict[str, object] | None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from expandcontract.cli._common import app, command, format_option
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import ExpandContractError, UsageError
 from expandcontract.names import LANES
 from expandcontract.phases.history import MAX_LIMIT
@@ -66,11 +67,12 @@ def status(snapshots: tuple[Path, ...], fmt: str) -> None:
     from expandcontract.backfill.control import status as backfill_status
     from expandcontract.phases.status import project_status
 
-    project, url = _load()
-    decider = _decider(project, snapshots)
-    st = project_status(
-        project, url, backfills=backfill_status, gate=_gate_json(decider) if decider is not None else None
-    )
+    with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load
+        project, url = _load()
+        decider = _decider(project, snapshots)
+        st = project_status(
+            project, url, backfills=backfill_status, gate=_gate_json(decider) if decider is not None else None
+        )
     if fmt == "json":
         click.echo(json.dumps(st.to_json(), default=str))
         return
@@ -140,9 +142,10 @@ def plan(phase: str, change: str | None, fmt: str) -> None:
     from expandcontract.phases.preview import offline_sql
     from expandcontract.phases.run import RunReport, make_plan
 
-    project, url = _load()
-    p = make_plan(project, url, phase, change, _notify)
-    sql = offline_sql(p)
+    with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load and render
+        project, url = _load()
+        p = make_plan(project, url, phase, change, _notify)
+        sql = offline_sql(p)
     if fmt == "json":
         data = RunReport(p, None, dry_run=True).to_json()
         for item in data["planned"]:
@@ -207,8 +210,9 @@ def run(
         from expandcontract.gates.wait import parse_duration
 
         wait_s = parse_duration(gate_wait)
-    project, url = _load()
-    with _metrics(url, metrics_host, metrics_port) as recorded:
+    with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load and run
+        project, url = _load()
+    with stdout_to_stderr(fmt == "json"), _metrics(url, metrics_host, metrics_port) as recorded:
         report = run_phase(
             project,
             url,
@@ -257,7 +261,8 @@ def downgrade(change: str, phase: str, yes: bool, fmt: str) -> None:
     """Undo PHASE of CHANGE, previewing every revision it undoes (across lanes) first."""
     from expandcontract.phases.run import run_downgrade
 
-    project, url = _load()
+    with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load
+        project, url = _load()
     out = sys.stderr if fmt == "json" else sys.stdout
 
     def preview(plan: Any) -> None:
@@ -274,7 +279,8 @@ def downgrade(change: str, phase: str, yes: bool, fmt: str) -> None:
             raise UsageError("downgrade needs confirmation: re-run with --yes (stdin is not a terminal)")
         return click.confirm("proceed?", default=False, err=True)
 
-    plan = run_downgrade(project, url, change, phase, notify=_notify, confirm=confirm, preview=preview)
+    with stdout_to_stderr(fmt == "json"):  # downgrade() may print or log
+        plan = run_downgrade(project, url, change, phase, notify=_notify, confirm=confirm, preview=preview)
     if plan is None:
         raise _Aborted("aborted: nothing was changed")
     if fmt == "json":
@@ -323,8 +329,9 @@ def doctor(fix: bool, fmt: str) -> None:
     """Reconcile our state with alembic_version and the catalog (INVALID indexes, interrupted runs)."""
     from expandcontract.phases.doctor import diagnose
 
-    project, url = _load()
-    findings = diagnose(project, url, fix=fix)
+    with stdout_to_stderr(fmt == "json"):  # revisions may print or log while they load
+        project, url = _load()
+        findings = diagnose(project, url, fix=fix)
     problems = [f for f in findings if f.severity == "problem" and not f.fixed]
     if fmt == "json":
         click.echo(json.dumps({"findings": [f.to_json() for f in findings], "problems": len(problems)}))

@@ -13,6 +13,7 @@ import sys
 import click
 
 from expandcontract.cli._common import app, command, format_option, sigterm_as_interrupt
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import EXIT_PROBLEMS
 
 
@@ -61,7 +62,8 @@ def rehearse(
     from expandcontract.rehearse import rehearse as run_rehearsal
 
     ctx = app()
-    with sigterm_as_interrupt():  # CI cancellation: workers stopped, scratch database dropped
+    # CI cancellation: workers stopped, scratch database dropped; revisions' output kept off the JSON document
+    with sigterm_as_interrupt(), stdout_to_stderr(fmt == "json"):
         report = run_rehearsal(
             load_project(ctx.config()),
             old=old,

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from expandcontract.cli._common import app, command, format_option, sigterm_as_interrupt
+from expandcontract.cli._stdout import stdout_to_stderr
 from expandcontract.errors import EXIT_PROBLEMS
 
 ORDER_CHOICES = ("alembic", "change", "release", "all")
@@ -27,8 +29,14 @@ ORDER_CHOICES = ("alembic", "change", "release", "all")
     show_default=True,
     help="Upgrade order(s) to verify in: Alembic's `upgrade heads`, per change, per release, or all three.",
 )
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="SQL of what exists before the first revision (pg_dump --schema-only --no-owner), loaded first.",
+)
 @format_option("text", "json")
-def verify(since: str | None, order: str, fmt: str) -> None:
+def verify(since: str | None, order: str, baseline: Path | None, fmt: str) -> None:
     """Check every revision upgrades, downgrades and upgrades again leaving schema and data as they were.
 
     Runs on scratch databases: the embedded PostgreSQL by default, or the server given by --database-url
@@ -39,12 +47,14 @@ def verify(since: str | None, order: str, fmt: str) -> None:
 
     ctx = app()
     orders = ORDERS if order == "all" else (order,)
-    with sigterm_as_interrupt():  # CI cancellation: the scratch databases are still dropped
+    # CI cancellation: the scratch databases are still dropped; revisions' output kept off the JSON document
+    with sigterm_as_interrupt(), stdout_to_stderr(fmt == "json"):
         report = verify_project(
             ctx.config(),
             server_url=ctx.database_url,
             orders=orders,
             since=since,
+            baseline=baseline,
             progress=lambda line: click.echo(line, err=True),
         )
     if fmt == "json":

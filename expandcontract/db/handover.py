@@ -17,7 +17,7 @@ from expandcontract.names import ATTR_CONNECTION
 
 
 @contextmanager
-def handed_over(acfg: Any, conn: Any, url: str) -> Iterator[None]:
+def handed_over(acfg: Any, conn: Any, url: str, driver: str | None = None) -> Iterator[None]:
     """While our runner or verify drives Alembic on `conn`: env.py finds the connection in
     `config.attributes`, and an env.py that builds its own engine (from sqlalchemy.url or DATABASE_URL)
     lands on the same database, never on the application's."""
@@ -25,7 +25,7 @@ def handed_over(acfg: Any, conn: Any, url: str) -> Iterator[None]:
     saved_url = acfg.get_main_option("sqlalchemy.url")
     acfg.attributes[ATTR_CONNECTION] = conn
     os.environ["DATABASE_URL"] = url
-    acfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url).replace("%", "%%"))
+    acfg.set_main_option("sqlalchemy.url", sqlalchemy_url(url, driver).replace("%", "%%"))
     try:
         yield
     finally:

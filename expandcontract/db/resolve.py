@@ -3,6 +3,11 @@
 Alembic uses: driver suffix dropped, `%%` unescaped, `%(here)s` expanded), and only when none of them names
 one, the embedded server under the project's data dir. An embedded server is never started beside a
 configured database, so `.expandcontract/` is never created then.
+
+The URL itself is always the libpq form (`postgresql://...`, what our psycopg 3 connections take); the
+driver the user's URL named (`postgresql+psycopg2://`) is kept beside it and used for SQLAlchemy and
+Alembic in this process (db/url.py `use_driver`): the app's own driver, e.g. psycopg2 where psycopg 3
+rejects its revisions' parameters.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from expandcontract.config import Config
-from expandcontract.db.url import mask, validate
+from expandcontract.db.url import driver_of, mask, use_driver, validate
 from expandcontract.errors import ConfigError
 
 # What `alembic init` writes: a placeholder, not a database.
@@ -52,6 +57,7 @@ def resolve_database(
     cli_url: str | None, config: Config, *, start_embedded: bool = True, ini_url: str | None = None
 ) -> ResolvedDatabase:
     named = configured_database(cli_url, config, ini_url=ini_url)
+    use_driver(named.driver if named is not None else None)
     if named is not None:
         return named
     from expandcontract.db import embedded
@@ -67,6 +73,20 @@ def resolve_database(
         file=sys.stderr,
     )
     return ResolvedDatabase(embedded.start(config.data_path), "embedded")
+
+
+def app_driver(config: Config, *, cli_url: str | None = None, ini_url: str | None = None) -> str | None:
+    """The SQLAlchemy driver the app's own database URL names (`--database-url`, DATABASE_URL, the
+    config's database_url, alembic.ini's sqlalchemy.url, first that names one), or None. Reads URLs only:
+    verify and rehearse use it on their scratch databases without touching the app's."""
+    for url in (cli_url, os.environ.get("DATABASE_URL"), config.database_url):
+        if url and driver_of(url):
+            return driver_of(url)
+    try:
+        url = ini_url if ini_url is not None else alembic_ini_url(config.alembic_ini)
+    except ConfigError:
+        return None
+    return driver_of(url) if url else None
 
 
 def alembic_ini_url(ini: Path) -> str | None:
@@ -88,12 +108,10 @@ def alembic_ini_url(ini: Path) -> str | None:
 
 def _resolved(url: str, source: str, *, where: str | None = None) -> ResolvedDatabase:
     scheme, sep, rest = url.partition("://")
-    driver = None
-    if sep and "+" in scheme:
-        scheme, _, driver = scheme.partition("+")
+    scheme = scheme.partition("+")[0] if sep else scheme
     if sep and scheme.lower() not in ("postgresql", "postgres"):
         raise ConfigError(
             f"{where or source} names a {scheme} database ({mask(url)}); expandcontract works on PostgreSQL: "
             "give a postgresql:// URL"
         )
-    return ResolvedDatabase(validate(f"{scheme}{sep}{rest}"), source, driver)
+    return ResolvedDatabase(validate(f"{scheme}{sep}{rest}"), source, driver_of(url))

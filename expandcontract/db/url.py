@@ -1,7 +1,9 @@
 """Database URLs: which one to use, how to show it (password masked) and how to hand it to drivers.
 
-Accepted: `postgresql://` and `postgres://` URLs, including libpq's `?host=/socket/dir` form. Every
-connection goes through psycopg 3; SQLAlchemy gets the same URL as `postgresql+psycopg://`.
+Accepted: `postgresql://` and `postgres://` URLs, including libpq's `?host=/socket/dir` form. Our own
+direct connections go through psycopg 3; SQLAlchemy and Alembic get the same URL with the driver the
+app's URL names (`postgresql+psycopg2://` in alembic.ini or DATABASE_URL: psycopg2), else psycopg 3 on
+SQLAlchemy 2 and psycopg2 on SQLAlchemy 1.4 (which has no psycopg 3 dialect).
 
 User information is split where libpq splits it (the first `@`, if no `/` comes before it), then user and
 password are percent-encoded again, so a raw `?`, `#` or space in a password reaches libpq and SQLAlchemy
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from expandcontract.errors import UsageError
 
-_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 # One host or a comma-separated list (libpq), each `name`, `[v6]` or empty, with an optional numeric port.
 _HOST = r"(?:\[[0-9A-Fa-f:.%]*\]|[^:@\[\],/?#]*)(?::\d*)?"
@@ -120,13 +122,41 @@ def validate(url: str) -> str:
     return _Parts("postgresql", parts.user, parts.password, parts.rest).render(hide_password=False)
 
 
-def sqlalchemy_url(url: str) -> str:
-    """The same URL for SQLAlchemy (`postgresql+psycopg://`), checked to read the same in SQLAlchemy."""
+# SQLAlchemy's synchronous PostgreSQL drivers; an app URL naming another one (asyncpg) gets the default
+SYNC_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi", "pg8000")
+_named_driver: list[str] = []  # the driver the app's database URL names, once resolve has seen it
+
+
+def driver_of(url: str) -> str | None:
+    """`psycopg2` for `postgresql+psycopg2://...`; None when the URL names no synchronous driver."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    _, plus, driver = scheme.partition("+")
+    return driver if plus and driver in SYNC_DRIVERS else None
+
+
+def use_driver(driver: str | None) -> None:
+    """From now on SQLAlchemy engines and Alembic in this process use `driver` (the app's URL named it)."""
+    _named_driver[:] = [driver] if driver in SYNC_DRIVERS else []
+
+
+def sqlalchemy_driver(driver: str | None = None) -> str:
+    """`driver`, else the one the app's URL named, else psycopg 3 (SQLAlchemy 2) or psycopg2 (1.4)."""
+    if driver in SYNC_DRIVERS:
+        return driver
+    if _named_driver:
+        return _named_driver[0]
+    import sqlalchemy
+
+    return "psycopg" if int(sqlalchemy.__version__.split(".")[0]) >= 2 else "psycopg2"
+
+
+def sqlalchemy_url(url: str, driver: str | None = None) -> str:
+    """The same URL for SQLAlchemy (`postgresql+DRIVER://`), checked to read the same in SQLAlchemy."""
     from sqlalchemy.engine import make_url
 
     libpq = validate(url)
     parts = _split(libpq)
-    sa_url = "postgresql+psycopg://" + libpq.split("://", 1)[1]
+    sa_url = f"postgresql+{sqlalchemy_driver(driver)}://" + libpq.split("://", 1)[1]
     try:
         parsed = make_url(sa_url)
     except ValueError:  # SQLAlchemy reads no libpq host list (`h1:5432,h2:5433`) in the URL itself

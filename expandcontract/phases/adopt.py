@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -234,6 +233,8 @@ def _read_history(acfg: AlembicConfig, ini: Path) -> tuple[ScriptDirectory, list
     from alembic import util as alembic_util
     from alembic.script import ScriptDirectory
 
+    from expandcontract.phases.project import revision_file
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -244,18 +245,11 @@ def _read_history(acfg: AlembicConfig, ini: Path) -> tuple[ScriptDirectory, list
     except SyntaxError as exc:
         raise ProjectError(f"{exc.filename}:{exc.lineno}: syntax error in revision file ({exc.msg}); fix it") from None
     except Exception as exc:
-        where = _revision_file(exc) or str(ini.parent)
+        where = revision_file(exc) or str(ini.parent)
         raise ProjectError(
             f"{where}: the revision failed to import ({type(exc).__name__}: {exc}); fix it and re-run init"
         ) from None
     return script, scripts
-
-
-def _revision_file(exc: BaseException) -> str | None:
-    """The revision file in the traceback (the innermost frame outside Alembic and the standard library)."""
-    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
-    ours = [f for f in frames if "site-packages" not in f and "/lib/python" not in f]
-    return ours[-1] if ours else None
 
 
 def _database_line(directory: Path) -> str:
@@ -329,6 +323,7 @@ def _with_version_locations(ini: Path, directory: Path, lane_dirs: list[Path]) -
         out.append(ln)
         if ln.strip() == "[alembic]":
             out.append("path_separator = os")
+            out.append("version_path_separator = os")  # the same key before Alembic 1.16
             out.append(f"version_locations = {value}")
     return "\n".join(out) + "\n"
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.config import DDLConfig
+from expandcontract.db.connect import executor
 from expandcontract.phases import cic
 from expandcontract.phases.resume import NOOP, StepLog, counts, noop_parameters, record, short
 
@@ -108,7 +109,8 @@ def is_lock_timeout(exc: BaseException) -> bool:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
-        if isinstance(cur, psycopg.errors.LockNotAvailable):
+        # psycopg 3's class, or the SQLSTATE psycopg2 carries (where the app's URL names psycopg2)
+        if isinstance(cur, psycopg.errors.LockNotAvailable) or getattr(cur, "pgcode", None) == "55P03":
             return True
         cur = getattr(cur, "orig", None) or cur.__cause__ or cur.__context__
     return False
@@ -180,7 +182,7 @@ class LockGuard:
         step = self.step
         if step is None or step.finished or not step.pending:
             return
-        raw = conn.connection.dbapi_connection
+        raw = executor(conn.connection.dbapi_connection)
         if raw is not None and not raw.autocommit:  # the block's COMMIT: the record commits with the statements
             record(raw, step, step.pending, "committed")
         step.pending.clear()
@@ -192,7 +194,7 @@ class LockGuard:
     def _before(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> tuple[str, Any]:
-        raw = cursor.connection
+        raw = executor(cursor.connection)  # psycopg 3, or psycopg2 where the app's URL names it
         if self.lock_check is not None:
             self.lock_check(raw)
         current: tuple[int, str, str] | None = None
@@ -240,7 +242,7 @@ class LockGuard:
 
     def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         running, self._running = self._running, None
-        raw = cursor.connection
+        raw = executor(cursor.connection)
         if running is not None and self.step is not None and raw.autocommit:
             record(raw, self.step, [running], "committed")
 
@@ -286,8 +288,9 @@ class LockGuard:
         if t is None or raw is None:
             return
         try:
-            info = raw.info
-            with psycopg.connect(info.dsn, password=info.password, autocommit=True, connect_timeout=10) as side:
+            info = raw.info  # psycopg 3's, or psycopg2's (whose dsn is on the connection)
+            dsn = getattr(info, "dsn", None) or raw.dsn
+            with psycopg.connect(dsn, password=info.password, autocommit=True, connect_timeout=10) as side:
                 side.execute(f"SET lock_timeout = '{int(self.policy.retry_budget_s * 1000)}ms'")
                 side.execute(f"SET statement_timeout = '{int(self.policy.retry_budget_s * 1000) + 10000}ms'")
                 found = cic.find(side, t)

@@ -7,14 +7,19 @@ lane (expand, migrate, contract) is its own base with one branch label; lanes li
 
 from __future__ import annotations
 
+import atexit
+import importlib
+import sys
+import traceback
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expandcontract.config import Config
-from expandcontract.errors import ProjectError
+from expandcontract.errors import ConfigError, ProjectError
 from expandcontract.names import LANES, SLUG
 from expandcontract.phases.graph import REVERSIBLE_VALUES, graph_problems, lane_heads
 
@@ -170,6 +175,7 @@ def load_project(config: Config, *, validate: bool = True) -> Project:
 
     acfg = load_alembic_config(config)
     script: ScriptDirectory | None = None
+    enter_app_context(config)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -178,7 +184,7 @@ def load_project(config: Config, *, validate: bool = True) -> Project:
     except alembic_util.CommandError as exc:
         raise ProjectError(_load_failure(exc, acfg, script, f"Alembic cannot read the revisions: {exc}")) from None
     except (Exception, SystemExit) as exc:  # a revision file that raises (or exits) at import, a broken file
-        raise ProjectError(_load_failure(exc, acfg, script, None)) from None
+        raise ProjectError(_load_failure(exc, acfg, script, None) + _app_context_hint(exc, config)) from None
     project = _build(config, acfg, script, scripts)
     if validate:
         problems = project_problems(project)
@@ -199,6 +205,76 @@ def _load_failure(exc: BaseException, acfg: AlembicConfig, script: ScriptDirecto
     if default is not None and line.startswith("Alembic cannot read the revisions ("):
         return default
     return line
+
+
+def _app_context_hint(exc: BaseException, config: Config) -> str:
+    """A RuntimeError at import (Flask's "Working outside of application context") without a hook: say how."""
+    if config.app_context is None and isinstance(exc, RuntimeError):
+        return (
+            "; if it needs the application initialised (an app context), name a factory in [tool.expandcontract] "
+            'app_context = "module:callable"'
+        )
+    return ""
+
+
+def revision_file(exc: BaseException) -> str | None:
+    """The revision file in the traceback (the innermost frame outside Alembic and the standard library)."""
+    frames = [f.filename for f in traceback.extract_tb(exc.__traceback__)]
+    ours = [f for f in frames if "site-packages" not in f and "/lib/python" not in f and not f.startswith("<")]
+    return ours[-1] if ours else None
+
+
+def import_failure(exc: BaseException, config: Config) -> ProjectError:
+    """`path/to/rev.py: the revision failed to import (ModuleNotFoundError: No module named 'x')`, exit 2."""
+    where = revision_file(exc) or str(config.alembic_ini.parent)
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return ProjectError(
+        f"{where}: the revision failed to import ({type(exc).__name__}: {text}); fix it{_app_context_hint(exc, config)}"
+    )
+
+
+_ENTERED: dict[tuple[str, str], ExitStack] = {}
+
+
+def enter_app_context(config: Config) -> None:
+    """Enter the project's `app_context` hook once per process (left at exit): revisions that need the app
+    at import time (Flask-Migrate's `current_app`) then import, render and run as under `flask db`."""
+    spec = config.app_context
+    if not spec or (str(config.root), spec) in _ENTERED:
+        return
+    module_name, colon, attr = spec.partition(":")
+    if not colon or not module_name or not attr:
+        raise ConfigError(f'app_context = "{spec}" in {config.source}: give it as "module.path:callable"')
+    root = str(config.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+        made = factory()
+    except Exception as exc:
+        raise ConfigError(
+            f'app_context = "{spec}" in {config.source}: calling it failed ({type(exc).__name__}: {exc}); '
+            "it must name a callable returning a context manager (or a Flask app)"
+        ) from None
+    if not hasattr(made, "__enter__") and callable(getattr(made, "app_context", None)):
+        made = made.app_context()  # an app factory (Flask's create_app)
+    if not hasattr(made, "__enter__"):
+        raise ConfigError(
+            f'app_context = "{spec}" in {config.source}: {type(made).__name__} is not a context manager; '
+            "return one (e.g. app.app_context())"
+        )
+    stack = ExitStack()
+    stack.enter_context(made)
+    _ENTERED[(root, spec)] = stack
+    if len(_ENTERED) == 1:
+        atexit.register(exit_app_contexts)
+
+
+def exit_app_contexts() -> None:
+    """Leave every app context entered by `enter_app_context` (at exit; tests call it)."""
+    while _ENTERED:
+        _, stack = _ENTERED.popitem()
+        stack.close()
 
 
 def _label_of_base(script: ScriptDirectory, sc: Script, cache: dict[str, str | None]) -> str | None:

@@ -8,7 +8,6 @@ the server of rehearse's own `--database-url`), dropped at the end, whatever hap
 from __future__ import annotations
 
 import math
-import os
 import random
 import statistics
 import time
@@ -132,18 +131,11 @@ def _applied_at(project: Project, prior: OldRelease) -> set[str]:
 
 
 def app_driver(config: Config) -> str:
-    """psycopg 3, or psycopg2 where the app's own database URL names it."""
-    candidates = [os.environ.get("DATABASE_URL"), config.database_url]
-    try:
-        from expandcontract.phases.project import load_alembic_config
+    """The driver the app's own database URL names, else the default (psycopg 3; psycopg2 on SQLAlchemy 1.4)."""
+    from expandcontract.db.resolve import app_driver as named_driver
+    from expandcontract.db.url import sqlalchemy_driver
 
-        candidates.append(load_alembic_config(config).get_main_option("sqlalchemy.url"))
-    except ExpandContractError:
-        pass
-    for url in candidates:
-        if url:
-            return "psycopg2" if url.split("://", 1)[0].endswith("+psycopg2") else "psycopg"
-    return "psycopg"
+    return sqlalchemy_driver(named_driver(config))
 
 
 def driver_url(url: str, driver: str) -> str:

@@ -89,7 +89,8 @@ class Traffic:
         self.sa = sa
         self.setup = setup
         self.rng = random.Random(setup.seed)
-        self.engine = sa.create_engine(setup.url, connect_args={"application_name": setup.application_name})
+        future = {"future": True} if int(sa.__version__.split(".")[0]) < 2 else {}  # SQLAlchemy 1.4
+        self.engine = sa.create_engine(setup.url, connect_args={"application_name": setup.application_name}, **future)
         self.hook = hook
         self.tables = {t.fullname: t for t in metadata.sorted_tables}
         self.plans = [p for p in plans if p.name in self.tables]
@@ -241,8 +242,10 @@ class Traffic:
 
 
 def _server_generated(table: Any, column: Any) -> bool:
+    auto = getattr(table, "autoincrement_column", None)  # SQLAlchemy 2; 1.4 keeps it private
+    auto = auto if auto is not None else getattr(table, "_autoincrement_column", None)
     return bool(
-        column is table.autoincrement_column
+        column is auto
         or column.identity is not None
         or column.computed is not None
         or column.server_default is not None

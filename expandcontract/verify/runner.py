@@ -17,13 +17,16 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 from expandcontract.config import Config
 from expandcontract.db.connect import connect
+from expandcontract.db.resolve import app_driver
 from expandcontract.errors import ExpandContractError, ProblemsFound
 from expandcontract.phases.project import Project, Revision, load_project
 from expandcontract.verify import data, snapshot
+from expandcontract.verify.baseline import baseline_sql, load_baseline
 from expandcontract.verify.diff import diff, downgrade_stage, reupgrade_stage
 from expandcontract.verify.orders import ORDERS, sequence
 from expandcontract.verify.report import Report, RevisionResult
@@ -45,9 +48,11 @@ def verify_project(
     orders: tuple[str, ...] = ORDERS,
     since: str | None = None,
     progress: Progress = _quiet,
+    baseline: Path | None = None,
 ) -> Report:
     """Verify every revision of the project configured by `config` (see `verify`)."""
-    return verify(load_project(config), server_url=server_url, orders=orders, since=since, progress=progress)
+    project = load_project(config)
+    return verify(project, server_url=server_url, orders=orders, since=since, baseline=baseline, progress=progress)
 
 
 def verify(
@@ -57,10 +62,16 @@ def verify(
     orders: tuple[str, ...] = ORDERS,
     since: str | None = None,
     progress: Progress = _quiet,
+    baseline: Path | None = None,
 ) -> Report:
-    """Scratch databases on the embedded server (or `server_url`'s server), dropped afterwards."""
+    """Scratch databases on the embedded server (or `server_url`'s server), dropped afterwards. `baseline`:
+    SQL (a `pg_dump --schema-only`) of what exists before the first revision, loaded first. SQLAlchemy and
+    Alembic use the driver the app's URL names (`postgresql+psycopg2://`), else the default."""
     started = time.perf_counter()
     check_env_py(project)
+    driver = app_driver(project.config, cli_url=server_url)
+    if baseline is not None:
+        baseline_sql(baseline)  # a bad file is one line before any server starts
     base: set[str] = set()
     if since is not None:
         changed = changed_revisions(project, since)
@@ -83,12 +94,19 @@ def verify(
             server=f"PostgreSQL {server.version}, {server.description}", orders=[o for o, _ in plans], since=since
         )
         report.notes.extend(notes)
+        if baseline is not None:
+            report.notes.append(f"started from the baseline {baseline}")
         if any(revs for _, revs in plans):
             template: str | None = None  # nothing to start from: clone template0, as CREATE DATABASE does
+            if baseline is not None:
+                progress(f"loading the baseline {baseline}")
+                load_baseline(server.create("template"), baseline)
+                template = "template"
             if base:
                 progress(f"building the template from {len(base)} revisions unchanged since {since}")
+                url = server.create("template") if template is None else server.url_of("template")
                 try:
-                    _apply(project, server.create("template"), _heads(project, base))
+                    _apply(project, url, _heads(project, base), driver)
                 except ExpandContractError:
                     raise
                 except Exception as exc:
@@ -99,7 +117,8 @@ def verify(
                 template = "template"
             for order, revs in plans:
                 progress(f"verifying {len(revs)} revisions in {order} order")
-                report.results.extend(_Session(project, server, order, base, template, progress).run(revs))
+                session = _Session(project, server, order, base, template, progress, driver)
+                report.results.extend(session.run(revs))
     report.seconds = time.perf_counter() - started
     return report
 
@@ -112,8 +131,8 @@ def _heads(project: Project, ids: set[str]) -> list[str]:
     return sorted(ids - implied)
 
 
-def _apply(project: Project, url: str, targets: list[str]) -> None:
-    stepper = Stepper(project, url)
+def _apply(project: Project, url: str, targets: list[str], driver: str | None) -> None:
+    stepper = Stepper(project, url, driver)
     try:
         stepper.upgrade_all(targets)
     finally:
@@ -161,8 +180,10 @@ class _Session:
         base: set[str],
         template: str | None,
         progress: Progress,
+        driver: str | None = None,
     ):
         self.project = project
+        self.driver = driver
         self.template = template
         self.server = server
         self.order = order
@@ -244,7 +265,7 @@ class _Session:
         self.clones += 1
         # after a failure that forced a re-clone, have the next clone ready (made in the background)
         self.spare = self.server.create_soon(self._next_name(), self.template) if clone else None
-        self.stepper = Stepper(self.project, url)
+        self.stepper = Stepper(self.project, url, self.driver)
         self.conn = connect(url, autocommit=True)
         if clone:
             self.stepper.upgrade_all(_heads(self.project, self.applied))
@@ -287,6 +308,10 @@ class _Session:
         self._upgrade(rev, result)
         self.applied.add(rev.id)
         after = snapshot.take(self.conn)
+        if not empty_up and self.stepper.writes == 0 and after == before:
+            # dialect-guarded (`if op.get_context().dialect.name == "sqlite"`): nothing to undo here
+            empty_up = True
+            result.notes.append("upgrade() does nothing on PostgreSQL; its downgrade is not required")
         samples = data.insert(self.conn, self.counter, after)
         result.notes.extend(samples.notes)
         columns = data.shared_columns(before, after)
@@ -301,7 +326,7 @@ class _Session:
             self.stepper.downgrade(rev.id)
         except NotImplementedError:
             if empty_up:
-                result.notes.append("downgrade() raises NotImplementedError; upgrade() is empty too")
+                result.notes.append("downgrade() raises NotImplementedError; upgrade() does nothing either")
             else:
                 result.differences.append(
                     f"downgrade() of {rev.id} raises NotImplementedError: write the downgrade, or declare "

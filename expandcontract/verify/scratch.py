@@ -63,6 +63,9 @@ class ScratchServer:
                 ) from None
         return with_database(self.url, name)
 
+    def url_of(self, suffix: str) -> str:
+        return with_database(self.url, self.name_of(suffix))
+
     def create_soon(self, suffix: str, template: str | None) -> Future[str]:
         return self._pool.submit(self.create, suffix, template)
 

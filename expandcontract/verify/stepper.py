@@ -14,6 +14,7 @@ from typing import Any
 
 from expandcontract.db.handover import handed_over
 from expandcontract.errors import ProjectError, RevisionExited
+from expandcontract.names import SCHEMA
 from expandcontract.phases.project import Project
 
 
@@ -29,18 +30,35 @@ def check_env_py(project: Project) -> None:
         )
 
 
-class Stepper:
-    """Upgrades and downgrades revisions of `project` in the database at `url`."""
+# statements that change nothing in the database (the first word); what else a step runs is a write
+_READS = frozenset({"SELECT", "SHOW", "SET", "RESET", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"})
 
-    def __init__(self, project: Project, url: str) -> None:
+
+class Stepper:
+    """Upgrades and downgrades revisions of `project` in the database at `url`, over `driver` (None: the
+    default, db/url.py). `writes` counts the statements of the last step that could change the database
+    beyond Alembic's and our own bookkeeping (0: the revision did nothing here, e.g. dialect-guarded)."""
+
+    def __init__(self, project: Project, url: str, driver: str | None = None) -> None:
         import sqlalchemy as sa
 
         from expandcontract.db.connect import make_engine
 
         self.project = project
         self.url = url
-        self.engine = make_engine(url, poolclass=sa.pool.NullPool)
+        self.driver = driver
+        self.engine = make_engine(url, driver=driver, poolclass=sa.pool.NullPool)
+        self.writes = 0
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
         self.conn = self.engine.connect()
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words = statement.lstrip().split(None, 1)
+        if not words or words[0].upper() in _READS:
+            return
+        if "alembic_version" in statement or f"{SCHEMA}." in statement or f"SCHEMA IF NOT EXISTS {SCHEMA}" in statement:
+            return
+        self.writes += 1
 
     def close(self) -> None:
         try:
@@ -70,9 +88,10 @@ class Stepper:
         from alembic.runtime.environment import EnvironmentContext
 
         cfg = self.project.alembic_cfg
+        self.writes = 0
         try:
             with (
-                handed_over(cfg, self.conn, self.url),
+                handed_over(cfg, self.conn, self.url, self.driver),
                 EnvironmentContext(
                     cfg, self.project.script, fn=lambda rev, _ctx: steps(rev), destination_rev=destination
                 ),

@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
 
 
-class BigIntKey(TypeDecorator[int]):
+class BigIntKey(TypeDecorator):  # type: ignore[type-arg]
     impl = sa.BigInteger
     cache_ok = True
 
@@ -31,29 +31,28 @@ class BigIntKey(TypeDecorator[int]):
         return sa.cast(column, sa.BigInteger)
 
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()  # SQLAlchemy 1.4 and 2.x alike
 
 
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    email: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+    id = sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    email = sa.Column(sa.Text, nullable=False)
+    created_at = sa.Column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
 {users}
 
 {orders}
 """
-NAME = "    name: Mapped[str | None] = mapped_column(sa.Text)"
-FULL_NAME = "    full_name: Mapped[str | None] = mapped_column(sa.Text)"
+NAME = "    name = sa.Column(sa.Text)"
+FULL_NAME = "    full_name = sa.Column(sa.Text)"
 ORDERS = """
 class Order(Base):
     __tablename__ = "{table}"
 
-    id: Mapped[int] = mapped_column({key}, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("users.id"))
-    total_cents: Mapped[int] = mapped_column({total})
+    id = sa.Column({key}, primary_key=True)
+    user_id = sa.Column(sa.BigInteger, sa.ForeignKey("users.id"), nullable=False)
+    total_cents = sa.Column({total}, nullable=False)
 """
 
 
@@ -102,7 +101,7 @@ with op.get_context().autocommit_block():
 op.execute("ALTER TABLE users ALTER COLUMN plan SET NOT NULL")
 op.execute("ALTER TABLE users DROP CONSTRAINT users_plan_not_null")
 """
-PLAN = "    plan: Mapped[str] = mapped_column(sa.Text, server_default=sa.text(\"'free'\"))"
+PLAN = "    plan = sa.Column(sa.Text, server_default=sa.text(\"'free'\"), nullable=False)"
 ADD_PLAN = (
     'op.add_column("users", sa.Column("plan", sa.Text(), nullable=True))\n'
     'op.alter_column("users", "plan", server_default=sa.text("\'free\'"))\n'
@@ -217,7 +216,7 @@ SAFE: tuple[Case, ...] = (
     Case(
         "not-null-through-check",
         "SET NOT NULL proved by a validated check",
-        models("    name: Mapped[str] = mapped_column(sa.Text)"),
+        models("    name = sa.Column(sa.Text, nullable=False)"),
         migrate=NAME_BACKFILL,
         contract='op.execute("ALTER TABLE users ADD CONSTRAINT users_name_not_null "\n'
         '           "CHECK (name IS NOT NULL) NOT VALID")\n'

@@ -78,7 +78,7 @@ def test_a_naive_mapping_of_the_widened_key_fails_after_the_contract(tmp_path: P
     naive = new / "app" / "naive.py"
     source = (new / "app" / "releases" / "orders_id_bigint.py").read_text()
     naive.write_text(
-        source.replace("mapped_column(BigIntKey, primary_key=True)", "mapped_column(sa.BigInteger, primary_key=True)")
+        source.replace("sa.Column(BigIntKey, primary_key=True)", "sa.Column(sa.BigInteger, primary_key=True)")
     )
     old = example_at(tmp_path / "old", "users-full-name")
     report = run(new, old, "app.releases.users_full_name:Base", "app/naive.py:Base", pg_server_url, seconds=0.8)

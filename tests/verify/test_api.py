@@ -13,7 +13,7 @@ def test_public_names_are_pinned() -> None:
 
 def test_verify_project_signature() -> None:
     params = inspect.signature(verify.verify_project).parameters
-    assert list(params) == ["config", "server_url", "orders", "since", "progress"]
+    assert list(params) == ["config", "server_url", "orders", "since", "progress", "baseline"]
     assert params["server_url"].default is None and params["since"].default is None
     assert params["orders"].default == ("alembic", "change", "release")
 

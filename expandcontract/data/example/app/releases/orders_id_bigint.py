@@ -8,15 +8,14 @@ before and after the swap, in SELECTs and in INSERT ... RETURNING alike. A later
 a plain BigInteger.
 """
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import declarative_base
 from sqlalchemy.types import TypeDecorator
 
 
-class BigIntKey(TypeDecorator[int]):
+class BigIntKey(TypeDecorator):  # type: ignore[type-arg]
     """A bigint read as bigint whatever the column's type is today (integer until the contract)."""
 
     impl = sa.BigInteger
@@ -26,23 +25,22 @@ class BigIntKey(TypeDecorator[int]):
         return sa.cast(column, sa.BigInteger)
 
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()  # SQLAlchemy 1.4 and 2.x alike
 
 
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    email: Mapped[str] = mapped_column(sa.Text)
-    full_name: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    email_verified: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    id = sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    email = sa.Column(sa.Text, nullable=False)
+    full_name = sa.Column(sa.Text)
+    created_at = sa.Column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+    email_verified = sa.Column(sa.Boolean, server_default=sa.false(), nullable=False)
 
 
 class Order(Base):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(BigIntKey, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("users.id"))
-    total_cents: Mapped[int] = mapped_column(sa.Integer)
+    id = sa.Column(BigIntKey, primary_key=True)
+    user_id = sa.Column(sa.BigInteger, sa.ForeignKey("users.id"), nullable=False)
+    total_cents = sa.Column(sa.Integer, nullable=False)

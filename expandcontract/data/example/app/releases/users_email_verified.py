@@ -4,29 +4,26 @@ It runs beside release 1 after the expand, so it must cope with rows whose email
 NULL (the backfill fills them once every pod runs this release).
 """
 
-from datetime import datetime
-
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import declarative_base
 
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()  # SQLAlchemy 1.4 and 2.x alike
 
 
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    email: Mapped[str] = mapped_column(sa.Text)
-    name: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    email_verified: Mapped[bool | None] = mapped_column(sa.Boolean, server_default=sa.false())
+    id = sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    email = sa.Column(sa.Text, nullable=False)
+    name = sa.Column(sa.Text)
+    created_at = sa.Column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+    email_verified = sa.Column(sa.Boolean, server_default=sa.false())
 
 
 class Order(Base):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("users.id"))
-    total_cents: Mapped[int] = mapped_column(sa.Integer)
+    id = sa.Column(sa.Integer, primary_key=True)
+    user_id = sa.Column(sa.BigInteger, sa.ForeignKey("users.id"), nullable=False)
+    total_cents = sa.Column(sa.Integer, nullable=False)

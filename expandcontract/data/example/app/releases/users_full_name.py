@@ -4,29 +4,26 @@ From the expand on, the sync trigger copies each write of either column to the o
 and release 2 (which still writes `name`) see the same value.
 """
 
-from datetime import datetime
-
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import declarative_base
 
 
-class Base(DeclarativeBase):
-    pass
+Base = declarative_base()  # SQLAlchemy 1.4 and 2.x alike
 
 
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
-    email: Mapped[str] = mapped_column(sa.Text)
-    full_name: Mapped[str | None] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
-    email_verified: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    id = sa.Column(sa.BigInteger, sa.Identity(), primary_key=True)
+    email = sa.Column(sa.Text, nullable=False)
+    full_name = sa.Column(sa.Text)
+    created_at = sa.Column(sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
+    email_verified = sa.Column(sa.Boolean, server_default=sa.false(), nullable=False)
 
 
 class Order(Base):
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("users.id"))
-    total_cents: Mapped[int] = mapped_column(sa.Integer)
+    id = sa.Column(sa.Integer, primary_key=True)
+    user_id = sa.Column(sa.BigInteger, sa.ForeignKey("users.id"), nullable=False)
+    total_cents = sa.Column(sa.Integer, nullable=False)

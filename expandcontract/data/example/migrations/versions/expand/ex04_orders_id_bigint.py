@@ -10,7 +10,6 @@ Revision ID: ex04_orders_id_bigint
 Revises: ex03_users_full_name
 """
 from alembic import op
-import sqlalchemy as sa
 
 revision = "ex04_orders_id_bigint"
 down_revision = "ex03_users_full_name"
@@ -22,7 +21,8 @@ ec_phase = "expand"
 
 
 def upgrade() -> None:
-    op.add_column("orders", sa.Column("id_new", sa.BigInteger(), nullable=True), if_not_exists=True)
+    # SQL rather than add_column(if_not_exists=True), which needs Alembic 1.16 (the example runs on 1.13 too)
+    op.execute("ALTER TABLE orders ADD COLUMN IF NOT EXISTS id_new bigint")
     op.execute(
         "CREATE OR REPLACE FUNCTION orders_sync_id_new() RETURNS trigger LANGUAGE plpgsql AS $$ "
         "BEGIN NEW.id_new := NEW.id; RETURN NEW; END $$"
