@@ -10,6 +10,7 @@ them and percent-encoded before any driver sees them.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -54,6 +55,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
         "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
     )
+    r = CliRunner().invoke(cli, ["--config", str(root / "pyproject.toml"), "new", "users email", "--change", "users"])
+    assert r.exit_code == 0, r.output
+    (migrate,) = (root / "migrations" / "versions" / "migrate").glob("*.py")  # `backfill work` needs its op.backfill
+    text = migrate.read_text()
+    body = 'op.backfill("t", values={"id": "id"}, name="users-email")'
+    migrate.write_text(re.sub(r"(def upgrade\(\) -> None:\n)(?:    .*\n)+", rf"\g<1>    {body}\n", text, count=1))
+    assert body in migrate.read_text()
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.email=t@e", "-c", "user.name=t", "commit", "-qm", "x"]):
         subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
     return root

@@ -149,6 +149,7 @@ def work(name: str, worker_id: str | None, wait_s: float, fmt: str) -> None:
     from expandcontract.phases.project import load_project
 
     a = app()
+    url = a.database_url_resolved()  # a malformed URL is told first, whatever the revisions say
     declared = specs(r.module for r in load_project(a.config()).ordered())
     if name not in declared:
         known = ", ".join(sorted(declared)) or "none"
@@ -156,7 +157,7 @@ def work(name: str, worker_id: str | None, wait_s: float, fmt: str) -> None:
             f"no op.backfill() named {name!r} in this checkout's revisions (declared here: {known}); run "
             "`backfill work` from the release whose migrate revision declares it"
         )
-    result = api.work(a.database_url_resolved(), declared[name], a.config().backfill, worker=worker_id, wait_s=wait_s)
+    result = api.work(url, declared[name], a.config().backfill, worker=worker_id, wait_s=wait_s)
     summary = {"name": result.name, "rows_done": result.rows_done, "batches": result.batches, "state": result.state}
     if fmt == "json":
         click.echo(json.dumps(summary))
