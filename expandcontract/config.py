@@ -64,6 +64,20 @@ class BackfillConfig:
 
 
 @dataclass(frozen=True)
+class ConnectionConfig:
+    """How our sessions notice a dead or stalled network (docs/concepts.md, "Faults"): libpq TCP keepalives
+    and tcp_user_timeout, a side check of our server session after a silence, and a server-side bound on
+    a session left idle inside a transaction. Values in the database URL win over these."""
+
+    keepalives_idle_s: int = 10  # first keepalive probe after this much idle time
+    keepalives_interval_s: int = 5
+    keepalives_count: int = 3  # unanswered probes before the link is dead (~25 s with the defaults)
+    tcp_user_timeout_ms: int = 30_000  # sent data unacknowledged this long: the link is dead (0: OS default)
+    stall_check_s: float = 10.0  # no reply this long: ask the server whether our session still works (0: never)
+    idle_in_transaction_timeout_ms: int = 60_000  # the server ends our session idle in a transaction this long
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     """One entry of `[tool.expandcontract.rollout] targets = [{kind, name, namespace}, ...]`."""
 
@@ -113,6 +127,7 @@ class Config:
     ddl: DDLConfig = field(default_factory=DDLConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
+    connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 

@@ -1,22 +1,85 @@
-"""Opening connections with one clear error when the server cannot be reached."""
+"""Opening connections with one clear error when the server cannot be reached, and with every wait on
+the network bounded.
+
+Each connection gets libpq TCP keepalives and `tcp_user_timeout` (a link whose packets are lost is
+declared dead in ~30 s instead of the OS's ~15 minutes), the server ends our session if it sits idle
+inside a transaction (`idle_in_transaction_session_timeout`: a client that vanished mid-batch does not
+keep its row locks), and a stall check for links that ACK but carry nothing (watch.py). Values the
+database URL sets itself win. The settings come from `[tool.expandcontract.connection]` (`tune()`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from expandcontract.config import ConnectionConfig
 from expandcontract.db.url import mask, validate, where
+from expandcontract.db.watch import Watch, WatchedConnection
 from expandcontract.errors import DatabaseUnreachable
 
 APPLICATION_NAME = "expandcontract"
+
+_settings = ConnectionConfig()
+
+
+def tune(config: ConnectionConfig) -> None:
+    """Use these network bounds for every connection opened from now on (the CLI calls it once)."""
+    global _settings
+    _settings = config
+
+
+def settings() -> ConnectionConfig:
+    return _settings
+
+
+def network_params(conninfo: str, config: ConnectionConfig | None = None) -> dict[str, Any]:
+    """libpq keepalive / tcp_user_timeout parameters the conninfo does not set itself."""
+    cfg = config or _settings
+    given = conninfo_to_dict(conninfo)
+    wanted: dict[str, Any] = {
+        "keepalives": 1,
+        "keepalives_idle": cfg.keepalives_idle_s,
+        "keepalives_interval": cfg.keepalives_interval_s,
+        "keepalives_count": cfg.keepalives_count,
+    }
+    if cfg.tcp_user_timeout_ms > 0:
+        wanted["tcp_user_timeout"] = cfg.tcp_user_timeout_ms
+    return {k: v for k, v in wanted.items() if k not in given}
+
+
+def open_watched(conninfo: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> Any:
+    """A WatchedConnection with the network bounds; psycopg's own errors on failure."""
+    cfg = _settings
+    params = network_params(conninfo, cfg)
+    conn = WatchedConnection.connect(conninfo, autocommit=True, connect_timeout=connect_timeout, **params, **kwargs)
+    try:
+        options = str(conninfo_to_dict(conninfo).get("options") or kwargs.get("options") or "")
+        if cfg.idle_in_transaction_timeout_ms > 0 and "idle_in_transaction_session_timeout" not in options:
+            conn.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                (f"{cfg.idle_in_transaction_timeout_ms}ms",),
+            )
+        conn.autocommit = autocommit
+    except BaseException:
+        conn.close()
+        raise
+    dead_after_s = max(cfg.stall_check_s, cfg.tcp_user_timeout_ms / 1000.0, 1.0)
+    side = make_conninfo(conninfo, **params, application_name=f"{APPLICATION_NAME} stall check")
+    conn._watch = Watch(side, cfg.stall_check_s, dead_after_s)
+    return conn
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection[Any]:
     """A psycopg connection, or DatabaseUnreachable naming the host/port (password masked)."""
     kwargs.setdefault("application_name", APPLICATION_NAME)
     try:
-        return psycopg.connect(validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
+        conn: psycopg.Connection[Any] = open_watched(
+            validate(url), autocommit=autocommit, connect_timeout=connect_timeout, **kwargs
+        )
+        return conn
     except psycopg.OperationalError as exc:
         raise unreachable(url, exc) from None
 
@@ -34,7 +97,8 @@ def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
 
 
 def make_engine(url: str, **kwargs: Any) -> Any:
-    """A SQLAlchemy engine over psycopg 3 (imported lazily: the lint path must not import SQLAlchemy)."""
+    """A SQLAlchemy engine over psycopg 3 (imported lazily: the lint path must not import SQLAlchemy),
+    whose connections carry the same network bounds as `connect()`."""
     import sqlalchemy as sa
 
     from expandcontract.db.url import sqlalchemy_url
@@ -42,4 +106,13 @@ def make_engine(url: str, **kwargs: Any) -> Any:
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("application_name", APPLICATION_NAME)
     connect_args.setdefault("connect_timeout", 10)
-    return sa.create_engine(sqlalchemy_url(url), connect_args=connect_args, **kwargs)
+    engine = sa.create_engine(sqlalchemy_url(url), connect_args=connect_args, **kwargs)
+    if engine.dialect.driver == "psycopg":
+        conninfo = validate(url)
+
+        def _open(_dialect: Any, _rec: Any, _cargs: Any, cparams: dict[str, Any]) -> Any:
+            extra = {k: v for k, v in cparams.items() if k in connect_args}
+            return open_watched(conninfo, **extra)
+
+        sa.event.listen(engine, "do_connect", _open)
+    return engine
