@@ -38,6 +38,8 @@ class _Link:
 
 
 class Proxy:
+    """`host` may be a socket directory (the embedded server listens on a Unix socket only)."""
+
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -73,6 +75,24 @@ class Proxy:
         for link in links:
             link.close()
 
+    @classmethod
+    def before(cls, url: str) -> Proxy:
+        """A proxy in front of the server `url` names."""
+        from expandcontract.db.url import where
+
+        w = where(url)
+        return cls(w.host, int(w.port))
+
+    def url(self, url: str) -> str:
+        """`url` (user, password, database) through this proxy, over TCP on 127.0.0.1."""
+        from urllib.parse import urlsplit
+
+        from expandcontract.db.url import validate, where
+
+        parts = urlsplit(validate(url))
+        auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return f"postgresql://{auth}127.0.0.1:{self.port}/{where(url).dbname}"
+
     @property
     def stalled(self) -> int:
         with self.lock:
@@ -101,7 +121,7 @@ class Proxy:
                 link = _Link(client, None, mode="stall")
             else:
                 try:
-                    server = socket.create_connection(self.target, timeout=10)
+                    server = self._dial()
                 except OSError:
                     client.close()
                     continue
@@ -110,6 +130,18 @@ class Proxy:
                 self.links.append(link)
             if link.server is not None:
                 threading.Thread(target=self._pump, args=(link,), daemon=True, name="proxy-pump").start()
+
+    def _dial(self) -> socket.socket:
+        host, port = self.target
+        if host.startswith("/"):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10)
+            s.connect(f"{host}/.s.PGSQL.{port}")
+            s.settimeout(None)
+            return s
+        s = socket.create_connection((host, port), timeout=10)
+        s.settimeout(None)
+        return s
 
     def _pump(self, link: _Link) -> None:
         assert link.server is not None
