@@ -114,3 +114,22 @@ def _message(verdict: str, pid: int, silent_s: float) -> str:
         f"connection stalled: no reply for {silent_s:.0f} s although server session {pid} is {verdict}; "
         "ended that session (its locks are released) and closed the connection"
     )
+
+
+def lost_connection(exc: BaseException) -> str | None:
+    """The first line of a stalled or lost connection found in `exc`'s chain (SQLAlchemy wraps it, and a
+    later "invalid transaction" error can hide it), else None."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        cur = todo.pop(0)
+        if id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, Stalled):
+            return str(cur).strip().splitlines()[0]
+        if isinstance(cur, psycopg.OperationalError) and not isinstance(cur, psycopg.errors.QueryCanceled):
+            text = str(cur).strip()
+            return "lost the connection to the server: " + (text.splitlines()[0] if text else type(cur).__name__)
+        todo.extend(e for e in (getattr(cur, "orig", None), cur.__cause__, cur.__context__) if e is not None)
+    return None

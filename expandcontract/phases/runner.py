@@ -21,6 +21,7 @@ from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
 from expandcontract.db.handover import handed_over
+from expandcontract.db.watch import lost_connection
 from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
 from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_ON_STEP, ATTR_RUN_ID
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
@@ -49,6 +50,9 @@ class RunnerBusy(PhaseFailed):
 
 
 def _one_line(exc: BaseException) -> str:
+    lost = lost_connection(exc)  # a stalled or cut connection, not what SQLAlchemy said after it
+    if lost is not None:
+        return lost[:400]
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
