@@ -21,6 +21,7 @@ EXPAND = """    with op.get_context().autocommit_block():
     op.add_column("items", sa.Column("verified", sa.Boolean(), nullable=True))"""
 MIGRATE = """    import expandcontract.backfill.op  # noqa: F401  (env.py will import it)
     op.backfill("items", values={"verified": "slow(v) AND v % 2 = 0"})"""
+CONTRACT = """    op.alter_column("items", "verified", nullable=False)"""
 BACKFILL_SQL = b'SET "verified" = '  # in the backfill's batch UPDATE only
 CIC_SQL = b"CREATE INDEX CONCURRENTLY"
 CONFIG = """
@@ -49,6 +50,7 @@ def make(directory: Path, database_url: str, rows: int = 3000, stall_check_s: fl
     paths = {r.phase: r.path for r in made}
     _fill(paths["expand"], EXPAND)
     _fill(paths["migrate"], MIGRATE)
+    _fill(paths["contract"], CONTRACT)
     with (directory / "pyproject.toml").open("a") as fh:
         fh.write(CONFIG.format(stall_check_s=stall_check_s))
 
