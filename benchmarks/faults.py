@@ -1,7 +1,7 @@
 """Fault table: inject each fault into a user-like project on a real PostgreSQL, recover the way a user
 would (re-run the phases), and check the data exactly.
 
-    python benchmarks/faults.py [--trials 3] [--rows 2000] [--only NAME ...] [--database-url URL]
+    python benchmarks/faults.py [--trials 3] [--rows 2000] [--only NAME ...] [--database-url URL] [--no-bounds]
 
 Project: tests/faults/project.py (`items` rows count their own updates with a trigger; the expand builds an
 index CONCURRENTLY and adds `verified`; the migrate backfills it at ~1 ms per row; the contract sets it NOT
@@ -79,7 +79,8 @@ class Outcome:
 
 
 class Lab:
-    def __init__(self, server: str | None, rows: int, pgdata: Path | None) -> None:
+    def __init__(self, server: str | None, rows: int, pgdata: Path | None, bounds: bool = True) -> None:
+        self.bounds = bounds
         self.server = server
         self.rows = rows
         self.pgdata = pgdata
@@ -93,7 +94,10 @@ class Lab:
             with open(os.devnull, "w") as quiet:
                 saved, sys.stdout = sys.stdout, quiet
                 try:
-                    project.make(d, url, rows=self.rows)
+                    if self.bounds:
+                        project.make(d, url, rows=self.rows)
+                    else:  # as unbounded as before the stall check and the idle-in-transaction bound
+                        project.make(d, url, rows=self.rows, stall_check_s=0, idle_ms=0)
                 finally:
                     sys.stdout = saved
             fault(self, t)
@@ -257,6 +261,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=2000)
     ap.add_argument("--only", nargs="*", default=None, help="substrings of fault names")
     ap.add_argument("--database-url", default=None)
+    ap.add_argument("--no-bounds", action="store_true", help="stall_check_s = 0, no idle-in-transaction bound")
     args = ap.parse_args()
     base: Path | None = None
     server = args.database_url
@@ -264,7 +269,7 @@ def main() -> None:
         base = Path(tempfile.mkdtemp(prefix="ec-faults-pg-"))
         base.chmod(0o755)
         server = embedded.start(base / "data", fast=True)
-    lab = Lab(server, args.rows, (base / "data" / "pg") if base else None)
+    lab = Lab(server, args.rows, (base / "data" / "pg") if base else None, bounds=not args.no_bounds)
     rows = []
     try:
         for name, fault in FAULTS.items():

@@ -34,10 +34,14 @@ reconnect_timeout_s = 60
 
 [tool.expandcontract.connection]
 stall_check_s = {stall_check_s}
+idle_in_transaction_timeout_ms = {idle_ms}
 """
 
 
-def make(directory: Path, database_url: str, rows: int = 3000, stall_check_s: float = 2.0) -> None:
+def make(
+    directory: Path, database_url: str, rows: int = 3000, stall_check_s: float = 2.0, idle_ms: int = 60_000
+) -> None:
+    """stall_check_s = 0 and idle_ms = 0 leave a run as unbounded as before the network bounds."""
     from expandcontract.backfill.checkpoint import ensure_schema
     from expandcontract.db.connect import connect
 
@@ -52,7 +56,7 @@ def make(directory: Path, database_url: str, rows: int = 3000, stall_check_s: fl
     _fill(paths["migrate"], MIGRATE)
     _fill(paths["contract"], CONTRACT)
     with (directory / "pyproject.toml").open("a") as fh:
-        fh.write(CONFIG.format(stall_check_s=stall_check_s))
+        fh.write(CONFIG.format(stall_check_s=stall_check_s, idle_ms=idle_ms))
 
 
 def run(directory: Path, url: str, *args: str) -> subprocess.Popen[str]:

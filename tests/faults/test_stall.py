@@ -78,3 +78,17 @@ def test_stall_mid_create_index_concurrently_ends_the_run(tmp_path: Path, databa
     assert len(lines) <= 1, err
     # the audit row of the run is closed, not left "running"
     assert scalar(database_url, "SELECT count(*) FROM expandcontract.runs WHERE finished_at IS NULL") == 0
+
+
+def test_cut_mid_backfill_reconnects_and_finishes(tmp_path: Path, database_url: str) -> None:
+    project.make(tmp_path, database_url)
+    code, err = project.finish(project.run(tmp_path, database_url, "run", "expand", "--change", project.SLUG), 60)
+    assert code == 0, err
+    with Proxy.before(database_url) as proxy:
+        runner = project.run(tmp_path, proxy.url(database_url), "run", "migrate", "--change", project.SLUG)
+        wait_for(lambda: rows_done(database_url) >= 300, timeout=60, what="first batches")
+        proxy.arm("cut", project.BACKFILL_SQL)
+        code, err = project.finish(runner, RUN_BOUND_S)
+        assert proxy.fired.is_set()
+    assert code == 0 and "connection lost" in err and "Traceback" not in err, err[-3000:]
+    assert touched(database_url) == {1: 3000}
