@@ -100,7 +100,10 @@ class Lab:
                         project.make(d, url, rows=self.rows, stall_check_s=0, idle_ms=0)
                 finally:
                     sys.stdout = saved
-            fault(self, t)
+            try:
+                fault(self, t)
+            except Exception as exc:  # the fault could not be set up: say so in the table
+                return Outcome(False, 0, 0, t.hung, 0, f"fault not injected: {exc}")
             for name in ("expand", "migrate", "contract"):  # recover as a user would
                 if t.phase(name) != 0:
                     t.failed.append(name)
@@ -223,7 +226,8 @@ def killed_worker(lab: Lab, t: Trial) -> None:
     one takes its range over; then the phases run (the migrate finds the backfill done)."""
     t.phase("expand")
     api.register(t.url, Spec(f"{project.SLUG}.items", "items", {"verified": "slow(v) AND v % 2 = 0"}))
-    cfg = t.dir / "workers.toml"
+    (t.dir / "workers").mkdir()
+    cfg = t.dir / "workers" / "expandcontract.toml"  # a bare config file, beside the project's own
     cfg.write_text("[backfill]\nrange_rows = 250\nbatch_time_ms = 20\ninitial_batch_size = 20\nmax_batch_size = 100\n")
     work = ("--config", str(cfg), "backfill", "work", f"{project.SLUG}.items")
     w1 = t.start(t.url, *work, "--worker-id", "w1")
