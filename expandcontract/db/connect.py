@@ -66,9 +66,10 @@ def open_watched(conninfo: str, *, autocommit: bool = False, connect_timeout: in
     except BaseException:
         conn.close()
         raise
-    dead_after_s = max(cfg.stall_check_s, cfg.tcp_user_timeout_ms / 1000.0, 1.0)
-    side = make_conninfo(conninfo, **params, application_name=f"{APPLICATION_NAME} stall check")
-    conn._watch = Watch(side, cfg.stall_check_s, dead_after_s)
+    if cfg.stall_check_s > 0:  # 0: plain psycopg waits, no stall check
+        dead_after_s = max(cfg.stall_check_s, cfg.tcp_user_timeout_ms / 1000.0, 1.0)
+        side = make_conninfo(conninfo, **params, application_name=f"{APPLICATION_NAME} stall check")
+        conn._watch = Watch(side, cfg.stall_check_s, dead_after_s)
     return conn
 
 

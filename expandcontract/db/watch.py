@@ -55,9 +55,7 @@ class WatchedConnection(psycopg.Connection[Any]):
         pid = self.pgconn.backend_pid
         last_io = time.monotonic()
         watch = self._watch
-        check_every = (
-            self._side_timeout_s if watch is None else (watch.stall_check_s if watch.stall_check_s > 0 else None)
-        )
+        check_every = self._side_timeout_s if watch is None else watch.stall_check_s
         next_check = last_io + check_every if check_every else None
         try:
             state = next(gen)
