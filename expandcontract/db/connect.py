@@ -2,10 +2,11 @@
 the network bounded.
 
 Each connection gets libpq TCP keepalives and `tcp_user_timeout` (a link whose packets are lost is
-declared dead in ~30 s instead of the OS's ~15 minutes), the server ends our session if it sits idle
+declared dead in ~30 s instead of the OS's ~15 minutes); the server ends our session if it sits idle
 inside a transaction (`idle_in_transaction_session_timeout`: a client that vanished mid-batch does not
-keep its row locks), and a stall check for links that ACK but carry nothing (watch.py). Values the
-database URL sets itself win. The settings come from `[tool.expandcontract.connection]` (`tune()`).
+keep its row locks) and watches the link with the same keepalives; and a stall check covers links that
+ACK but carry nothing (watch.py). Values the database URL sets itself win. The settings come from
+`[tool.expandcontract.connection]` (`tune()`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ def network_params(conninfo: str, config: ConnectionConfig | None = None) -> dic
     return {k: v for k, v in wanted.items() if k not in given}
 
 
+def server_settings(config: ConnectionConfig) -> dict[str, str]:
+    """Server-side bounds of our sessions: the server ends a session idle inside a transaction, and it
+    notices a client that vanished (keepalives, tcp_user_timeout; ignored on Unix sockets) as soon as
+    the client notices the server, so row locks and the runner lock do not outlive a dead link."""
+    out: dict[str, str] = {}
+    if config.idle_in_transaction_timeout_ms > 0:
+        out["idle_in_transaction_session_timeout"] = f"{config.idle_in_transaction_timeout_ms}ms"
+    out["tcp_keepalives_idle"] = str(config.keepalives_idle_s)
+    out["tcp_keepalives_interval"] = str(config.keepalives_interval_s)
+    out["tcp_keepalives_count"] = str(config.keepalives_count)
+    if config.tcp_user_timeout_ms > 0:
+        out["tcp_user_timeout"] = str(config.tcp_user_timeout_ms)
+    return out
+
+
 def open_watched(conninfo: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> Any:
     """A WatchedConnection with the network bounds; psycopg's own errors on failure."""
     cfg = _settings
@@ -57,10 +73,12 @@ def open_watched(conninfo: str, *, autocommit: bool = False, connect_timeout: in
     conn = WatchedConnection.connect(conninfo, autocommit=True, connect_timeout=connect_timeout, **params, **kwargs)
     try:
         options = str(conninfo_to_dict(conninfo).get("options") or kwargs.get("options") or "")
-        if cfg.idle_in_transaction_timeout_ms > 0 and "idle_in_transaction_session_timeout" not in options:
+        server = {k: v for k, v in server_settings(cfg).items() if k not in options}
+        if server:  # only those this server version knows (tcp_user_timeout: PostgreSQL 12+)
             conn.execute(
-                "SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
-                (f"{cfg.idle_in_transaction_timeout_ms}ms",),
+                "SELECT set_config(s.name, v.value, false) FROM unnest(%s::text[], %s::text[]) AS v(name, value) "
+                "JOIN pg_settings s ON s.name = v.name",
+                (list(server), list(server.values())),
             )
         conn.autocommit = autocommit
     except BaseException:

@@ -38,6 +38,9 @@ def test_connections_carry_keepalives_and_the_idle_in_transaction_bound(database
         assert (params["keepalives"], params["keepalives_idle"], params["tcp_user_timeout"]) == ("1", "7", "12000")
         assert conn.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("45s",)
         assert not conn.autocommit
+        if conn.execute("SELECT inet_client_addr() IS NOT NULL").fetchone() == (True,):  # TCP, not a socket
+            server = conn.execute("SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_user_timeout')")
+            assert server.fetchone() == ("7", "12000")
     engine = db.make_engine(database_url)
     try:
         with engine.connect() as conn:
