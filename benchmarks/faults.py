@@ -214,6 +214,18 @@ def network(mode: str, pattern: bytes, phase: str) -> Callable[[Lab, Trial], Non
     return fault
 
 
+def stall_lock_connection(lab: Lab, t: Trial) -> None:
+    """The runner's lock connection (the one that took the advisory lock) stalls mid-backfill."""
+    t.phase("expand")
+    with Proxy.before(t.url) as proxy:
+        proxy.arm("mark", b"pg_try_advisory_lock")
+        proc = t.start(proxy.url(t.url), "run", "migrate", "--change", project.SLUG)
+        wait(proxy.fired.is_set)
+        wait(lambda: rows_done(t.url) >= random.randint(100, t.rows - 600))
+        proxy.stall(proxy.fired_links[0])
+        t.finish(proc)
+
+
 def two_runners(lab: Lab, t: Trial) -> None:
     t.phase("expand")
     procs = [t.start(t.url, "run", "migrate", "--change", project.SLUG) for _ in range(2)]
@@ -247,6 +259,7 @@ FAULTS: dict[str, Callable[[Lab, Trial], None]] = {
     "connection stall mid-backfill": network("stall", project.BACKFILL_SQL, "migrate"),
     "connection cut mid-DDL (CIC)": network("cut", project.CIC_SQL, "expand"),
     "connection stall mid-DDL (CIC)": network("stall", project.CIC_SQL, "expand"),
+    "connection stall of the runner's lock connection mid-backfill": stall_lock_connection,
     "two runners at once (run migrate)": two_runners,
     "killed `backfill work` worker": killed_worker,
 }

@@ -57,11 +57,16 @@ class Proxy:
     # -- control ----------------------------------------------------------------------------------
     def arm(self, mode: str, pattern: bytes) -> None:
         """The next connection whose client sends `pattern` gets `mode` ("stall" or "cut") right after
-        that chunk reached the server."""
-        assert mode in ("stall", "cut")
+        that chunk reached the server; "mark" only remembers it (`fired_links`) for a later `stall()`."""
+        assert mode in ("stall", "cut", "mark")
         with self.lock:
             self.fired.clear()
             self._armed = (mode, pattern)
+
+    def stall(self, link: _Link) -> None:
+        with self.lock:
+            if link.mode == "pass":
+                link.mode = "stall"
 
     def stall_all(self) -> None:
         with self.lock:
@@ -171,6 +176,8 @@ class Proxy:
                     link.close()
                     self._fire(link)
                     return
+                if fault == "mark":
+                    self._fire(link)
                 if fault == "stall":
                     link.mode = "stall"
                     self._fire(link)
