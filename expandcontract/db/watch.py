@@ -36,8 +36,13 @@ class Watch:
     dead_after_s: float  # silence after which an unanswerable check counts as a dead link
 
 
-class Stalled(psycopg.OperationalError):
-    """The server finished (or lost) our statement but its reply never arrived."""
+STALLED = "connection stalled"  # how the OperationalError raised for a dead link begins
+
+
+def stalled(exc: BaseException) -> bool:
+    """`exc` is the OperationalError the stall check raised (a plain psycopg.OperationalError, so every
+    handler of a lost connection treats it as one)."""
+    return isinstance(exc, psycopg.OperationalError) and str(exc).startswith(STALLED)
 
 
 class WatchedConnection(psycopg.Connection[Any]):
@@ -70,7 +75,7 @@ class WatchedConnection(psycopg.Connection[Any]):
                     verdict = "silent" if watch is None else _verdict(watch, pid, silent)
                     if verdict is not None:
                         self.pgconn.finish()  # the socket goes; the connection is closed (and broken)
-                        raise Stalled(_message(verdict, pid, silent))
+                        raise psycopg.OperationalError(_message(verdict, pid, silent))
                     next_check = now + check_every  # type: ignore[operator]
                 state = gen.send(ready)
         except StopIteration as stop:
@@ -103,13 +108,13 @@ def _verdict(watch: Watch, pid: int, silent_s: float) -> str | None:
 
 def _message(verdict: str, pid: int, silent_s: float) -> str:
     if verdict == "silent":
-        return f"no reply from the server for {silent_s:.0f} s; connection closed"
+        return f"{STALLED}: no reply from the server for {silent_s:.0f} s; connection closed"
     if verdict == "gone":
-        return f"connection stalled: no reply for {silent_s:.0f} s and server session {pid} is gone; connection closed"
+        return f"{STALLED}: no reply for {silent_s:.0f} s and server session {pid} is gone; connection closed"
     if verdict == "unreachable":
-        return f"connection stalled: no reply for {silent_s:.0f} s and the server cannot be reached; connection closed"
+        return f"{STALLED}: no reply for {silent_s:.0f} s and the server cannot be reached; connection closed"
     return (
-        f"connection stalled: no reply for {silent_s:.0f} s although server session {pid} is {verdict}; "
+        f"{STALLED}: no reply for {silent_s:.0f} s although server session {pid} is {verdict}; "
         "ended that session (its locks are released) and closed the connection"
     )
 
@@ -124,7 +129,7 @@ def lost_connection(exc: BaseException) -> str | None:
         if id(cur) in seen:
             continue
         seen.add(id(cur))
-        if isinstance(cur, Stalled):
+        if stalled(cur):
             return str(cur).strip().splitlines()[0]
         if isinstance(cur, psycopg.OperationalError) and not isinstance(cur, psycopg.errors.QueryCanceled):
             text = str(cur).strip()
