@@ -11,6 +11,7 @@ started (the server-crash fault needs it: `pg_ctl stop -m immediate`, then start
 Per trial, after the fault: `run expand`, `run migrate`, `run contract` on a direct connection. Correct =
 every one of those exits 0, the index is VALID, every row was backfilled exactly once (`touched` = 1) and
 no process hung or printed a traceback. Lost = rows never backfilled, doubled = rows updated twice.
+Audit rows left open (a run never closed in `expandcontract.runs`) are counted beside, not in "correct".
 Prints a Markdown table on stdout; progress on stderr.
 """
 
@@ -76,6 +77,7 @@ class Outcome:
     hung: int
     tracebacks: int
     note: str
+    open_audit: int = 0  # rows of expandcontract.runs never closed (the runner lost its lock or was killed)
 
 
 class Lab:
@@ -122,6 +124,7 @@ class Lab:
         doubled = sum(n for k, n in counts.items() if k > 1)
         valid = scalar(t.url, "SELECT bool_and(indisvalid) FROM pg_index WHERE indexrelid = to_regclass('items_v_idx')")
         tracebacks = sum("Traceback" in e for e in t.errs)
+        open_audit = int(scalar(t.url, "SELECT count(*) FROM expandcontract.runs WHERE finished_at IS NULL") or 0)
         correct = not t.failed and valid is True and lost == 0 and doubled == 0 and not t.hung and not tracebacks
         note = ""
         if t.failed:
@@ -130,7 +133,7 @@ class Lab:
             note = f"run {t.failed[0]} failed: ...{text.split(') failed', 1)[-1][:200]}"
         elif valid is not True:
             note = f"index items_v_idx valid = {valid}"
-        return Outcome(correct, lost, doubled, t.hung, tracebacks, note)
+        return Outcome(correct, lost, doubled, t.hung, tracebacks, note, open_audit)
 
 
 # -- faults -------------------------------------------------------------------------------------------
@@ -304,14 +307,15 @@ def main() -> None:
             rows.append(
                 f"| {name} | {len(outcomes)} | {sum(o.correct for o in outcomes)} | "
                 f"{sum(o.lost for o in outcomes)} / {sum(o.doubled for o in outcomes)} | "
-                f"{sum(o.hung for o in outcomes)} | {sum(o.tracebacks for o in outcomes)} | {'; '.join(notes)[:300]} |"
+                f"{sum(o.hung for o in outcomes)} | {sum(o.tracebacks for o in outcomes)} | "
+                f"{sum(o.open_audit for o in outcomes)} | {'; '.join(notes)[:300]} |"
             )
     finally:
         if base is not None:
             embedded.stop(base / "data")
             shutil.rmtree(base, ignore_errors=True)
-    print("| fault | trials | correct outcomes | rows lost / doubled | hangs | tracebacks | notes |")
-    print("|---|---|---|---|---|---|---|")
+    print("| fault | trials | correct outcomes | rows lost / doubled | hangs | tracebacks | audit rows left open | notes |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
