@@ -314,7 +314,8 @@ def main() -> None:
         if base is not None:
             embedded.stop(base / "data")
             shutil.rmtree(base, ignore_errors=True)
-    print("| fault | trials | correct outcomes | rows lost / doubled | hangs | tracebacks | audit rows left open | notes |")
+    columns = ("fault", "trials", "correct outcomes", "rows lost / doubled", "hangs", "tracebacks")
+    print("| " + " | ".join((*columns, "audit rows left open", "notes")) + " |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
