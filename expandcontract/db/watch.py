@@ -131,7 +131,7 @@ def lost_connection(exc: BaseException) -> str | None:
         seen.add(id(cur))
         if stalled(cur):
             return str(cur).strip().splitlines()[0]
-        if isinstance(cur, psycopg.OperationalError) and not isinstance(cur, psycopg.errors.QueryCanceled):
+        if isinstance(cur, psycopg.OperationalError) and cur.sqlstate is None:  # the client's, not a server error
             text = str(cur).strip()
             return "lost the connection to the server: " + (text.splitlines()[0] if text else type(cur).__name__)
         todo.extend(e for e in (getattr(cur, "orig", None), cur.__cause__, cur.__context__) if e is not None)

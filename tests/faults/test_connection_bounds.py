@@ -90,3 +90,19 @@ def test_a_long_statement_is_not_a_stall(database_url: str, tuned: None) -> None
     db.tune(ConnectionConfig(stall_check_s=0.5))
     with Proxy.before(database_url) as proxy, db.connect(proxy.url(database_url), autocommit=True) as conn:
         assert conn.execute("SELECT pg_sleep(2.5), 1").fetchone() == ("", 1)
+
+
+def test_lost_connection_names_only_a_lost_link() -> None:
+    """A server error that psycopg files under OperationalError (a lock timeout) is not a lost link."""
+    import psycopg.errors
+
+    assert lost_connection(psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")) is None
+    assert lost_connection(psycopg.errors.QueryCanceled("canceling statement due to statement timeout")) is None
+    cut = psycopg.OperationalError("consuming input failed: server closed the connection unexpectedly")
+    try:
+        raise RuntimeError("Can't reconnect until invalid transaction is rolled back") from cut
+    except RuntimeError as wrapped:
+        assert lost_connection(wrapped) == "lost the connection to the server: " + str(cut)
+    assert lost_connection(psycopg.OperationalError("connection stalled: no reply for 10 s")) == (
+        "connection stalled: no reply for 10 s"
+    )
