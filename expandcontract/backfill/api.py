@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable
 from typing import Any
 
 from expandcontract.backfill import checkpoint, spec, throttle
@@ -19,6 +20,8 @@ from expandcontract.backfill.heartbeat import ProgressHook
 from expandcontract.backfill.progress import default_display
 from expandcontract.config import BackfillConfig
 from expandcontract.db.connect import connect
+
+BatchGuard = Callable[[Any], None]
 
 
 def default_worker_id() -> str:
@@ -73,14 +76,16 @@ def run(
     progress: ProgressHook | None = None,
     *,
     worker: str | None = None,
+    batch_guard: BatchGuard | None = None,
 ) -> Result:
-    """Run the backfill to completion in this process (other workers may help). Re-runs resume."""
+    """Run the backfill to completion in this process (other workers may help). Re-runs resume.
+    `batch_guard(conn)` runs first in each batch's transaction (the runner checks its lock there)."""
     p, row = register(url, s)
     if row["status"] == "done":
         event = {"name": p.name, "rows_done": 0, "rows_estimate": row["rows_estimate"], "rate": 0.0}
         _emit(progress, {**event, "eta_s": 0.0, "batch_size": 0, "throttled_reason": None, "state": "done"})
         return Result(p.name, 0, 0, "done")
-    return _engine(url, p, config, progress, worker or default_worker_id(), wait_for_others=True)
+    return _engine(url, p, config, progress, worker or default_worker_id(), wait_for_others=True, guard=batch_guard)
 
 
 def work(
@@ -116,7 +121,13 @@ def work(
 
 
 def _engine(
-    url: str, p: spec.Plan, config: BackfillConfig, progress: ProgressHook | None, worker: str, wait_for_others: bool
+    url: str,
+    p: spec.Plan,
+    config: BackfillConfig,
+    progress: ProgressHook | None,
+    worker: str,
+    wait_for_others: bool,
+    guard: BatchGuard | None = None,
 ) -> Result:
     display = None
     if progress is None:
@@ -124,7 +135,9 @@ def _engine(
         progress = display
     try:
         t = throttle.from_config(config, p.table.oid)
-        opts = Options(config=config, worker=worker, progress=progress, wait_for_others=wait_for_others)
+        opts = Options(
+            config=config, worker=worker, progress=progress, wait_for_others=wait_for_others, batch_guard=guard
+        )
         return Engine(url, p, t, opts).run()
     finally:
         if display is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ class Options:
     wait_for_others: bool = True  # the op waits for the whole backfill; a worker leaves when none is left
     poll_s: float = 0.5
     heartbeat_s: float = 1.0
+    batch_guard: Callable[[psycopg.Connection[Any]], None] | None = None  # first thing in each batch's transaction
 
 
 @dataclass
@@ -201,6 +203,8 @@ class Engine:
     def _batch(self, conn: psycopg.Connection[Any], r: Range) -> None:
         p = self.plan
         t0 = time.monotonic()
+        if self.opts.batch_guard is not None:  # e.g. the runner still holds its lock (in this transaction)
+            self.opts.batch_guard(conn)
         row = conn.execute(
             f"SELECT r.cursor_key, r.done, b.requested FROM {SCHEMA}.backfill_ranges r "
             f"JOIN {SCHEMA}.backfills b ON b.name = r.name WHERE r.name = %s AND r.range_no = %s FOR UPDATE OF r",

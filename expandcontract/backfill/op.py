@@ -15,7 +15,7 @@ from typing import Any
 
 from alembic.operations import MigrateOperation, Operations
 
-from expandcontract.names import ATTR_CONFIG
+from expandcontract.names import ATTR_BATCH_GUARD, ATTR_CONFIG
 
 PROGRESS_ATTR = "expandcontract.backfill.progress"
 
@@ -109,7 +109,7 @@ def run_backfill(operations: Operations, operation: BackfillOp) -> None:
         batch_time_ms=operation.batch_time_ms,
     )
     with ctx.autocommit_block():
-        api.run(url, spec, _config(ctx, attrs), attrs.get(PROGRESS_ATTR))
+        api.run(url, spec, _config(ctx, attrs), attrs.get(PROGRESS_ATTR), batch_guard=attrs.get(ATTR_BATCH_GUARD))
 
 
 def _config(ctx: Any, attrs: dict[str, Any]) -> Any:

@@ -1,8 +1,11 @@
 """`doctor`: reconcile our state with `alembic_version` and the catalog, and say (or do) the repair.
 
 Problems (exit 1 until repaired): revision_state rows that `alembic_version` does not back (e.g. after a
-plain `alembic stamp`), INVALID indexes left by failed concurrent builds, runs still marked running whose
-runner is gone, a downgrade that stopped half-way, and database heads this checkout does not know.
+plain `alembic stamp`), a revision an interruption left part-applied (which statements committed, which
+one was under way, the state of the index it was building: VALID, INVALID or still being built by an
+orphaned session; `--fix` finishes an expand or unphased one as a rerun would), INVALID indexes left by
+failed concurrent builds, runs still marked running whose runner is gone, a downgrade that stopped
+half-way, and database heads this checkout does not know.
 Notes (exit 0): phase revisions applied outside our runner (plain `alembic upgrade`). Revisions applied
 before `init` (the adopted, unphased history) are never a problem.
 
@@ -15,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from expandcontract.db.connect import connect
+from expandcontract.errors import ExpandContractError
 from expandcontract.names import SCHEMA
-from expandcontract.phases.project import Project
+from expandcontract.phases import cic, resume
+from expandcontract.phases.planner import Plan, Step
+from expandcontract.phases.project import Project, Revision
 from expandcontract.phases.runner import Runner
 from expandcontract.phases.state import runner_lock_holder, schema_exists
 
@@ -59,12 +65,91 @@ def diagnose(project: Project, url: str, *, fix: bool = False) -> list[Finding]:
         recorded = dict(conn.execute(f"SELECT revision, run_id FROM {SCHEMA}.revision_state").fetchall())
         findings += _outside(project, applied, recorded)
         findings += _stale_state(conn, set(recorded) - applied - set(unknown), fix)
-        findings += _invalid_indexes(conn, fix)
+        part_applied = _part_applied(conn, project, applied)
+        claimed = {oid for _f, _rev, oids in part_applied for oid in oids}
+        findings += [f for f, _rev, _oids in part_applied]
+        findings += _invalid_indexes(conn, fix, claimed)
         live = runner_lock_holder(conn) is not None
         if not live:
             findings += _interrupted_runs(conn, fix)
         findings += _half_done_downgrades(conn, project, applied)
+    if fix:
+        for f, rev, _oids in part_applied:
+            if rev is not None and (rev.lane or "expand") == "expand":
+                _finish(project, url, rev, f)
     return findings
+
+
+def _part_applied(conn: Any, project: Project, applied: set[str]) -> list[tuple[Finding, Revision | None, set[int]]]:
+    """Revisions an interruption left part-applied: which statements committed, which was under way, and the
+    state of the index it was building."""
+    out: list[tuple[Finding, Revision | None, set[int]]] = []
+    for item in resume.interrupted(conn, applied):
+        rev = project.revisions.get(item.revision)
+        oids: set[int] = set()
+        parts = []
+        if item.committed:
+            nums = ", ".join(str(o + 1) for o, _s in item.committed)
+            texts = "; ".join(resume.short(s, 70) for _o, s in item.committed[:3])
+            parts.append(f"statement(s) {nums} committed ({texts})")
+        for ordinal, stmt, _index in item.started:
+            state = ""
+            t = cic.target(stmt)
+            if t is not None:
+                found = cic.find(conn, t)
+                if found is None:
+                    state = f": index {t.name} does not exist"
+                else:
+                    oids.add(found.oid)
+                    state = f": index {found.qualified} is " + (
+                        f"still being built by session(s) {', '.join(map(str, found.builders))} (orphaned)"
+                        if found.builders
+                        else "VALID (built, but the revision is not recorded)"
+                        if found.valid
+                        else "INVALID"
+                    )
+            parts.append(f"statement {ordinal + 1} ({resume.short(stmt, 90)}) was under way{state}")
+        if rev is not None:
+            what = f"{rev.id} ({rev.phase or 'unphased'}{' of ' + rev.change if rev.change else ''}, {rev.path.name})"
+            lane = rev.lane or "expand"
+            repair = (
+                f"expandcontract run {lane}{' --change ' + rev.change if rev.change else ''} finishes it (committed "
+                "statements are skipped, a VALID index with the same definition counts as built, an INVALID or "
+                "orphaned build is cancelled and dropped first)"
+                + ("; `doctor --fix` does the same" if lane == "expand" else "")
+            )
+        else:
+            what = item.revision
+            repair = f"restore the revision file of {item.revision} (git checkout), then re-run its phase"
+        message = (
+            f"revision {what} stopped part-way in run {item.run_id}: "
+            + ("; ".join(parts) or "nothing of it committed")
+            + "; alembic_version does not record it"
+        )
+        out.append((Finding("part-applied-revision", message, repair), rev, oids))
+    return out
+
+
+def _finish(project: Project, url: str, rev: Revision, f: Finding) -> None:
+    """Complete the revision through the runner (its lock, its recovery of committed statements)."""
+    notes: list[str] = []
+    runner = Runner(project, url, notes.append)
+    try:
+        with runner.locked():
+            if rev.id in runner.applied():
+                f.fixed = True
+                return
+            run_id = runner.start_audit("doctor --fix", rev.lane, rev.change, [rev.id], None, None)
+            plan = Plan(phase=rev.lane or "expand", change=rev.change, target=rev, steps=[Step(rev, "target")])
+            try:
+                runner.upgrade_steps(plan, run_id)
+            except BaseException as exc:
+                runner.finish_audit(run_id, "failed", error=str(exc), failed_revision=rev.id)
+                raise
+            runner.finish_audit(run_id, "succeeded")
+        f.fixed = True
+    except ExpandContractError as exc:
+        f.repair += f" (--fix could not finish it: {exc})"
 
 
 def _outside(project: Project, applied: set[str], recorded: dict[str, Any]) -> list[Finding]:
@@ -96,13 +181,18 @@ def _stale_state(conn: Any, stale: set[str], fix: bool) -> list[Finding]:
     return out
 
 
-def _invalid_indexes(conn: Any, fix: bool) -> list[Finding]:
+def _invalid_indexes(conn: Any, fix: bool, claimed: set[int]) -> list[Finding]:
+    """INVALID indexes nobody is building (a build under way is INVALID until it ends; those of a part-applied
+    revision are named by its finding)."""
     out = []
-    for schema, index, table in conn.execute(
-        "SELECT n.nspname, c.relname, t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    for oid, schema, index, table in conn.execute(
+        "SELECT c.oid::int, n.nspname, c.relname, t.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
         "JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE NOT i.indisvalid ORDER BY 1, 2"
+        "WHERE NOT i.indisvalid AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p "
+        "WHERE p.index_relid = c.oid) ORDER BY 2, 3"
     ).fetchall():
+        if oid in claimed:
+            continue
         qualified = f'"{schema}"."{index}"'
         f = Finding(
             "invalid-index",

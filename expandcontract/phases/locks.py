@@ -5,8 +5,10 @@ held a lock on the statement's tables for longer than `long_holder_ms`; the stat
 short `lock_timeout` (default 100 ms). A lock timeout rolls the revision back; the runner retries it
 with jittered backoff within `retries` / `retry_budget_s`, never an unbounded wait, and on exhaustion
 reports the sessions that held the locks. CONCURRENTLY statements run outside a transaction; a failed
-concurrent index build leaves no INVALID index behind, and a leftover INVALID index of the same name
-is dropped before the build is tried again.
+concurrent index build leaves no INVALID index behind, and what an interrupted build left (a VALID index:
+done; an INVALID one, or one an orphaned session still builds: cancelled and dropped) is settled before
+the build is tried again (cic.py). The guard also counts each revision's statements so a rerun skips
+those an interrupted run committed (resume.py), and checks the runner lock before every statement.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.config import DDLConfig
+from expandcontract.phases import cic
+from expandcontract.phases.resume import NOOP, StepLog, counts, noop_parameters, record, short
 
 _LOCKING = re.compile(
     r"^\s*(ALTER|CREATE|DROP|LOCK|TRUNCATE|REINDEX|CLUSTER|VACUUM|COMMENT|GRANT|REVOKE|REFRESH)\b", re.I
@@ -125,55 +129,128 @@ class LockGuard:
     last_tables: list[str] = field(default_factory=list)
     committed_in_step: bool = False
     waited_s: float = 0.0
+    lock_check: Callable[[Any], None] | None = None  # before every statement: do we still hold the runner lock?
+    prepared: StepLog | None = None  # the next step's statement log, active once its migrations begin
+    step: StepLog | None = None
+    _running: tuple[int, str, str] | None = None  # an autocommit statement under way
 
     def install(self, conn: Any) -> None:
         from sqlalchemy import event
 
         event.listen(conn, "before_cursor_execute", self._before, retval=True)
+        event.listen(conn, "after_cursor_execute", self._after)
         event.listen(conn.engine, "handle_error", self._on_error)  # a dialect-level event
         event.listen(conn, "commit", self._on_commit)
+        event.listen(conn, "rollback", self._on_rollback)
 
     def remove(self, conn: Any) -> None:
         from sqlalchemy import event
 
         event.remove(conn, "before_cursor_execute", self._before)
+        event.remove(conn, "after_cursor_execute", self._after)
         event.remove(conn.engine, "handle_error", self._on_error)
         event.remove(conn, "commit", self._on_commit)
+        event.remove(conn, "rollback", self._on_rollback)
 
     def session_settings(self) -> list[str]:
         out = [f"SET lock_timeout = '{int(self.policy.lock_timeout_ms)}ms'"]
         out.append(f"SET statement_timeout = '{int(self.policy.statement_timeout_ms)}ms'")
         return out
 
+    # -- steps ----------------------------------------------------------------------------------
+    def begin_step(self) -> None:
+        """The step's migrations begin (env.py has committed its own setup): count from here."""
+        self.committed_in_step = False
+        self.step = self.prepared
+        self._running = None
+
+    def finish_step(self) -> None:
+        """alembic_version records the step (inside its last transaction): nothing more to record."""
+        if self.step is not None:
+            self.step.finished = True
+
+    def end_step(self) -> None:
+        self.step = self.prepared = None
+        self._running = None
+
     # -- events -------------------------------------------------------------------------------
-    def _on_commit(self, _conn: Any) -> None:
+    def _on_commit(self, conn: Any) -> None:
         self.committed_in_step = True
+        step = self.step
+        if step is None or step.finished or not step.pending:
+            return
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.autocommit:  # the block's COMMIT: the record commits with the statements
+            record(raw, step, step.pending, "committed")
+        step.pending.clear()
+
+    def _on_rollback(self, _conn: Any) -> None:
+        if self.step is not None:
+            self.step.pending.clear()
 
     def _before(
         self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> tuple[str, Any]:
+        raw = cursor.connection
+        if self.lock_check is not None:
+            self.lock_check(raw)
+        current: tuple[int, str, str] | None = None
+        step = self.step
+        if step is not None and not step.finished and counts(statement):
+            ordinal, fp, done = step.next(statement, parameters)
+            if done:
+                step.skipped += 1
+                self.notify(
+                    f"{step.revision}: statement {ordinal + 1} ({short(statement)}) was committed by an "
+                    "interrupted run; skipped"
+                )
+                return NOOP, noop_parameters(parameters, executemany)
+            current = (ordinal, fp, statement)
         if not is_locking(statement):
+            self._note(raw, current)
             return statement, parameters
         tables = relations(statement)
         self.last_tables = tables
-        raw = cursor.connection
         if is_concurrently(statement):
-            self._prepare_concurrently(raw, statement)
             budget_ms = int(self.policy.retry_budget_s * 1000)
             raw.execute(f"SET lock_timeout = '{budget_ms}ms'")
+            if cic.prepare(raw, statement, self.notify):
+                if current is not None and step is not None and raw.autocommit:
+                    record(raw, step, [current], "committed")
+                return NOOP, noop_parameters(parameters, executemany)
+            self._note(raw, current, _cic_index(statement))
             return statement, parameters
         raw.execute(f"SET lock_timeout = '{int(self.policy.lock_timeout_ms)}ms'")
         if tables:
             self._wait_for_holders(raw, tables)
+        self._note(raw, current)
         return statement, parameters
 
+    def _note(self, raw: Any, current: tuple[int, str, str] | None, index: str | None = None) -> None:
+        """Remember a counted statement: in a transaction until its COMMIT, else as started right now."""
+        step = self.step
+        if current is None or step is None:
+            return
+        if raw.autocommit:
+            record(raw, step, [current], "started", index)
+            self._running = current
+        else:
+            step.pending.append(current)
+
+    def _after(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        running, self._running = self._running, None
+        raw = cursor.connection
+        if running is not None and self.step is not None and raw.autocommit:
+            record(raw, self.step, [running], "committed")
+
     def _on_error(self, exc_context: Any) -> None:
+        self._running = None
         stmt = exc_context.statement or ""
         if is_concurrently(stmt):
             name = _cic_index(stmt)
             raw = getattr(exc_context.connection, "connection", None)
             if name and raw is not None:
-                self._drop_invalid(raw.dbapi_connection, name)
+                self._drop_invalid(raw.dbapi_connection, stmt)
 
     # -- helpers ------------------------------------------------------------------------------
     def _wait_for_holders(self, raw: Any, tables: list[str]) -> None:
@@ -197,32 +274,30 @@ class LockGuard:
             time.sleep(0.02)
         self.waited_s += time.monotonic() - start
 
-    def _prepare_concurrently(self, raw: Any, statement: str) -> None:
-        name = _cic_index(statement)
-        if name:
-            row = raw.execute(
-                "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)", (name,)
-            ).fetchone()
-            if row and row[0]:
-                self.notify(f"dropping INVALID index {name} left by an earlier failed concurrent build")
-                raw.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-
-    def _drop_invalid(self, raw: Any, name: str) -> None:
-        """After a failed CREATE INDEX CONCURRENTLY: drop the INVALID index it left (own connection,
-        outside any transaction)."""
+    def _drop_invalid(self, raw: Any, statement: str) -> None:
+        """After a failed CREATE INDEX CONCURRENTLY (its connection may be gone, its build may still run on
+        the server): on a connection of its own, with bounded waits, stop any session still building the
+        index, then drop the INVALID index it left. A DROP INDEX CONCURRENTLY queued behind a running build
+        would wait for it (and it for the drop): never drop first."""
         import psycopg
 
+        t = cic.target(statement)
+        if t is None or raw is None:
+            return
         try:
             info = raw.info
-            with psycopg.connect(info.dsn, password=info.password, autocommit=True) as side:
-                row = side.execute(
-                    "SELECT NOT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)", (name,)
-                ).fetchone()
-                if row and row[0]:
-                    side.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
-                    self.notify(f"dropped INVALID index {name} left by the failed concurrent build")
+            with psycopg.connect(info.dsn, password=info.password, autocommit=True, connect_timeout=10) as side:
+                side.execute(f"SET lock_timeout = '{int(self.policy.retry_budget_s * 1000)}ms'")
+                side.execute(f"SET statement_timeout = '{int(self.policy.retry_budget_s * 1000) + 10000}ms'")
+                found = cic.find(side, t)
+                if found is None or (found.valid and not found.builders):
+                    return
+                if found.builders:
+                    cic.stop_builders(side, found.builders, self.notify)
+                side.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {found.qualified}")
+                self.notify(f"dropped INVALID index {t.name} left by the failed concurrent build")
         except Exception as exc:
-            self.notify(f"could not drop INVALID index {name} ({exc}); run `expandcontract doctor`")
+            self.notify(f"could not drop INVALID index {t.name} ({exc}); run `expandcontract doctor`")
 
 
 def _cic_index(statement: str) -> str | None:

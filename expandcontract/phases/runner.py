@@ -7,6 +7,11 @@
   revision back and it is retried with jittered backoff within a budget (see locks.py).
 - Every run is written to the audit table `expandcontract.runs`; per-revision state rows are written by
   the env.py hook inside each step's transaction.
+- The runner never runs without its lock: before every statement and every backfill batch it checks, in
+  that statement's or batch's transaction, that its lock connection still holds the lock. When that
+  connection is gone (server restart, pg_terminate_backend) it re-takes the lock, or stops with exit 2
+  when another runner has it or ran meanwhile; the audit row is closed either way.
+- A revision an interruption left half-applied is finished by a rerun (resume.py, cic.py).
 """
 
 from __future__ import annotations
@@ -15,19 +20,34 @@ import json
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
 from expandcontract.db.handover import handed_over
 from expandcontract.db.watch import lost_connection
-from expandcontract.errors import ExpandContractError, LockBudgetExhausted, PhaseFailed
-from expandcontract.names import ATTR_BEFORE_MIGRATIONS, ATTR_CONFIG, ATTR_ON_STEP, ATTR_RUN_ID
+from expandcontract.errors import EXIT_USAGE, ExpandContractError, LockBudgetExhausted, PhaseFailed
+from expandcontract.names import (
+    ATTR_BATCH_GUARD,
+    ATTR_BEFORE_MIGRATIONS,
+    ATTR_CONFIG,
+    ATTR_ON_STEP,
+    ATTR_RUN_ID,
+    RUNNER_ALIVE_CLASS,
+    RUNNER_STEP_KEY,
+)
+from expandcontract.phases import resume
 from expandcontract.phases.locks import LockGuard, backoff_s, blockers, is_lock_timeout
 from expandcontract.phases.planner import DowngradePlan, Plan
 from expandcontract.phases.project import Project, Revision
-from expandcontract.phases.state import ADVISORY_LOCK_KEY, SCHEMA, ensure_schema_sql, runner_lock_holder, who
+from expandcontract.phases.state import (
+    ADVISORY_LOCK_KEY,
+    SCHEMA,
+    ensure_schema_sql,
+    runner_lock_holder,
+    who,
+)
 
 Notify = Callable[[str], None]
 
@@ -47,6 +67,21 @@ class RunRecord:
 
 class RunnerBusy(PhaseFailed):
     pass
+
+
+class RunnerLockLost(ExpandContractError):
+    """The runner lost its lock and could not take it back: it stopped before its next statement or batch."""
+
+    exit_code = EXIT_USAGE
+
+
+def _describe(holder: tuple[int, str, Any, str] | None) -> str:
+    if holder is None:
+        return "another session"
+    return (
+        f"session {holder[0]} ({holder[1] or 'no application_name'} from {holder[3]}, "
+        f"connected {holder[2]:%Y-%m-%d %H:%M:%S %Z})"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -69,6 +104,10 @@ class Runner:
         self.lock_wait_s = lock_wait_s
         self.policy = project.config.ddl
         self._lock_conn: Any = None
+        self._lock_pid = 0
+        self._run_id: int | None = None
+        self._holding = False  # inside locked(): every statement and batch checks the lock
+        self._lost: str | None = None  # the lock was lost for good: every further check stops
 
     # -- database state ---------------------------------------------------------------------
     def current_heads(self) -> set[str]:
@@ -113,12 +152,7 @@ class Runner:
                 if row and row[0]:
                     break
                 holder = runner_lock_holder(conn)
-                desc = (
-                    f"session {holder[0]} ({holder[1] or 'no application_name'} from {holder[3]}, "
-                    f"connected {holder[2]:%Y-%m-%d %H:%M:%S %Z})"
-                    if holder
-                    else "another session"
-                )
+                desc = _describe(holder)
                 if time.monotonic() >= deadline:
                     raise RunnerBusy(
                         f"another expandcontract runner holds the runner lock: {desc}; wait for it to "
@@ -129,11 +163,100 @@ class Runner:
                     self.notify(f"waiting up to {self.lock_wait_s:.0f}s for the runner lock held by {desc}")
                     told = True
                 time.sleep(0.25)
-            self._lock_conn = conn
+            self._drain(conn, deadline)
+            # holding the lock, no other runner is alive: a row still marked running is a killed runner's
+            conn.execute(
+                f"UPDATE {SCHEMA}.runs SET outcome = 'interrupted', finished_at = clock_timestamp(), "
+                "error = coalesce(error, 'the runner process ended without closing its run (killed)') "
+                "WHERE outcome = 'running'"
+            )
+            self._hold(conn)
+            self._holding, self._lost = True, None
             yield conn
         finally:
+            self._holding = False
+            for c in {id(conn): conn, id(self._lock_conn): self._lock_conn}.values():
+                if c is not None:
+                    with suppress(Exception):
+                        c.close()  # closing the session releases the advisory lock
             self._lock_conn = None
-            conn.close()  # closing the session releases the advisory lock
+
+    def _drain(self, conn: Any, deadline: float) -> None:
+        """Wait until the statement or batch a previous holder (one that lost its lock connection) had
+        under way has ended: each holds RUNNER_STEP_KEY shared until its transaction ends."""
+        left_ms = max(1000, int((deadline - time.monotonic()) * 1000))
+        conn.execute(f"SET lock_timeout = '{left_ms}ms'")
+        try:
+            conn.execute("SELECT pg_advisory_lock(%s)", (RUNNER_STEP_KEY,))
+            conn.execute("SELECT pg_advisory_unlock(%s)", (RUNNER_STEP_KEY,))
+        except Exception as exc:
+            if not is_lock_timeout(exc):
+                raise
+            raise RunnerBusy(
+                "the previous runner's last statement or backfill batch is still running although it lost "
+                "the runner lock; wait for it to end (see `expandcontract status`) and re-run"
+            ) from None
+        finally:
+            conn.execute("RESET lock_timeout")
+
+    def check_lock(self, raw: Any) -> None:
+        """Before a statement or a backfill batch, in its transaction (`raw`, a psycopg connection): the
+        runner still holds its lock, or takes it back, or raises RunnerLockLost."""
+        if not self._holding:
+            return
+        if self._lost is not None:
+            raise RunnerLockLost(self._lost)
+        row = raw.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s), pg_try_advisory_xact_lock_shared(%s, %s)",
+            (RUNNER_STEP_KEY, RUNNER_ALIVE_CLASS, self._lock_pid),
+        ).fetchone()
+        if row and row[1] is False:  # the lock connection still holds its alive key: it lives, it holds the lock
+            return
+        self._retake()
+
+    def _hold(self, conn: Any) -> None:
+        """`conn` holds the runner lock: mark it alive for check_lock."""
+        self._lock_pid = int(conn.info.backend_pid)
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (RUNNER_ALIVE_CLASS, self._lock_pid))
+        self._lock_conn = conn
+
+    def _retake(self) -> None:
+        old, self._lock_conn = self._lock_conn, None
+        with suppress(Exception):
+            old.close()
+        why = "its lock connection ended (server restart or pg_terminate_backend)"
+        try:
+            conn = connect(self.url, autocommit=True)
+        except ExpandContractError as exc:
+            self._lost = (
+                f"the runner lost its lock ({why}) and could not reconnect to take it back: {exc}; stopped "
+                "before the next statement or batch. Re-run when the database is back: a backfill resumes "
+                "from its checkpoint"
+            )
+            raise RunnerLockLost(self._lost) from None
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
+        newer = None
+        if row and row[0]:
+            got = conn.execute(f"SELECT max(id) FROM {SCHEMA}.runs").fetchone()
+            newer = got[0] if got and self._run_id is not None and got[0] > self._run_id else None
+            if newer is None:
+                self._hold(conn)
+                self.notify(
+                    f"lost the runner lock ({why}); took it back (session {self._lock_pid}) before the next "
+                    "statement or batch"
+                )
+                return
+        holder = runner_lock_holder(conn)
+        conn.close()
+        other = (
+            f"another runner ran meanwhile (run {newer})" if newer else f"another runner has it: {_describe(holder)}"
+        )
+        self._lost = (
+            f"the runner lost its lock ({why}) and {other}; stopped before the next statement or batch so "
+            "two runners never work at once. A backfill keeps its checkpoint; see `expandcontract status`, "
+            "then re-run"
+        )
+        raise RunnerLockLost(self._lost)
 
     # -- audit --------------------------------------------------------------------------------
     def start_audit(
@@ -146,12 +269,17 @@ class Runner:
         skip_reason: str | None,
     ) -> int:
         user, host = who()
-        row = self._lock_conn.execute(
-            f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
-        ).fetchone()
-        return int(row[0])
+        row = (
+            self._audit_conn()
+            .execute(
+                f"INSERT INTO {SCHEMA}.runs (command, phase, change, os_user, host, revisions, gate, skip_gate_reason) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (command, phase, change, user, host, revisions, json.dumps(gate) if gate else None, skip_reason),
+            )
+            .fetchone()
+        )
+        self._run_id = int(row[0])
+        return self._run_id
 
     def finish_audit(
         self,
@@ -162,17 +290,37 @@ class Runner:
         failed_revision: str | None = None,
         gate: dict[str, Any] | None = None,
     ) -> None:
-        self._lock_conn.execute(
+        self._audit(
             f"UPDATE {SCHEMA}.runs SET finished_at = clock_timestamp(), outcome = %s, error = %s, "
             "failed_revision = %s, gate = coalesce(%s, gate) WHERE id = %s",
             (outcome, error, failed_revision, json.dumps(gate) if gate else None, run_id),
         )
 
     def audit_event(self, run_id: int, event: dict[str, Any]) -> None:
-        self._lock_conn.execute(
+        self._audit(
             f"UPDATE {SCHEMA}.runs SET events = events || %s::jsonb WHERE id = %s",
             (json.dumps([event], default=str), run_id),
         )
+
+    def _audit_conn(self) -> Any:
+        conn = self._lock_conn
+        if conn is None or conn.closed or conn.broken:
+            raise RunnerLockLost("the runner lost its lock connection before its audit row was written; re-run")
+        return conn
+
+    def _audit(self, query: str, params: tuple[Any, ...]) -> None:
+        """On the lock connection, or on a fresh one when it is gone (the audit row is closed either way)."""
+        import psycopg
+
+        conn = self._lock_conn
+        if conn is not None and not (conn.closed or conn.broken):
+            try:
+                conn.execute(query, params)
+                return
+            except psycopg.OperationalError:
+                pass
+        with connect(self.url, autocommit=True) as fresh:
+            fresh.execute(query, params)
 
     # -- running steps --------------------------------------------------------------------------
     def _alembic(
@@ -183,9 +331,10 @@ class Runner:
         script = self.project.script
         acfg = self.project.alembic_cfg
         acfg.attributes[ATTR_RUN_ID] = run_id
-        acfg.attributes[ATTR_BEFORE_MIGRATIONS] = lambda: setattr(guard, "committed_in_step", False)
-        acfg.attributes.pop(ATTR_ON_STEP, None)
+        acfg.attributes[ATTR_BEFORE_MIGRATIONS] = guard.begin_step
+        acfg.attributes[ATTR_ON_STEP] = lambda _ctx, _step: guard.finish_step()
         acfg.attributes[ATTR_CONFIG] = self.project.config  # backfill defaults
+        acfg.attributes[ATTR_BATCH_GUARD] = self.check_lock
 
         def fn(rev: Any, _context: Any) -> Any:
             steps = script._upgrade_revs(destination, rev) if upgrade else script._downgrade_revs(destination, rev)
@@ -209,7 +358,8 @@ class Runner:
                 ):
                     script.run_env()
         finally:
-            for key in (ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS):
+            guard.end_step()
+            for key in (ATTR_RUN_ID, ATTR_BEFORE_MIGRATIONS, ATTR_ON_STEP, ATTR_BATCH_GUARD):
                 acfg.attributes.pop(key, None)
 
     def upgrade_steps(
@@ -226,7 +376,7 @@ class Runner:
 
         outcomes = [] if outcomes is None else outcomes
         engine = make_engine(self.url, poolclass=NullPool)
-        guard = LockGuard(self.policy, notify=self.notify)
+        guard = LockGuard(self.policy, notify=self.notify, lock_check=self.check_lock)
         try:
             with engine.connect() as conn:
                 for setting in guard.session_settings():
@@ -251,6 +401,10 @@ class Runner:
         while True:
             attempt += 1
             guard.committed_in_step = False
+            if upgrade:
+                done = resume.load_done(conn, rev.id)
+                conn.commit()
+                guard.prepared = resume.StepLog(rev.id, run_id, done)
             try:
                 self._alembic(conn, destination or rev.id, upgrade=upgrade, run_id=run_id, guard=guard, expect=rev.id)
             except Exception as exc:
@@ -293,9 +447,9 @@ class Runner:
                 if guard.committed_in_step:
                     raise PhaseFailed(
                         f"{verb} of {rev.id} ({rev.path}) failed after its autocommit block committed: "
-                        f"{_one_line(exc)}. The revision is PARTLY applied and not recorded; run "
-                        "`expandcontract doctor` to see what to repair, fix the revision so it can run again "
-                        "(IF NOT EXISTS), then re-run"
+                        f"{_one_line(exc)}. The revision is PARTLY applied and not recorded; "
+                        "`expandcontract doctor` shows what committed. Fix the cause, then re-run: the statements "
+                        "it committed are skipped and the rest is finished"
                     ) from exc
                 raise PhaseFailed(
                     f"{verb} of {rev.id} ({rev.path}) failed: {_one_line(exc)}. It was rolled back: "
@@ -318,7 +472,7 @@ class Runner:
 
         outcomes = [] if outcomes is None else outcomes
         engine = make_engine(self.url, poolclass=NullPool)
-        guard = LockGuard(self.policy, notify=self.notify)
+        guard = LockGuard(self.policy, notify=self.notify, lock_check=self.check_lock)
         try:
             with engine.connect() as conn:
                 for setting in guard.session_settings():

@@ -14,6 +14,7 @@ import socket
 from typing import Any
 
 from expandcontract.names import ADVISORY_LOCK_KEY, SCHEMA
+from expandcontract.phases.resume import PROGRESS_DDL, forget
 
 __all__ = [
     "ADVISORY_LOCK_KEY",
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.runs (
 
 
 def ensure_schema_sql() -> str:
-    return DDL
+    return DDL + PROGRESS_DDL
 
 
 # The runner lock of THIS database (advisory locks are per database, but pg_locks shows the whole server).
@@ -116,6 +117,7 @@ def record_step(
                 ),
                 {"r": rid, "c": change, "p": phase, "run": run_id},
             )
+            forget(conn, rid)  # finished: what an interrupted run of it committed is history now
     else:
         for rid in down_ids:
             conn.execute(text(f"DELETE FROM {SCHEMA}.revision_state WHERE revision = :r"), {"r": rid})
