@@ -78,6 +78,10 @@ def test_stall_mid_create_index_concurrently_ends_the_run(tmp_path: Path, databa
     assert len(lines) <= 1, err
     # the audit row of the run is closed, not left "running"
     assert scalar(database_url, "SELECT count(*) FROM expandcontract.runs WHERE finished_at IS NULL") == 0
+    # and a rerun finishes the revision (the build's outcome is settled, the index VALID)
+    code, err = project.finish(project.run(tmp_path, database_url, "run", "expand", "--change", project.SLUG), 90)
+    assert code == 0, err
+    assert scalar(database_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_v_idx'::regclass") is True
 
 
 def test_cut_mid_backfill_reconnects_and_finishes(tmp_path: Path, database_url: str) -> None:
