@@ -85,6 +85,25 @@ class BackfillConfig:
 
 
 @dataclass(frozen=True)
+class ConnectionConfig:
+    """How our sessions notice a dead or stalled network (docs/concepts.md, "Faults"): libpq TCP keepalives
+    and tcp_user_timeout, a side check of our server session after a silence, and a server-side bound on
+    a session left idle inside a transaction. Values in the database URL win over these."""
+
+    # first keepalive probe after this much idle time
+    keepalives_idle_s: int = ranged(10, 1, INT32_MAX, unit="s")
+    keepalives_interval_s: int = ranged(5, 1, INT32_MAX, unit="s")
+    # unanswered probes before the link is dead (~25 s with the defaults)
+    keepalives_count: int = ranged(3, 1, INT32_MAX)
+    # sent data unacknowledged this long: the link is dead (0: OS default)
+    tcp_user_timeout_ms: int = ranged(30_000, 0, INT32_MAX, unit="ms", why="0 means the OS default")
+    # no reply this long: ask the server whether our session still works (0: never)
+    stall_check_s: float = ranged(10.0, 0.0, DAY_S, unit="s", why="0 means never")
+    # the server ends our session idle in a transaction this long (0: never)
+    idle_in_transaction_timeout_ms: int = ranged(60_000, 0, INT32_MAX, unit="ms", why="0 means never")
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     """One entry of `[tool.expandcontract.rollout] targets = [{kind, name, namespace}, ...]`."""
 
@@ -137,6 +156,7 @@ class Config:
     ddl: DDLConfig = field(default_factory=DDLConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
+    connection: ConnectionConfig = field(default_factory=ConnectionConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 

@@ -55,6 +55,9 @@ class AppContext:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.config_path)
+            from expandcontract.db.connect import tune
+
+            tune(self._config.connection)  # the network bounds of every connection this command opens
         return self._config
 
     def database_url_resolved(self, *, start_embedded: bool = True) -> str:

@@ -1,15 +1,94 @@
-"""Opening connections with one clear error when the server cannot be reached."""
+"""Opening connections with one clear error when the server cannot be reached, and with every wait on
+the network bounded.
+
+Each connection gets libpq TCP keepalives and `tcp_user_timeout` (a link whose packets are lost is
+declared dead in ~30 s instead of the OS's ~15 minutes); the server ends our session if it sits idle
+inside a transaction (`idle_in_transaction_session_timeout`: a client that vanished mid-batch does not
+keep its row locks) and watches the link with the same keepalives; and a stall check covers links that
+ACK but carry nothing (watch.py). Values the database URL sets itself win. The settings come from
+`[tool.expandcontract.connection]` (`tune()`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from expandcontract.config import ConnectionConfig
 from expandcontract.db.url import mask, scrub, validate, where
+from expandcontract.db.watch import Watch, WatchedConnection
 from expandcontract.errors import DatabaseUnreachable, UsageError
 
 APPLICATION_NAME = "expandcontract"
+
+_settings = ConnectionConfig()
+
+
+def tune(config: ConnectionConfig) -> None:
+    """Use these network bounds for every connection opened from now on (the CLI calls it once)."""
+    global _settings
+    _settings = config
+
+
+def settings() -> ConnectionConfig:
+    return _settings
+
+
+def network_params(conninfo: str, config: ConnectionConfig | None = None) -> dict[str, Any]:
+    """libpq keepalive / tcp_user_timeout parameters the conninfo does not set itself."""
+    cfg = config or _settings
+    given = conninfo_to_dict(conninfo)
+    wanted: dict[str, Any] = {
+        "keepalives": 1,
+        "keepalives_idle": cfg.keepalives_idle_s,
+        "keepalives_interval": cfg.keepalives_interval_s,
+        "keepalives_count": cfg.keepalives_count,
+    }
+    if cfg.tcp_user_timeout_ms > 0:
+        wanted["tcp_user_timeout"] = cfg.tcp_user_timeout_ms
+    return {k: v for k, v in wanted.items() if k not in given}
+
+
+def server_settings(config: ConnectionConfig) -> dict[str, str]:
+    """Server-side bounds of our sessions: the server ends a session idle inside a transaction, and it
+    notices a client that vanished (keepalives, tcp_user_timeout; ignored on Unix sockets) as soon as
+    the client notices the server, so row locks and the runner lock do not outlive a dead link."""
+    out: dict[str, str] = {}
+    if config.idle_in_transaction_timeout_ms > 0:
+        out["idle_in_transaction_session_timeout"] = f"{config.idle_in_transaction_timeout_ms}ms"
+    out["tcp_keepalives_idle"] = str(config.keepalives_idle_s)
+    out["tcp_keepalives_interval"] = str(config.keepalives_interval_s)
+    out["tcp_keepalives_count"] = str(config.keepalives_count)
+    if config.tcp_user_timeout_ms > 0:
+        out["tcp_user_timeout"] = str(config.tcp_user_timeout_ms)
+    return out
+
+
+def open_watched(conninfo: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> Any:
+    """A WatchedConnection with the network bounds; psycopg's own errors on failure."""
+    cfg = _settings
+    params = network_params(conninfo, cfg)
+    conn = WatchedConnection.connect(conninfo, autocommit=True, connect_timeout=connect_timeout, **params, **kwargs)
+    try:
+        options = str(conninfo_to_dict(conninfo).get("options") or kwargs.get("options") or "")
+        server = {k: v for k, v in server_settings(cfg).items() if k not in options}
+        if server:  # only those this server version knows (tcp_user_timeout: PostgreSQL 12+)
+            conn.execute(
+                "SELECT set_config(s.name, v.value, false) FROM unnest(%s::text[], %s::text[]) AS v(name, value) "
+                "JOIN pg_settings s ON s.name = v.name",
+                (list(server), list(server.values())),
+            )
+        conn.autocommit = autocommit
+    except BaseException:
+        conn.close()
+        raise
+    if cfg.stall_check_s > 0:  # 0: plain psycopg waits, no stall check
+        dead_after_s = max(cfg.stall_check_s, cfg.tcp_user_timeout_ms / 1000.0, 1.0)
+        side = make_conninfo(conninfo, **params, application_name=f"{APPLICATION_NAME} stall check")
+        conn._watch = Watch(side, cfg.stall_check_s, dead_after_s)
+    return conn
 
 
 def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -17,7 +96,10 @@ def connect(url: str, *, autocommit: bool = False, connect_timeout: int = 10, **
     kwargs.setdefault("application_name", APPLICATION_NAME)
     libpq_url = validate(url)
     try:
-        return psycopg.connect(libpq_url, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs)
+        conn: psycopg.Connection[Any] = open_watched(
+            libpq_url, autocommit=autocommit, connect_timeout=connect_timeout, **kwargs
+        )
+        return conn
     except psycopg.OperationalError as exc:
         raise unreachable(url, exc) from None
     except psycopg.ProgrammingError as exc:  # libpq refused the URL itself (an unknown option, a bad escape)
@@ -40,7 +122,9 @@ def unreachable(url: str, exc: BaseException) -> DatabaseUnreachable:
 def make_engine(url: str, *, driver: str | None = None, **kwargs: Any) -> Any:
     """A SQLAlchemy engine over `driver`, else the driver the app's URL names, else psycopg 3 on SQLAlchemy
     2 and psycopg2 on 1.4 (imported lazily: the lint path must not import SQLAlchemy). On SQLAlchemy 1.4
-    the engine is a `future=True` one (commit/rollback on connections, `text()` only), as on 2.x."""
+    the engine is a `future=True` one (commit/rollback on connections, `text()` only), as on 2.x. Its
+    connections carry the same network bounds as `connect()` (over psycopg2: the libpq keepalives and
+    tcp_user_timeout, without the stall check)."""
     import sqlalchemy as sa
 
     from expandcontract.db.url import sqlalchemy_driver, sqlalchemy_url
@@ -52,7 +136,19 @@ def make_engine(url: str, *, driver: str | None = None, **kwargs: Any) -> Any:
     connect_args.setdefault("connect_timeout", 10)
     if int(sa.__version__.split(".")[0]) < 2:
         kwargs.setdefault("future", True)
-    return sa.create_engine(sqlalchemy_url(url, name), connect_args=connect_args, **kwargs)
+    if name in ("psycopg2", "psycopg2cffi"):  # libpq parameters too, but no stall check
+        for key, value in network_params(validate(url)).items():
+            connect_args.setdefault(key, value)
+    engine = sa.create_engine(sqlalchemy_url(url, name), connect_args=connect_args, **kwargs)
+    if engine.dialect.driver == "psycopg":
+        conninfo = validate(url)
+
+        def _open(_dialect: Any, _rec: Any, _cargs: Any, cparams: dict[str, Any]) -> Any:
+            extra = {k: v for k, v in cparams.items() if k in connect_args}
+            return open_watched(conninfo, **extra)
+
+        sa.event.listen(engine, "do_connect", _open)
+    return engine
 
 
 def require_driver(name: str) -> None:

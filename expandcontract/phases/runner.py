@@ -27,6 +27,7 @@ from typing import Any
 
 from expandcontract.db.connect import connect, make_engine
 from expandcontract.db.handover import handed_over
+from expandcontract.db.watch import lost_connection
 from expandcontract.errors import (
     EXIT_USAGE,
     ExpandContractError,
@@ -91,6 +92,9 @@ def _describe(holder: tuple[int, str, Any, str] | None) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
+    lost = lost_connection(exc)  # a stalled or cut connection, not what SQLAlchemy said after it
+    if lost is not None:
+        return lost[:400]
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
