@@ -54,6 +54,7 @@ class Fleet:
         self.url = url
         self.ctx = context()
         self.step = step
+        self.seen = self.ctx.Array("i", [-1] * workers, lock=False)  # per worker: the step of its last operation
         self.setups = [
             worker.Setup(release.name, i + 1, url, release.root, release.models, release.hook, seed + i, rate)
             for i in range(workers)
@@ -76,7 +77,10 @@ class Fleet:
             here, there = self.ctx.Pipe()
             stop = self.ctx.Event()
             proc = self.ctx.Process(
-                target=worker.main, args=(setup, there, self.step, stop), name=setup.application_name, daemon=True
+                target=worker.main,
+                args=(setup, there, self.step, stop, self.seen),
+                name=setup.application_name,
+                daemon=True,
             )
             proc.start()
             there.close()
@@ -91,6 +95,10 @@ class Fleet:
                 raise RuntimeError(f"{proc.name} failed to start: {message[1]}")
             self.tables = message[1]
         return self.tables
+
+    def operated_in(self, step: int) -> bool:
+        """Some worker of this release has finished an operation it began in `step`."""
+        return any(v == step for v in self.seen)
 
     def go(self, plans: list[list[TablePlan]]) -> None:
         for pipe, plan in zip(self.pipes, plans, strict=True):

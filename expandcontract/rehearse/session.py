@@ -34,6 +34,7 @@ from expandcontract.verify.stepper import Stepper, check_env_py
 Progress = Callable[[str], None]
 SKIP_GATE = "rehearse: the deploy is simulated on a scratch database"
 PROBE_ROUND_TIMEOUT_S = 30.0
+TRAFFIC_WAIT_S = 30.0  # how long a step waits for each running release to complete one operation in it
 
 
 def _quiet(_: str) -> None:
@@ -296,6 +297,7 @@ class Session:
                 self.run_phase(step)  # under traffic; then the step's seconds of traffic on its result
             if not self.failed:
                 time.sleep(self.opts.seconds)
+                self.await_traffic(step)
                 if probe is not None:
                     probe.wait_round(PROBE_ROUND_TIMEOUT_S)
         finally:
@@ -310,6 +312,15 @@ class Session:
         if step.step == "migrate" and not self.failed:
             self.compare_pairs(step, [r for r in renames if r.change == step.change])
         self.durations[step.index] = time.monotonic() - started
+
+    def await_traffic(self, step: Step) -> None:
+        """A step proves nothing about a release that did not run one operation in it (a loaded machine can
+        starve a worker for the step's seconds): wait, within a bound, until each running release has."""
+        deadline = time.monotonic() + TRAFFIC_WAIT_S
+        while time.monotonic() < deadline:
+            if all(fleet.operated_in(step.index) for fleet in self.running.values()):
+                return
+            time.sleep(0.01)
 
     def run_phase(self, step: Step) -> None:
         from expandcontract.phases.run import run_phase

@@ -282,17 +282,18 @@ def message_of(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {lines[0] if lines else ''}".strip()[:500]
 
 
-def main(setup: Setup, pipe: Connection, step: Any, stop: Any) -> None:
-    """The process entry point: describe the models, take the plan, run until told to stop."""
+def main(setup: Setup, pipe: Connection, step: Any, stop: Any, seen: Any = None) -> None:
+    """The process entry point: describe the models, take the plan, run until told to stop. After each
+    operation, `seen[setup.index - 1]` (a shared array, when given) holds the step that operation ran in."""
     try:
-        _main(setup, pipe, step, stop)
+        _main(setup, pipe, step, stop, seen)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     except BaseException:
         pipe.send(("crash", traceback.format_exc(limit=8)))
 
 
-def _main(setup: Setup, pipe: Connection, step: Any, stop: Any) -> None:
+def _main(setup: Setup, pipe: Connection, step: Any, stop: Any, seen: Any) -> None:
     root = Path(setup.root)
     try:
         metadata = spec.metadata_of(spec.load(setup.models, root, f"{setup.release} models"), setup.models, "models")
@@ -313,7 +314,10 @@ def _main(setup: Setup, pipe: Connection, step: Any, stop: Any) -> None:
         while not stop.is_set():
             while pipe.poll():
                 pipe.send(("probe", traffic.probe(pipe.recv())))
-            traffic.run_one(step.value)
+            current = step.value
+            traffic.run_one(current)
+            if seen is not None:
+                seen[setup.index - 1] = current
             next_at += interval
             pause = next_at - time.perf_counter()
             if pause > 0:

@@ -75,3 +75,12 @@ def test_a_backfill_holding_its_row_locks_is_a_stall_naming_the_statement(tmp_pa
     assert "held by the migration" in stalls[0].message
     migrate = next(s for s in report.steps if s.phase == "migrate")
     assert migrate.max_lock_wait_ms > 200
+
+
+def test_every_step_carries_each_running_releases_traffic_however_short(tmp_path: Path, pg_server_url: str) -> None:
+    # A step's seconds can pass before a (starved) worker finishes one operation: then the step proved nothing
+    # about that release. Rehearse waits, within a bound, for one operation of each running release.
+    options = dataclasses.replace(FAST, seconds=0.001)
+    report = rehearsed(tmp_path, pg_server_url, BY_SLUG["drop-column-in-contract"], options)
+    assert report.ok, report.render_text()
+    assert report.steps and all(s.ops > 0 for s in report.steps), report.render_text()
