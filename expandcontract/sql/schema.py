@@ -180,9 +180,21 @@ class SchemaModel:
                 pairs.discard((table, old))
                 pairs.add((table, new))
         self.constraints = {k: new if k[0] == table and c == old else c for k, c in self.constraints.items()}
+
+        def renamed(columns: Any) -> tuple[str, ...]:
+            return tuple(new if c == old else c for c in columns)
+
         pk = self.primary_keys.get(table)
         if pk:
-            self.primary_keys[table] = (pk[0], tuple(new if c == old else c for c in pk[1]))
+            self.primary_keys[table] = (pk[0], renamed(pk[1]))
+        for index, on in self.indexes.items():  # an index built on the old name now covers the new one
+            if on == table and index in self.index_columns:
+                self.index_columns[index] = renamed(self.index_columns[index])
+        if table in self.unique_constraints:
+            self.unique_constraints[table] = {n: renamed(cs) for n, cs in self.unique_constraints[table].items()}
+        for fk in self.foreign_keys.get(table, ()):
+            if "constrained_columns" in fk:
+                fk["constrained_columns"] = list(renamed(fk["constrained_columns"]))
 
     def _alter(self, table: str, cmd: dict[str, Any]) -> None:
         sub = cmd.get("subtype")
