@@ -73,7 +73,7 @@ class BackfillConfig:
     health_check: str | None = None  # "module:function"
     signal_timeout_s: float = ranged(15.0, 0.0, DAY_S, low_open=True, unit="s")
     # how often the throttle signals are read between batches
-    check_interval_s: float = ranged(1.0, 0.0, HOUR_S, unit="s")
+    check_interval_s: float = ranged(1.0, 0.0, HOUR_S, unit="s", why="0 means before every batch")
     # keys per range that workers claim (`backfill work`)
     range_rows: int = ranged(1_000_000, 1, MAX_KEYS, why="0 would claim empty ranges forever")
     # give up reconnecting after a lost connection after this long

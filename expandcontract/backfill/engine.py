@@ -32,6 +32,7 @@ from expandcontract.errors import DatabaseUnreachable
 from expandcontract.names import SCHEMA
 
 MAX_TIMEOUTS_AT_MIN = 5
+MIN_THROTTLE_WAIT_S = 0.05  # while throttled, re-read no sooner (check_interval_s = 0: before every batch)
 _TRANSIENT = (
     pgerrors.QueryCanceled,
     pgerrors.LockNotAvailable,
@@ -367,7 +368,7 @@ class Engine:
                 checkpoint.set_fields(conn, self.plan.name, throttled_reason=None)
                 self._say(None, force=True)
             return False
-        self._wait_reason(reason, self.opts.config.check_interval_s)
+        self._wait_reason(reason, max(self.opts.config.check_interval_s, MIN_THROTTLE_WAIT_S))
         self.last_check = 0.0  # re-check right after the wait
         return True
 

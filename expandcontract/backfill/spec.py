@@ -102,7 +102,7 @@ def _compiles(conn: Any, p: Plan) -> None:
         conn.execute(p.compile_check())
     except psycopg.Error as exc:
         conn.rollback()
-        detail = (exc.diag.message_primary or str(exc)).strip()
+        detail = " ".join((exc.diag.message_primary or str(exc)).split())  # one line, whatever the value held
         raise BackfillInputError(
             f"backfill {p.name}: the SQL of values={p.values!r}"
             + (f", where={p.where!r}" if p.where else "")

@@ -36,7 +36,7 @@ CONFIG = """
 batch_time_ms = 20
 initial_batch_size = 20
 max_batch_size = 100
-check_interval_s = 0.05
+check_interval_s = 0  # read before every batch: it stops within one batch of the allowance
 health_check_sql = "SELECT (SELECT count(*) FROM items WHERE flag IS NOT NULL) < (SELECT rows FROM allowance)"
 """
 NAME = "items.items"
