@@ -19,6 +19,7 @@ import yaml
 
 from expandcontract.ci import action
 from expandcontract.demo import copy_example, example_at, naive_rename
+from tests.gitrepo import git
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "expandcontract" / "ci" / "action.py"
@@ -30,17 +31,6 @@ FULL_NAME = [
     Path("migrations") / "versions" / "migrate" / "mg03_users_full_name.py",
     Path("migrations") / "versions" / "contract" / "ct03_users_full_name.py",
 ]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def release_models(project: Path, release: str) -> None:

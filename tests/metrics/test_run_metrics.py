@@ -19,7 +19,7 @@ from expandcontract.db.connect import connect
 from expandcontract.metrics.catalog import STATE, exported_series
 from tests.backfill.helpers import wait_for
 from tests.metrics.scrape import Samples, fetch, names, parse, value
-from tests.phases.conftest import ProjectFactory
+from tests.phases.conftest import ProjectFactory, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -42,16 +42,6 @@ health_check_sql = "SELECT (SELECT count(*) FROM items WHERE flag IS NOT NULL) <
 NAME = "items.items"
 
 
-def _cli(factory: ProjectFactory, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expandcontract", "--database-url", url, *args],
-        cwd=factory.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _allow(url: str, rows: int) -> None:
     with connect(url) as conn:
         conn.execute("UPDATE allowance SET rows = %s", (rows,))
@@ -71,7 +61,7 @@ def test_run_migrate_serves_its_metrics_while_the_backfill_runs(factory: Project
     factory.new("items", expand=ITEMS, migrate=FILL)
     with (factory.root / "pyproject.toml").open("a") as fh:
         fh.write(CONFIG)
-    r = _cli(factory, database_url, "run", "expand")
+    r = run_cli(factory, database_url, "run", "expand")
     assert r.returncode == 0, r.stderr
     args = [sys.executable, "-m", "expandcontract", "--database-url", database_url, "run", "migrate"]
     proc = subprocess.Popen([*args, "--metrics-port", "0"], cwd=factory.root, stderr=subprocess.PIPE, text=True)
@@ -157,10 +147,10 @@ def test_a_metrics_port_in_use_is_one_clear_line(factory: ProjectFactory, databa
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        r = _cli(factory, database_url, "run", "expand", "--metrics-port", str(port))
+        r = run_cli(factory, database_url, "run", "expand", "--metrics-port", str(port))
     assert r.returncode == 2, r.stderr
     assert f"cannot listen on 127.0.0.1:{port} for --metrics-port" in r.stderr and "Traceback" not in r.stderr
-    history = _cli(factory, database_url, "history", "--format", "json")
+    history = run_cli(factory, database_url, "history", "--format", "json")
     assert history.returncode == 0 and json.loads(history.stdout)["runs"] == [], history  # nothing ran
 
 

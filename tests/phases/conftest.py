@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -72,3 +74,14 @@ def notes() -> Notes:
 @pytest.fixture
 def notify(notes: Notes) -> Callable[[str], None]:
     return notes.append
+
+
+def run_cli(factory: ProjectFactory, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`expandcontract --database-url URL ARGS` in another process, in the factory's project."""
+    return subprocess.run(
+        [sys.executable, "-m", "expandcontract", "--database-url", url, *args],
+        cwd=factory.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -21,7 +21,7 @@ import pytest
 
 from expandcontract.db.connect import connect
 from tests.backfill.helpers import wait_for
-from tests.phases.conftest import ProjectFactory
+from tests.phases.conftest import ProjectFactory, run_cli
 
 GATE_KEY = 4242
 TABLE = f"""op.execute("CREATE TABLE orders (id bigint PRIMARY KEY)")
@@ -35,16 +35,6 @@ INDEX = """op.add_column("orders", sa.Column("note", sa.Text()))
 op.execute("COMMENT ON COLUMN orders.note IS 'free text'")
 with op.get_context().autocommit_block():
     op.execute("CREATE INDEX CONCURRENTLY ix_orders_gate ON orders (gate(id))")"""
-
-
-def _cli(factory: ProjectFactory, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expandcontract", "--database-url", url, *args],
-        cwd=factory.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _popen(factory: ProjectFactory, url: str, *args: str) -> subprocess.Popen[str]:
@@ -96,7 +86,7 @@ def _index(url: str) -> bool | None:
 
 
 def _heads(factory: ProjectFactory, url: str) -> dict[str, Any]:
-    r = _cli(factory, url, "status", "--format", "json")
+    r = run_cli(factory, url, "status", "--format", "json")
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)  # type: ignore[no-any-return]
 
@@ -109,7 +99,7 @@ def _recorded(url: str, rev: str) -> bool:
 def project(factory: ProjectFactory, database_url: str) -> tuple[ProjectFactory, str]:
     factory.new("orders", phases=("expand",), expand=TABLE)
     made = factory.new("orders-gate-idx", phases=("expand",), expand=INDEX)
-    r = _cli(factory, database_url, "run", "expand", "--change", "orders")
+    r = run_cli(factory, database_url, "run", "expand", "--change", "orders")
     assert r.returncode == 0, r.stderr
     (rev,) = [r.id for r in factory.project().revisions.values() if r.path == made["expand"]]
     return factory, rev
@@ -129,7 +119,7 @@ def _kill(runner: subprocess.Popen[str]) -> None:
 
 
 def _doctor(factory: ProjectFactory, url: str, *args: str) -> tuple[int, list[dict[str, Any]]]:
-    r = _cli(factory, url, "doctor", "--format", "json", *args)
+    r = run_cli(factory, url, "doctor", "--format", "json", *args)
     return r.returncode, json.loads(r.stdout)["findings"]
 
 
@@ -158,7 +148,7 @@ def test_client_killed_build_finished_index_valid_but_unrecorded(
     assert "ix_orders_gate is VALID" in found["message"]
     assert "statement 3 (CREATE INDEX CONCURRENTLY" in found["message"]
     if finish == "rerun":
-        r = _cli(factory, database_url, "run", "expand")
+        r = run_cli(factory, database_url, "run", "expand")
         assert r.returncode == 0, r.stderr
         assert "was committed by an interrupted run; skipped" in r.stderr
         assert "counted as built" in r.stderr
@@ -186,7 +176,7 @@ def test_client_killed_then_build_backend_killed_leaves_invalid_index_rerun_rebu
     code, findings = _doctor(factory, database_url)
     assert code == 1 and "ix_orders_gate is INVALID" in _part_applied(findings)["message"]
     assert not [f for f in findings if f["kind"] == "invalid-index"]  # named once, by the revision's finding
-    r = _cli(factory, database_url, "run", "expand")
+    r = run_cli(factory, database_url, "run", "expand")
     assert r.returncode == 0, r.stderr
     assert "dropping INVALID index ix_orders_gate" in r.stderr
     assert _recorded(database_url, rev) and _index(database_url) is True
@@ -235,7 +225,7 @@ def test_cut_connection_mid_build_cleans_up_without_hanging_and_rerun_finishes(
     assert _index(database_url) is None  # the cleanup dropped what the cut build left
     outcome = _one(database_url, "SELECT outcome FROM expandcontract.runs ORDER BY id DESC LIMIT 1")
     assert outcome == "failed"
-    r = _cli(factory, database_url, "run", "expand")
+    r = run_cli(factory, database_url, "run", "expand")
     assert r.returncode == 0, r.stderr
     assert _recorded(database_url, rev) and _index(database_url) is True
 

@@ -19,7 +19,7 @@ from expandcontract.db.connect import connect
 from expandcontract.names import ADVISORY_LOCK_KEY
 from tests.backfill.helpers import wait_for
 from tests.conftest import create_database, drop_database
-from tests.phases.conftest import ProjectFactory
+from tests.phases.conftest import ProjectFactory, run_cli
 
 ITEMS = """op.execute("CREATE TABLE items (id bigint PRIMARY KEY, v int)")
 op.execute("INSERT INTO items SELECT g, g FROM generate_series(1, 3000) g")
@@ -34,18 +34,8 @@ max_batch_size = 100
 """
 
 
-def _cli(factory: ProjectFactory, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "expandcontract", "--database-url", url, *args],
-        cwd=factory.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def _status(factory: ProjectFactory, url: str) -> dict[str, Any]:
-    r = _cli(factory, url, "status", "--format", "json")
+    r = run_cli(factory, url, "status", "--format", "json")
     assert r.returncode == 0, r.stderr
     change: dict[str, Any] = json.loads(r.stdout)["changes"][0]
     return change
@@ -56,7 +46,7 @@ def slow_change(factory: ProjectFactory, database_url: str) -> ProjectFactory:
     factory.new("items", expand=ITEMS, migrate=FILL)
     with (factory.root / "pyproject.toml").open("a") as fh:
         fh.write(SMALL_BATCHES)
-    r = _cli(factory, database_url, "run", "expand")
+    r = run_cli(factory, database_url, "run", "expand")
     assert r.returncode == 0, r.stderr
     return factory
 
@@ -93,11 +83,11 @@ def test_an_interrupted_backfill_never_shows_as_running(
     assert backfill["state"] == backfill["status"] == "interrupted"
     if sig == signal.SIGINT:
         assert runner.returncode == 130 and "Traceback" not in err
-        hist = json.loads(_cli(slow_change, database_url, "history", "--format", "json").stdout)["runs"]
+        hist = json.loads(run_cli(slow_change, database_url, "history", "--format", "json").stdout)["runs"]
         assert hist[0]["outcome"] == "interrupted" and hist[0]["phase"] == "migrate"
-    text = _cli(slow_change, database_url, "status").stdout
+    text = run_cli(slow_change, database_url, "status").stdout
     assert "migrate interrupted" in text and "resumes it from its checkpoint" in text
-    r = _cli(slow_change, database_url, "run", "migrate")  # resumes from the checkpoint
+    r = run_cli(slow_change, database_url, "run", "migrate")  # resumes from the checkpoint
     assert r.returncode == 0, r.stderr
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*) FROM items WHERE flag IS NULL").fetchone() == (0,)
@@ -112,11 +102,11 @@ def test_a_runner_lock_on_another_database_is_not_this_ones(
     holder = connect(other, autocommit=True)
     try:
         holder.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-        r = _cli(factory, database_url, "status", "--format", "json")
+        r = run_cli(factory, database_url, "status", "--format", "json")
         assert json.loads(r.stdout)["runner_active"] is False
-        r = _cli(factory, database_url, "run", "expand", "--lock-wait", "0")
+        r = run_cli(factory, database_url, "run", "expand", "--lock-wait", "0")
         assert r.returncode == 0, r.stderr  # not blocked by a runner of another database
-        r = _cli(factory, other, "run", "expand", "--lock-wait", "0")
+        r = run_cli(factory, other, "run", "expand", "--lock-wait", "0")
         assert r.returncode == 1 and "another expandcontract runner holds the runner lock" in r.stderr
     finally:
         holder.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from expandcontract.cli import cli
 from expandcontract.demo import copy_example, example_at, naive_rename
+from tests.gitrepo import git
 
 pytestmark = pytest.mark.integration
 
@@ -22,17 +22,6 @@ FULL_NAME_REVISIONS = [
     VERSIONS / "migrate" / "mg03_users_full_name.py",
     VERSIONS / "contract" / "ct03_users_full_name.py",
 ]
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def release_models(repo: Path, release: str) -> None:
