@@ -8,13 +8,13 @@ timeout. Each section is one dataclass; adding a key means adding a field with a
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expandcontract import config_file
 from expandcontract.config_range import (
     DAY_MS,
     DAY_S,
@@ -176,14 +176,8 @@ class Config:
 
 def find_config_file(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.expandcontract] table, or expandcontract.toml."""
-    for directory in (start, *start.parents):
-        ec = directory / "expandcontract.toml"
-        if ec.is_file():
-            return ec
-        pp = directory / "pyproject.toml"
-        if pp.is_file() and "expandcontract" in _read_toml(pp).get("tool", {}):
-            return pp
-    return None
+    found = config_file.find_config_file(str(start))
+    return Path(found) if found else None
 
 
 def load_config(path: Path | None = None, start: Path | None = None) -> Config:
@@ -195,7 +189,7 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
     elif not path.is_file():
         raise ConfigError(f"config file {path} does not exist; pass an existing file to --config")
     path = path.resolve()
-    data = _read_toml(path)
+    data = config_file.read_toml(str(path))
     if path.name == "expandcontract.toml":
         table = data.get("tool", {}).get("expandcontract", data)
     else:
@@ -204,18 +198,6 @@ def load_config(path: Path | None = None, start: Path | None = None) -> Config:
             raise ConfigError(f"{path} has no [tool.expandcontract] table; run `expandcontract init`")
     config: Config = _build(Config, table, f"{path} [tool.expandcontract]", {"root": path.parent, "source": path})
     return config
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc}); fix the syntax") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte at offset {exc.start}); TOML files are UTF-8") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from None
 
 
 _FIXED = {"root", "source"}

@@ -9,7 +9,10 @@ recognises it (cli/lint_fast.py) and leaves everything else to the click group (
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the .sql lint path never needs it)
+if TYPE_CHECKING:
+    from typing import Any
 
 # name -> ("module", "attribute", "one-line help")
 COMMANDS: dict[str, tuple[str, str, str]] = {

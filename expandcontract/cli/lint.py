@@ -76,7 +76,7 @@ def lint(
         ignore_ids,
         phase,
         fail_on_not_analysable,
-        config_path=state.config_path,
+        config_path=None if state.config_path is None else str(state.config_path),
         database_url=state.database_url,
     )
     click.echo(out)

@@ -12,14 +12,15 @@ Public API (pinned by tests/lint/test_api.py):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from expandcontract.lint.api import LintOptions, LintResult, lint_paths, lint_sql
 from expandcontract.lint.finding import Finding
 from expandcontract.lint.registry import all_rules, get_rule
 from expandcontract.lint.render import render
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the .sql path never needs it)
 if TYPE_CHECKING:
+    from typing import Any
+
     from expandcontract.lint.project import lint_project
 
 __all__ = [

@@ -8,10 +8,8 @@ pre-commit hooks. The project path imports Alembic lazily.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from expandcontract.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from expandcontract.lint.context import LintContext, MigrationState
@@ -20,27 +18,55 @@ from expandcontract.lint.finding import ERROR, Finding
 from expandcontract.lint.ignores import apply_ignores, find_ignores
 from expandcontract.lint.meta import DYNAMIC_EXECUTE, NOT_ANALYSABLE, dynamic_executes, meta_finding
 from expandcontract.lint.registry import Selection, all_rules
+from expandcontract.record import Record
 from expandcontract.sql.parse import parse
 from expandcontract.sql.schema import SchemaModel
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 PHASES = ("expand", "migrate", "contract")
 DEFAULT_PG_VERSION = 17
 PARALLEL_MIN_FILES = 200  # below this, forking costs more than the second core saves
 
 
-@dataclass
-class LintOptions:
-    pg_version: int = DEFAULT_PG_VERSION
-    transaction: str = "per-file"  # per-file | none (.sql files)
-    phase: str | None = None  # .sql files: the phase they belong to
-    schema: SchemaModel | None = None
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    severity: dict[str, str] = field(default_factory=dict)
-    downgrade: str = "warning"  # revisions' downgrade(): error | warning | off
-    fail_on_not_analysable: bool = False  # what the linter could not see is an error (CI)
+class LintOptions(Record):
+    __slots__ = (
+        "downgrade",
+        "fail_on_not_analysable",
+        "ignore",
+        "pg_version",
+        "phase",
+        "schema",
+        "select",
+        "selection",
+        "severity",
+        "transaction",
+    )
+    _hidden = ("selection",)
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        pg_version: int = DEFAULT_PG_VERSION,
+        transaction: str = "per-file",  # per-file | none (.sql files)
+        phase: str | None = None,  # .sql files: the phase they belong to
+        schema: SchemaModel | None = None,
+        select: tuple[str, ...] = (),
+        ignore: tuple[str, ...] = (),
+        severity: dict[str, str] | None = None,
+        downgrade: str = "warning",  # revisions' downgrade(): error | warning | off
+        fail_on_not_analysable: bool = False,  # what the linter could not see is an error (CI)
+    ) -> None:
+        self.pg_version = pg_version
+        self.transaction = transaction
+        self.phase = phase
+        self.schema = schema
+        self.select = select
+        self.ignore = ignore
+        self.severity = severity if severity is not None else {}
+        self.downgrade = downgrade
+        self.fail_on_not_analysable = fail_on_not_analysable
         if self.pg_version < 10:
             raise UsageError(f"--pg-version {self.pg_version} is not supported; use 10 or later")
         if self.transaction not in ("per-file", "none"):
@@ -52,13 +78,22 @@ class LintOptions:
         self.selection = Selection(self.select, self.ignore, self.severity, self.downgrade)
 
 
-@dataclass
-class LintResult:
-    files: int
-    findings: list[Finding]
-    not_analysable: int = 0  # places the linter could not see (not-analysable findings)
-    fail_on_not_analysable: bool = False
-    stats: Any = None  # project lint: RenderStats (how many revisions rendered completely)
+class LintResult(Record):
+    __slots__ = ("fail_on_not_analysable", "files", "findings", "not_analysable", "stats")
+
+    def __init__(
+        self,
+        files: int,
+        findings: list[Finding],
+        not_analysable: int = 0,  # places the linter could not see (not-analysable findings)
+        fail_on_not_analysable: bool = False,
+        stats: Any = None,  # project lint: RenderStats (how many revisions rendered completely)
+    ) -> None:
+        self.files = files
+        self.findings = findings
+        self.not_analysable = not_analysable
+        self.fail_on_not_analysable = fail_on_not_analysable
+        self.stats = stats
 
     @property
     def exit_code(self) -> int:
@@ -174,10 +209,15 @@ def lint_paths(paths: Sequence[str], options: LintOptions | None = None, stdin: 
         if p == "-":
             findings += lint_sql(stdin or "", "-", options)
             continue
-        path = Path(p)
-        if path.is_dir():
-            files += sorted(str(f) for f in path.rglob("*.sql"))
-        elif path.is_file():
+        try:
+            mode = os.stat(p).st_mode  # one stat per path: pre-commit passes thousands
+        except OSError:
+            raise UsageError(f"{p}: no such file or directory") from None
+        if stat.S_ISDIR(mode):
+            from pathlib import Path
+
+            files += sorted(str(f) for f in Path(p).rglob("*.sql"))
+        elif stat.S_ISREG(mode):
             files.append(p)
         else:
             raise UsageError(f"{p}: no such file or directory")
@@ -263,7 +303,8 @@ def load_schema(path: str | None) -> SchemaModel | None:
     from expandcontract.sql.schema import schema_from_ddl
 
     try:
-        return schema_from_ddl(Path(path).read_text(encoding="utf-8"))
+        with open(path, encoding="utf-8") as fh:
+            return schema_from_ddl(fh.read())
     except OSError as exc:
         raise UsageError(
             f"--schema {path}: cannot read it ({exc.strerror}); pass a pg_dump --schema-only file"

@@ -4,58 +4,103 @@ whether fixes are written as Alembic ops or as SQL."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from expandcontract.lint.finding import Finding
+from expandcontract.record import Record
 from expandcontract.sql.nodes import TypeSpec, display
 from expandcontract.sql.schema import SchemaModel
 
 
-@dataclass
-class MigrationState:
+class MigrationState(Record):
     """Facts about the migration being linted, updated after every statement."""
 
-    new_tables: set[str] = field(default_factory=set)
-    new_indexes: dict[str, str] = field(default_factory=dict)  # index -> table
-    in_transaction: bool = True
-    txn_locks: dict[str, str] = field(default_factory=dict)  # table -> blocking mode taken in this txn
-    txn_not_valid: set[tuple[str, str]] = field(default_factory=set)  # (table, constraint)
-    new_columns: set[tuple[str, str]] = field(default_factory=set)
-    unfilled_columns: set[tuple[str, str]] = field(default_factory=set)  # added with no default: NULL in old rows
-    backfilled: set[tuple[str, str]] = field(default_factory=set)  # set for every row (UPDATE without WHERE)
-    statements: int = 0  # statements rendered so far in this migration (transaction control excluded)
-    autocommit_blocks: int = 0  # autocommit blocks entered so far
+    __slots__ = (
+        "autocommit_blocks",
+        "backfilled",
+        "in_transaction",
+        "new_columns",
+        "new_indexes",
+        "new_tables",
+        "statements",
+        "txn_locks",
+        "txn_not_valid",
+        "unfilled_columns",
+    )
+
+    def __init__(self, in_transaction: bool = True) -> None:
+        self.new_tables: set[str] = set()
+        self.new_indexes: dict[str, str] = {}  # index -> table
+        self.in_transaction = in_transaction
+        self.txn_locks: dict[str, str] = {}  # table -> blocking mode taken in this txn
+        self.txn_not_valid: set[tuple[str, str]] = set()  # (table, constraint)
+        self.new_columns: set[tuple[str, str]] = set()
+        self.unfilled_columns: set[tuple[str, str]] = set()  # added with no default: NULL in old rows
+        self.backfilled: set[tuple[str, str]] = set()  # set for every row (UPDATE without WHERE)
+        self.statements = 0  # statements rendered so far in this migration (transaction control excluded)
+        self.autocommit_blocks = 0  # autocommit blocks entered so far
 
     def end_transaction(self) -> None:
         self.txn_locks.clear()
         self.txn_not_valid.clear()
 
 
-@dataclass
-class ChangeState:
+class ChangeState(Record):
     """Facts about one change (expand -> migrate -> contract) that later revisions of it need: the
     columns its expand added without a default, and what its migrate backfilled so far."""
 
-    unfilled_columns: set[tuple[str, str]] = field(default_factory=set)
-    backfilled: set[tuple[str, str]] = field(default_factory=set)
-    pending: dict[tuple[str, str], list[Finding]] = field(default_factory=dict)  # findings due if backfilled
+    __slots__ = ("backfilled", "pending", "unfilled_columns")
+
+    def __init__(self) -> None:
+        self.unfilled_columns: set[tuple[str, str]] = set()
+        self.backfilled: set[tuple[str, str]] = set()
+        self.pending: dict[tuple[str, str], list[Finding]] = {}  # findings due if backfilled
 
 
-@dataclass
-class LintContext:
-    pg_version: int = 17
-    phase: str | None = None  # None: unphased (catalogue rules only)
-    change_has_expand: bool = False  # contract revisions: destructive ops are the point there
-    change: str | None = None  # the revision's ec_change
-    alembic: bool = False  # write fixes as Alembic ops (revisions) or SQL (.sql files)
-    schema: SchemaModel = field(default_factory=SchemaModel)
-    state: MigrationState = field(default_factory=MigrationState)
-    existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)  # from alter_column ops
-    op_name: str | None = None  # the Alembic op that rendered the statement
-    op_table: str | None = None  # the table the Alembic op names (drop_index table_name=...)
-    existing_not_null: set[tuple[str, str]] = field(default_factory=set)  # alter_column existing_nullable=False
-    direction: str = "upgrade"  # "downgrade": a revision's downgrade(), run against the upgraded schema
-    change_state: ChangeState = field(default_factory=ChangeState)
+class LintContext(Record):
+    __slots__ = (
+        "alembic",
+        "change",
+        "change_has_expand",
+        "change_state",
+        "direction",
+        "existing_not_null",
+        "existing_types",
+        "op_name",
+        "op_table",
+        "pg_version",
+        "phase",
+        "schema",
+        "state",
+    )
+
+    def __init__(
+        self,
+        pg_version: int = 17,
+        phase: str | None = None,  # None: unphased (catalogue rules only)
+        change_has_expand: bool = False,  # contract revisions: destructive ops are the point there
+        change: str | None = None,  # the revision's ec_change
+        alembic: bool = False,  # write fixes as Alembic ops (revisions) or SQL (.sql files)
+        schema: SchemaModel | None = None,
+        state: MigrationState | None = None,
+        existing_types: dict[tuple[str, str], TypeSpec] | None = None,  # from alter_column ops
+        op_name: str | None = None,  # the Alembic op that rendered the statement
+        op_table: str | None = None,  # the table the Alembic op names (drop_index table_name=...)
+        existing_not_null: set[tuple[str, str]] | None = None,  # alter_column existing_nullable=False
+        direction: str = "upgrade",  # "downgrade": a revision's downgrade(), run against the upgraded schema
+        change_state: ChangeState | None = None,
+    ) -> None:
+        self.pg_version = pg_version
+        self.phase = phase
+        self.change_has_expand = change_has_expand
+        self.change = change
+        self.alembic = alembic
+        self.schema = schema if schema is not None else SchemaModel()
+        self.state = state if state is not None else MigrationState()
+        self.existing_types = existing_types if existing_types is not None else {}
+        self.op_name = op_name
+        self.op_table = op_table
+        self.existing_not_null = existing_not_null if existing_not_null is not None else set()
+        self.direction = direction
+        self.change_state = change_state if change_state is not None else ChangeState()
 
     def existing(self, table: str) -> bool:
         """Existing = not created earlier in this migration (clients can see it)."""

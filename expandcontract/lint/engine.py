@@ -5,29 +5,50 @@ migration changes it. One migration at a time: a concatenated dump would make ev
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from expandcontract.lint.context import LintContext
 from expandcontract.lint.finding import Finding
 from expandcontract.lint.match import alter_cmds, fills_existing_rows
 from expandcontract.lint.registry import Selection
+from expandcontract.record import Record
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import TypeSpec, table_name
 from expandcontract.sql.parse import Statement
 
 
-@dataclass
-class Unit:
+class Unit(Record):
     """Statements that one source construct produced: a .sql file, or one Alembic op."""
 
-    statements: list[Statement]
-    op_name: str | None = None
-    existing_types: dict[tuple[str, str], TypeSpec] = field(default_factory=dict)
-    op_table: str | None = None
-    line: int | None = None  # the op's line in the revision file (overrides statement lines)
-    column: int = 1
-    existing_not_null: set[tuple[str, str]] = field(default_factory=set)
-    backfilled: tuple[str, ...] = ()  # op.backfill: the columns it sets on op_table
+    __slots__ = (
+        "backfilled",
+        "column",
+        "existing_not_null",
+        "existing_types",
+        "line",
+        "op_name",
+        "op_table",
+        "statements",
+    )
+
+    def __init__(
+        self,
+        statements: list[Statement],
+        op_name: str | None = None,
+        existing_types: dict[tuple[str, str], TypeSpec] | None = None,
+        op_table: str | None = None,
+        line: int | None = None,  # the op's line in the revision file (overrides statement lines)
+        column: int = 1,
+        existing_not_null: set[tuple[str, str]] | None = None,
+        backfilled: tuple[str, ...] = (),  # op.backfill: the columns it sets on op_table
+    ) -> None:
+        self.statements = statements
+        self.op_name = op_name
+        self.existing_types = existing_types if existing_types is not None else {}
+        self.op_table = op_table
+        self.line = line
+        self.column = column
+        self.existing_not_null = existing_not_null if existing_not_null is not None else set()
+        self.backfilled = backfilled
 
 
 def run(

@@ -3,28 +3,62 @@ GitHub annotations all read the same fields)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from expandcontract.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass
-class Finding:
-    path: str
-    line: int
-    column: int
-    rule: str
-    severity: str
-    message: str
-    why: str = ""
-    fix: list[str] = field(default_factory=list)
-    lock: str | None = None
-    table: str | None = None
-    phase: str | None = None
-    revision: str | None = None
-    direction: str = "upgrade"  # "downgrade": found in a revision's downgrade()
+class Finding(Record):
+    __slots__ = (
+        "column",
+        "direction",
+        "fix",
+        "line",
+        "lock",
+        "message",
+        "path",
+        "phase",
+        "revision",
+        "rule",
+        "severity",
+        "table",
+        "why",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        line: int,
+        column: int,
+        rule: str,
+        severity: str,
+        message: str,
+        why: str = "",
+        fix: list[str] | None = None,
+        lock: str | None = None,
+        table: str | None = None,
+        phase: str | None = None,
+        revision: str | None = None,
+        direction: str = "upgrade",  # "downgrade": found in a revision's downgrade()
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        self.rule = rule
+        self.severity = severity
+        self.message = message
+        self.why = why
+        self.fix = fix if fix is not None else []
+        self.lock = lock
+        self.table = table
+        self.phase = phase
+        self.revision = revision
+        self.direction = direction
 
     def to_dict(self) -> dict[str, Any]:
         return {

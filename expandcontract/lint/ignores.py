@@ -9,23 +9,33 @@ a comment. `ignore-file[...]` applies to the whole file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from expandcontract.lint.finding import Finding
+from expandcontract.record import Record
 
 _PATTERN = re.compile(
     r"^(?:--|#|/\*)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?\s*$", re.S
 )
 
 
-@dataclass
-class Ignore:
-    line: int  # where the comment is
-    target: int | None  # the line it applies to (None: the whole file)
-    rules: tuple[str, ...]
-    reason: str
-    used: set[str] = field(default_factory=set)
-    source: str = "comment"
+class Ignore(Record):
+    __slots__ = ("line", "reason", "rules", "source", "target", "used")
+
+    def __init__(
+        self,
+        line: int,  # where the comment is
+        target: int | None,  # the line it applies to (None: the whole file)
+        rules: tuple[str, ...],
+        reason: str,
+        used: set[str] | None = None,
+        source: str = "comment",
+    ) -> None:
+        self.line = line
+        self.target = target
+        self.rules = rules
+        self.reason = reason
+        self.used = used if used is not None else set()
+        self.source = source
 
 
 def _sql_comments(text: str) -> list[tuple[int, int, str]]:

@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
+from expandcontract.record import Record
 from expandcontract.sql.nodes import TypeSpec, is_null_constant, table_name, type_spec
 from expandcontract.sql.parse import Statement
 
-Node = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    Node = dict[str, Any]
 
 # statements that change no schema (everything else counts as DDL for `ddl-in-migrate`)
 NOT_DDL = {
@@ -110,12 +113,14 @@ def renamed_table(stmt: Statement) -> tuple[str, str] | None:
     return None
 
 
-@dataclass
-class TypeChange:
-    table: str
-    column: str
-    new: TypeSpec
-    using: bool
+class TypeChange(Record):
+    __slots__ = ("column", "new", "table", "using")
+
+    def __init__(self, table: str, column: str, new: TypeSpec, using: bool) -> None:
+        self.table = table
+        self.column = column
+        self.new = new
+        self.using = using
 
 
 def type_changes(stmt: Statement) -> Iterator[TypeChange]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from expandcontract.errors import UsageError
 from expandcontract.lint.rule import CATALOGUE, GRAPH, META, PHASE, Rule
+from expandcontract.record import Record
 
 RULE_MODULES = (
     # catalogue (lint-rules.md)
@@ -82,18 +82,23 @@ def _check_ids(ids: Iterable[str], where: str) -> tuple[str, ...]:
     return out
 
 
-@dataclass
-class Selection:
+class Selection(Record):
     """Which rules run and at which severity (`--select`, `--ignore`, config `severity`)."""
 
-    select: tuple[str, ...] = ()
-    ignore: tuple[str, ...] = ()
-    severities: dict[str, str] = field(default_factory=dict)
-    downgrade: str = "warning"  # severity of findings in downgrade() ("off": downgrades are not linted)
+    __slots__ = ("_by_kind", "_statement_rules", "downgrade", "ignore", "select", "severities")
+    _hidden = ("_statement_rules", "_by_kind")
 
-    def __post_init__(self) -> None:
-        self.select = _check_ids(self.select, "--select")
-        self.ignore = _check_ids(self.ignore, "--ignore")
+    def __init__(
+        self,
+        select: tuple[str, ...] = (),
+        ignore: tuple[str, ...] = (),
+        severities: dict[str, str] | None = None,
+        downgrade: str = "warning",  # severity of findings in downgrade() ("off": downgrades are not linted)
+    ) -> None:
+        self.select = _check_ids(select, "--select")
+        self.ignore = _check_ids(ignore, "--ignore")
+        self.severities = severities if severities is not None else {}
+        self.downgrade = downgrade
         _check_ids(self.severities, "severity")
         for rid, sev in self.severities.items():
             if sev not in ("error", "warning", "off"):

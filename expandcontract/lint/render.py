@@ -7,9 +7,12 @@ the lock and what it blocks, why, and the numbered fix in the user's own names.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from expandcontract.lint.finding import Finding
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def render(fmt: str, findings: list[Finding], files: int, not_analysable: int = 0) -> str:

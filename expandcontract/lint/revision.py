@@ -81,12 +81,10 @@ class RevisionLinter:
         """downgrade() runs against the schema the upgrade left; what the upgrade created is new to the
         release it rolls back to, so removing it again is not flagged."""
         schema = self.schema.copy()
-        state = MigrationState(
-            in_transaction=True,
-            new_tables=set(upgraded.state.new_tables),
-            new_indexes=dict(upgraded.state.new_indexes),
-            new_columns=set(upgraded.state.new_columns),
-        )
+        state = MigrationState(in_transaction=True)
+        state.new_tables = set(upgraded.state.new_tables)
+        state.new_indexes = dict(upgraded.state.new_indexes)
+        state.new_columns = set(upgraded.state.new_columns)
         ctx = LintContext(
             pg_version=self.options.pg_version,
             alembic=True,

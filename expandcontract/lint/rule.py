@@ -4,13 +4,15 @@ metadata, and `check` is a pure function of one statement and the lint context."
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import ClassVar
 
 from expandcontract.lint.context import LintContext
+from expandcontract.record import Record
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 CATALOGUE = "catalogue"
 PHASE = "phase"
@@ -20,34 +22,70 @@ META = "meta"
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead")
 
 
-@dataclass
-class Hit:
+class Hit(Record):
     """What a rule found in one statement; the engine adds path, position, severity and phase."""
 
-    message: str
-    fix: list[str] = field(default_factory=list)
-    table: str | None = None
-    lock: str | None = None
-    pending_on: tuple[str, str] | None = None  # (table, column): a finding only if this change backfills it later
+    __slots__ = ("fix", "lock", "message", "pending_on", "table")
+
+    def __init__(
+        self,
+        message: str,
+        fix: list[str] | None = None,
+        table: str | None = None,
+        lock: str | None = None,
+        pending_on: tuple[str, str] | None = None,  # (table, column): a finding only if this change backfills it
+    ) -> None:
+        self.message = message
+        self.fix = fix if fix is not None else []
+        self.table = table
+        self.lock = lock
+        self.pending_on = pending_on
 
 
-@dataclass(frozen=True)
-class LockCheck:
+class LockCheck(Record):
     """A lock/rewrite claim, executed on a real PostgreSQL by tests/lint/test_lock_facts.py: run `setup`,
     then `sql` in a transaction, read pg_locks on `table` before commit, and compare its relfilenode
     before and after."""
 
-    setup: str
-    sql: str
-    table: str
-    lock: str | None  # strongest mode expected on `table` (None: not checked)
-    rewrite: bool | None = None
-    min_version: int = 10
-    max_version: int = 99
-    fails_in_transaction: bool = False  # the claim is that PostgreSQL refuses `sql` inside a transaction
-    in_transaction: bool = True  # False: statements that cannot run in a transaction (rewrite only)
-    scan: bool | None = None  # does `sql` read every row of `table` (pg_stat_get_xact_numscans grows)?
-    fails: str | None = None  # the claim is that PostgreSQL refuses `sql` with this error text
+    __slots__ = (
+        "fails",
+        "fails_in_transaction",
+        "in_transaction",
+        "lock",
+        "max_version",
+        "min_version",
+        "rewrite",
+        "scan",
+        "setup",
+        "sql",
+        "table",
+    )
+
+    def __init__(
+        self,
+        setup: str,
+        sql: str,
+        table: str,
+        lock: str | None,  # strongest mode expected on `table` (None: not checked)
+        rewrite: bool | None = None,
+        min_version: int = 10,
+        max_version: int = 99,
+        fails_in_transaction: bool = False,  # the claim is that PostgreSQL refuses `sql` inside a transaction
+        in_transaction: bool = True,  # False: statements that cannot run in a transaction (rewrite only)
+        scan: bool | None = None,  # does `sql` read every row of `table` (pg_stat_get_xact_numscans grows)?
+        fails: str | None = None,  # the claim is that PostgreSQL refuses `sql` with this error text
+    ) -> None:
+        self.setup = setup
+        self.sql = sql
+        self.table = table
+        self.lock = lock
+        self.rewrite = rewrite
+        self.min_version = min_version
+        self.max_version = max_version
+        self.fails_in_transaction = fails_in_transaction
+        self.in_transaction = in_transaction
+        self.scan = scan
+        self.fails = fails
 
 
 class Rule:
@@ -65,6 +103,8 @@ class Rule:
 
     @classmethod
     def docs(cls) -> str:
+        import inspect  # docs only: the lint itself never reads them
+
         return inspect.cleandoc(cls.__doc__ or "")
 
     @classmethod

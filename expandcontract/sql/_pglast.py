@@ -4,13 +4,13 @@ Importing pglast runs pglast.enums (hundreds of Enum classes) and pglast.ast (th
 two thirds of pglast's import time, and the .sql lint path never touches them (it reads the parser's
 JSON). When pglast is not imported yet, both are installed as `importlib.util.LazyLoader` modules: the
 real modules, executed the first time anything reads an attribute of them (recipes' SQL rendering,
-phases/locks.py), so every pglast API keeps working in the same process. Any surprise while doing so
-falls back to the plain import.
+phases/locks.py), so every pglast API keeps working in the same process. The package itself (its
+__init__ imports typing) is made lazy the same way once pglast.parser is loaded. Any surprise while
+doing so falls back to the plain import.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.machinery
 import importlib.util
 import os
@@ -45,8 +45,12 @@ def _import_lazily() -> None:
     package.ast = ast  # type: ignore[attr-defined]
     sys.modules["pglast"] = package
     try:
-        spec.loader.exec_module(package)
+        # the parser needs only pglast.Error, .enums and .ast from the package
+        package.Error = importlib.import_module("pglast.error").Error  # type: ignore[attr-defined]
         importlib.import_module("pglast.parser")
+        # pglast/__init__ (typing, namedtuple, the parser's re-exports) runs on the first use of any
+        # other pglast name, in this same module object
+        importlib.util.LazyLoader(spec.loader).exec_module(package)
     except BaseException:
         for name in [m for m in sys.modules if m == "pglast" or m.startswith("pglast.")]:
             del sys.modules[name]
@@ -56,8 +60,10 @@ def _import_lazily() -> None:
 
 
 if "pglast" not in sys.modules:
-    with contextlib.suppress(Exception):  # a pglast laid out otherwise: the plain import below
+    try:  # noqa: SIM105  (contextlib.suppress: one more module to import)
         _import_lazily()
+    except Exception:  # a pglast laid out otherwise: the plain import below
+        pass
 
 from pglast.parser import ParseError, parse_plpgsql_json, parse_sql_json  # noqa: E402
 

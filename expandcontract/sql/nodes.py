@@ -5,10 +5,13 @@ identifiers), so `"Users"` and `users` stay different tables and `public.users` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from expandcontract.record import Record
 
-Node = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    Node = dict[str, Any]
 
 
 def table_name(rangevar: Node | None) -> str:
@@ -60,11 +63,18 @@ _ALIASES = {
 }
 
 
-@dataclass(frozen=True)
-class TypeSpec:
-    name: str  # canonical lower-case name, e.g. "varchar", "numeric", "bigint"
-    mods: tuple[int, ...] = ()
-    array: bool = False
+class TypeSpec(Record):
+    """A column type, compared and hashed by value (it is never changed once made)."""
+
+    __slots__ = ("array", "mods", "name")
+
+    def __init__(self, name: str, mods: tuple[int, ...] = (), array: bool = False) -> None:
+        self.name = name  # canonical lower-case name, e.g. "varchar", "numeric", "bigint"
+        self.mods = mods
+        self.array = array
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __str__(self) -> str:
         """As PostgreSQL prints it (format_type): `character varying(20)`, `timestamp(3) with time zone`,

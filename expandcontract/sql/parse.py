@@ -11,39 +11,58 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
+from expandcontract.record import Record
 from expandcontract.sql._pglast import ParseError, parse_plpgsql_json, parse_sql_json
 
-Node = dict[str, Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
+
+    Node = dict[str, Any]
 
 _LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 
 
-@dataclass
-class Statement:
-    kind: str  # the parse node's type, e.g. "AlterTableStmt"
-    node: Node  # the node's fields
-    text: str  # the statement's source text (for a statement inside DO: the inner statement)
-    line: int  # 1-based
-    column: int  # 1-based
-    in_do: bool = False
-    dynamic: bool = False  # EXECUTE of a non-literal string inside DO: cannot be analysed
-    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # derived views
+class Statement(Record):
+    __slots__ = ("cache", "column", "dynamic", "in_do", "kind", "line", "node", "text")
+    _hidden = ("cache",)
+
+    def __init__(
+        self,
+        kind: str,  # the parse node's type, e.g. "AlterTableStmt"
+        node: Node,  # the node's fields
+        text: str,  # the statement's source text (for a statement inside DO: the inner statement)
+        line: int,  # 1-based
+        column: int,  # 1-based
+        in_do: bool = False,
+        dynamic: bool = False,  # EXECUTE of a non-literal string inside DO: cannot be analysed
+    ) -> None:
+        self.kind = kind
+        self.node = node
+        self.text = text
+        self.line = line
+        self.column = column
+        self.in_do = in_do
+        self.dynamic = dynamic
+        self.cache: dict[str, Any] = {}  # derived views (alter_cmds ...), computed once per statement
 
 
-@dataclass
-class SyntaxProblem:
-    message: str
-    line: int
-    column: int
+class SyntaxProblem(Record):
+    __slots__ = ("column", "line", "message")
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        self.message = message
+        self.line = line
+        self.column = column
 
 
-@dataclass
-class Parsed:
-    statements: list[Statement] = field(default_factory=list)
-    error: SyntaxProblem | None = None
+class Parsed(Record):
+    __slots__ = ("error", "statements")
+
+    def __init__(self, statements: list[Statement] | None = None, error: SyntaxProblem | None = None) -> None:
+        self.statements = statements if statements is not None else []
+        self.error = error
 
 
 class _Positions:

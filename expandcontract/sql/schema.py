@@ -6,24 +6,54 @@ existing; only the type and NOT NULL rules get sharper with it."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
+from expandcontract.record import Record
 from expandcontract.sql.nodes import TypeSpec, not_null_check_column, table_name, type_spec
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass
-class SchemaModel:
-    columns: dict[str, dict[str, TypeSpec]] = field(default_factory=dict)
-    not_null: set[tuple[str, str]] = field(default_factory=set)
-    not_null_checks: set[tuple[str, str]] = field(default_factory=set)  # validated CHECK (c IS NOT NULL)
-    constraints: dict[tuple[str, str], str] = field(default_factory=dict)  # (table, name) -> column
-    indexes: dict[str, str] = field(default_factory=dict)  # index -> table
-    index_columns: dict[str, tuple[str, ...]] = field(default_factory=dict)  # index -> its plain columns
-    unique_indexes: set[str] = field(default_factory=set)
-    primary_keys: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> (name, cols)
-    unique_constraints: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)  # table -> name -> cols
-    foreign_keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table -> inspector-shaped FKs
+
+class SchemaModel(Record):
+    __slots__ = (
+        "columns",
+        "constraints",
+        "foreign_keys",
+        "index_columns",
+        "indexes",
+        "not_null",
+        "not_null_checks",
+        "primary_keys",
+        "unique_constraints",
+        "unique_indexes",
+    )
+
+    def __init__(
+        self,
+        columns: dict[str, dict[str, TypeSpec]] | None = None,
+        not_null: set[tuple[str, str]] | None = None,
+        not_null_checks: set[tuple[str, str]] | None = None,
+        constraints: dict[tuple[str, str], str] | None = None,
+        indexes: dict[str, str] | None = None,
+        index_columns: dict[str, tuple[str, ...]] | None = None,
+        unique_indexes: set[str] | None = None,
+        primary_keys: dict[str, tuple[str, tuple[str, ...]]] | None = None,
+        unique_constraints: dict[str, dict[str, tuple[str, ...]]] | None = None,
+        foreign_keys: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        self.columns = columns if columns is not None else {}
+        self.not_null = not_null if not_null is not None else set()
+        # validated CHECK (c IS NOT NULL)
+        self.not_null_checks = not_null_checks if not_null_checks is not None else set()
+        self.constraints = constraints if constraints is not None else {}  # (table, name) -> column
+        self.indexes = indexes if indexes is not None else {}  # index -> table
+        self.index_columns = index_columns if index_columns is not None else {}  # index -> its plain columns
+        self.unique_indexes = unique_indexes if unique_indexes is not None else set()
+        self.primary_keys = primary_keys if primary_keys is not None else {}  # table -> (name, cols)
+        # table -> name -> cols
+        self.unique_constraints = unique_constraints if unique_constraints is not None else {}
+        self.foreign_keys = foreign_keys if foreign_keys is not None else {}  # table -> inspector-shaped FKs
 
     def column_type(self, table: str, column: str) -> TypeSpec | None:
         return self.columns.get(table, {}).get(column)

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from ast import literal_eval
 from pathlib import Path
 
 import pytest
@@ -124,7 +125,7 @@ def test_parse_fast_reads_every_known_option() -> None:
         "ignore_ids": "b",
         "phase": "migrate",
         "fail_on_not_analysable": True,
-        "config_path": Path("c.toml"),
+        "config_path": "c.toml",
         "paths": ("a.sql", "-"),
     }
 
@@ -145,3 +146,52 @@ def test_console_script_exits_with_the_code_and_whole_output(tmp_path: Path) -> 
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert doc["files"] == 300 and len(doc["findings"]) == 300
+
+
+LEAN = (
+    "import sys\n"
+    "from expandcontract.cli import main\n"
+    "try:\n"
+    "    if sys.argv[1:] != ['--version']:\n"
+    "        main(sys.argv[1:])\n"
+    "finally:\n"
+    "    loaded = ('expandcontract.config', 'tomllib', 'dataclasses', 'inspect', 'typing', 'pathlib')\n"
+    "    print('LOADED', [m for m in loaded if m in sys.modules], file=sys.stderr)\n"
+)
+
+
+def _loaded(args: list[str], cwd: Path) -> tuple[str, str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", LEAN, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return proc.stdout, proc.stderr.rpartition("LOADED ")[2].strip()
+
+
+def test_sql_lint_without_a_config_loads_no_config_machinery(tmp_path: Path) -> None:
+    """No config file anywhere up the tree: the defaults, without tomllib, dataclasses, typing, pathlib
+    (a third of a one-file lint's start-up)."""
+    (tmp_path / "bad.sql").write_text(DROP)
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'app'\n")  # no [tool.expandcontract]
+    out, loaded = _loaded(["lint", "--format", "json", "bad.sql"], tmp_path)
+    assert json.loads(out)["findings"][0]["rule"] == "drop-column"
+    # what the interpreter loads before our code (an editable install's finder imports pathlib)
+    _, at_start = _loaded(["--version"], tmp_path)
+    assert set(literal_eval(loaded)) <= set(literal_eval(at_start)), (loaded, at_start)
+    assert "expandcontract.config" not in loaded
+
+
+def test_sql_lint_reads_the_config_found_up_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\n\n[tool.expandcontract.lint]\nseverity = {"drop-column" = "warning"}\n'
+    )
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "migrations" / "bad.sql").write_text(DROP)
+    args = ["lint", "--format", "json", "bad.sql"]
+    out, loaded = _loaded(args, tmp_path / "migrations")
+    assert [f["severity"] for f in json.loads(out)["findings"]] == ["warning"]
+    assert "expandcontract.config" in loaded
+    assert run("fast", args, tmp_path / "migrations")[:2] == run("click", args, tmp_path / "migrations")[:2]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.match import added_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def null_rejected(expr: Any) -> list[str]:
