@@ -1,6 +1,6 @@
 """`expandcontract lint [PATHS | -]` and `expandcontract rule RULE-ID`.
 
-Parse options -> cli/lint_fast.execute (lint/api, render) -> exit code. Explicit .sql paths and `-` need
+Parse options -> cli/lint_fast.lint_result (lint/api) -> rendered -> exit code. Explicit .sql paths and `-` need
 no project or database (and usually do not reach click: cli/__init__.main takes the lean path); only the
 revision path imports Alembic (lazily, in lint/project.py).
 """
@@ -12,7 +12,7 @@ import sys
 import click
 
 from expandcontract.cli._common import app, command
-from expandcontract.cli.lint_fast import FORMATS, execute
+from expandcontract.cli.lint_fast import FORMATS, lint_result, rendered
 
 
 @command()
@@ -65,20 +65,21 @@ def lint(
     """Lint Alembic revisions (no PATHS: the whole project; revision .py paths: just those) or raw .sql
     files (`-` reads stdin)."""
     state = app()
-    out, code = execute(
-        paths,
-        fmt,
-        pg_version,
-        transaction,
-        schema_file,
-        since,
-        select,
-        ignore_ids,
-        phase,
-        fail_on_not_analysable,
+    result = lint_result(
+        paths=paths,
+        fmt=fmt,
+        pg_version=pg_version,
+        transaction=transaction,
+        schema_file=schema_file,
+        since=since,
+        select=select,
+        ignore_ids=ignore_ids,
+        phase=phase,
+        fail_on_not_analysable=fail_on_not_analysable,
         config_path=None if state.config_path is None else str(state.config_path),
         database_url=state.database_url,
     )
+    out, code = rendered(fmt, result)
     click.echo(out)
     sys.exit(code)
 

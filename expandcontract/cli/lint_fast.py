@@ -12,12 +12,16 @@ from __future__ import annotations
 import os
 import sys
 
+from expandcontract import forked
 from expandcontract.config_file import find_config_file
 from expandcontract.errors import ExpandContractError, UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (5 ms of a 1-file lint)
 if TYPE_CHECKING:
     from typing import Any
+
+    from expandcontract.forked import Share
+    from expandcontract.lint.api import LintResult
 
 FORMATS = ("text", "json", "sarif", "github")
 _CHOICES = {
@@ -41,7 +45,14 @@ def _ids(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def execute(
+def rendered(fmt: str, result: LintResult) -> tuple[str, int]:
+    """`lint`'s result -> (the document to print, the exit code)."""
+    from expandcontract.lint.render import render
+
+    return render(fmt, result.findings, result.files, result.not_analysable), result.exit_code
+
+
+def lint_result(
     paths: tuple[str, ...],
     fmt: str = "text",
     pg_version: int | None = None,
@@ -54,10 +65,11 @@ def execute(
     fail_on_not_analysable: bool | None = None,
     config_path: str | None = None,
     database_url: str | None = None,
-) -> tuple[str, int]:
-    """Run `lint` -> (the rendered document, the exit code). Raises ExpandContractError on bad input."""
+    shares: list[Share] | None = None,
+) -> LintResult:
+    """`lint` -> its result. Raises ExpandContractError on bad input. `shares`: children already linting
+    more of the .sql files (fast_lint), their results join this one."""
     from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
-    from expandcontract.lint.render import render
 
     missing = [p for p in paths if p != "-" and not os.path.exists(p)]
     if missing:
@@ -104,14 +116,16 @@ def execute(
     result = LintResult(0, [])
     if sql:
         stdin = read_stdin() if "-" in sql else None
-        result = lint_paths(sql, options, stdin=stdin)
+        result = lint_paths(sql, options, stdin=stdin, parallel=shares is None)
+    for share in shares or ():
+        result = result + share.result()
     if project and config is not None:
         from expandcontract.cli._stdout import stdout_to_stderr
         from expandcontract.lint.project import lint_project
 
         with stdout_to_stderr(fmt != "text"):  # revisions may print or log: one document on stdout
             result = result + lint_project(config, options, since=since, only=revisions or None)
-    return render(fmt, result.findings, result.files, result.not_analysable), result.exit_code
+    return result
 
 
 def read_stdin() -> str:
@@ -126,10 +140,10 @@ def read_stdin() -> str:
         ) from None
 
 
-def parse_fast(argv: list[str]) -> dict[str, object] | None:
-    """`lint`'s arguments -> execute()'s keyword arguments, or None when the click command should parse
+def parse_fast(argv: list[str]) -> dict[str, Any] | None:
+    """`lint`'s arguments -> lint_result()'s keyword arguments, or None when the click command should parse
     them (anything but .sql files / `-` with the value options above and --fail-on-not-analysable)."""
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     paths: list[str] = []
     i = 0
     while i < len(argv):
@@ -175,9 +189,10 @@ def fast_lint(argv: list[str], hard_exit: bool = False) -> None:
         return
     as_json = kwargs.get("fmt") == "json"
     if hard_exit:
+        kwargs["paths"], kwargs["shares"] = _fork_shares(kwargs)
         _freeze_loaded()
     try:
-        out, code = execute(**kwargs)  # type: ignore[arg-type]
+        out, code = rendered(kwargs.get("fmt", "text"), lint_result(**kwargs))
     except ExpandContractError as exc:
         _error(str(exc), exc.exit_code, as_json, exc.details())
         _exit(exc.exit_code, hard_exit)
@@ -186,6 +201,25 @@ def fast_lint(argv: list[str], hard_exit: bool = False) -> None:
         _exit(130, hard_exit)
     sys.stdout.write(out + "\n")
     _exit(code, hard_exit)
+
+
+def _fork_shares(kwargs: dict[str, Any]) -> tuple[tuple[str, ...], list[Share] | None]:
+    """Many .sql files (no directories, no stdin): fork children now, before the linter is loaded (see
+    forked.py), each linting a share of them with the same options -> (this process's share, the
+    children). A child that fails has its share linted again here, so every error is raised here."""
+    paths: tuple[str, ...] = kwargs["paths"]
+    workers = forked.workers()
+    if len(paths) < forked.MIN_FILES or workers < 2:
+        return paths, None
+    if not all(p.endswith(".sql") and os.path.isfile(p) for p in paths):  # directories, stdin, errors
+        return paths, None
+    parts = forked.split(paths, workers)
+
+    def work(share: list[str]) -> LintResult:
+        _freeze_loaded()
+        return lint_result(**{**kwargs, "paths": tuple(share), "shares": []})  # []: no more forks
+
+    return tuple(parts[0]), [forked.Share(part, work) for part in parts[1:]]
 
 
 def _freeze_loaded() -> None:

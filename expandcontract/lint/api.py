@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Sequence
 
+from expandcontract import forked
 from expandcontract.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from expandcontract.lint.context import LintContext, MigrationState
 from expandcontract.lint.engine import Unit, run
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 PHASES = ("expand", "migrate", "contract")
 DEFAULT_PG_VERSION = 17
-PARALLEL_MIN_FILES = 200  # below this, forking costs more than the second core saves
 
 
 class LintOptions(Record):
@@ -188,8 +188,7 @@ def lint_sql(sql: str, path: str = "-", options: LintOptions | None = None) -> l
     return sorted(findings, key=Finding.sort_key)
 
 
-def _lint_file(args: tuple[str, LintOptions]) -> list[Finding]:
-    path, options = args
+def _lint_file(path: str, options: LintOptions) -> list[Finding]:
     try:
         with open(path, "rb") as fh:  # bytes + decode: a third faster than a text-mode read
             text = fh.read().decode("utf-8")
@@ -200,8 +199,11 @@ def _lint_file(args: tuple[str, LintOptions]) -> list[Finding]:
     return lint_sql(text, path, options)
 
 
-def lint_paths(paths: Sequence[str], options: LintOptions | None = None, stdin: str | None = None) -> LintResult:
-    """Lint .sql files (and `-` = `stdin`). Each file is one migration. Big inputs use both cores."""
+def lint_paths(
+    paths: Sequence[str], options: LintOptions | None = None, stdin: str | None = None, parallel: bool = True
+) -> LintResult:
+    """Lint .sql files (and `-` = `stdin`). Each file is one migration. Big inputs use every core
+    (`parallel`: False when the caller already runs in one of several processes)."""
     options = options or LintOptions()
     files: list[str] = []
     findings: list[Finding] = []
@@ -221,78 +223,35 @@ def lint_paths(paths: Sequence[str], options: LintOptions | None = None, stdin: 
             files.append(p)
         else:
             raise UsageError(f"{p}: no such file or directory")
-    jobs = [(f, options) for f in files]
-    workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 4)
-    if len(jobs) >= PARALLEL_MIN_FILES and workers > 1 and hasattr(os, "fork"):
-        findings += _parallel(jobs, workers)
+    workers = forked.workers() if parallel else 1
+    if len(files) >= forked.MIN_FILES and workers > 1:
+        findings += _parallel(files, options, workers)
     else:
-        for job in jobs:
-            findings += _lint_file(job)
+        findings += _lint_chunk(files, options)
     result = LintResult(len(files) + paths.count("-"), findings)
     result.not_analysable = sum(f.rule == NOT_ANALYSABLE for f in findings)
     result.fail_on_not_analysable = options.fail_on_not_analysable
     return result
 
 
-def _parallel(jobs: list[tuple[str, LintOptions]], workers: int) -> list[Finding]:
-    """Split the files between this process and forked children (the modules, rules and options are
-    already loaded, so a child starts in about a millisecond); children send their findings back as
-    marshalled tuples. Any child failure: its share is linted here instead."""
-    import marshal
-
-    all_rules()  # load the rules before forking so no child imports them again
-    share = -(-len(jobs) // workers)
-    parts = [jobs[i : i + share] for i in range(0, len(jobs), share)]
-    children: list[tuple[int, int, list[tuple[str, LintOptions]]]] = []
-    for part in parts[1:]:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child
-            os.close(read_fd)
-            code = 0
-            try:
-                payload = marshal.dumps([_as_tuple(f) for f in _lint_chunk(part)])
-            except BaseException:
-                payload, code = b"", 1
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(payload)
-            os._exit(code)
-        os.close(write_fd)
-        children.append((pid, read_fd, part))
-    findings = _lint_chunk(parts[0])
-    for pid, read_fd, part in children:
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if status != 0 or not payload:
-            findings += _lint_chunk(part)
-        else:
-            findings += [Finding(*row) for row in marshal.loads(payload)]
+def _parallel(files: list[str], options: LintOptions, workers: int) -> list[Finding]:
+    """Split the files between this process and forked children (forked.Share); the rules are loaded
+    first, so no child imports them again."""
+    all_rules()
+    parts = forked.split(files, workers)
+    children = [
+        forked.Share(part, lambda paths: LintResult(len(paths), _lint_chunk(paths, options))) for part in parts[1:]
+    ]
+    findings = _lint_chunk(parts[0], options)
+    for child in children:
+        findings += child.result().findings
     return findings
 
 
-def _as_tuple(f: Finding) -> tuple[object, ...]:
-    return (
-        f.path,
-        f.line,
-        f.column,
-        f.rule,
-        f.severity,
-        f.message,
-        f.why,
-        f.fix,
-        f.lock,
-        f.table,
-        f.phase,
-        f.revision,
-        f.direction,
-    )
-
-
-def _lint_chunk(jobs: list[tuple[str, LintOptions]]) -> list[Finding]:
+def _lint_chunk(files: list[str], options: LintOptions) -> list[Finding]:
     out: list[Finding] = []
-    for job in jobs:
-        out += _lint_file(job)
+    for path in files:
+        out += _lint_file(path, options)
     return out
 
 

@@ -77,5 +77,24 @@ class Finding(Record):
             "direction": self.direction,
         }
 
+    def row(self) -> tuple[object, ...]:
+        """The fields in __init__'s order, as plain values: `Finding(*f.row())` equals `f` (marshal-able,
+        what a forked lint worker sends back)."""
+        return (
+            self.path,
+            self.line,
+            self.column,
+            self.rule,
+            self.severity,
+            self.message,
+            self.why,
+            self.fix,
+            self.lock,
+            self.table,
+            self.phase,
+            self.revision,
+            self.direction,
+        )
+
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule)

@@ -148,6 +148,69 @@ def test_console_script_exits_with_the_code_and_whole_output(tmp_path: Path) -> 
     assert doc["files"] == 300 and len(doc["findings"]) == 300
 
 
+STATEMENTS = [
+    "ALTER TABLE t{i} DROP COLUMN c;\n",
+    "CREATE INDEX ix{i} ON t{i} (c);\n",
+    "ALTER TABLE t{i} ADD COLUMN c text;\n",  # no finding
+    "ALTER TABLE t{i} ALTER COLUMN c SET NOT NULL;\n-- expandcontract: ignore[drop-table] stale\n",
+]
+
+
+def _console(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    code = "from expandcontract.cli import main; main()"  # the console script: forks its workers first
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_workers_forked_at_start_report_what_one_process_reports(tmp_path: Path) -> None:
+    """Every share's findings come back, in file order, with the counts: the same document as linting
+    the files one by one in this process."""
+    from expandcontract.lint.api import LintOptions, lint_paths
+    from expandcontract.lint.render import render
+
+    names = []
+    for i in range(301):
+        names.append(f"m{i:03d}.sql")
+        (tmp_path / names[-1]).write_text(STATEMENTS[i % len(STATEMENTS)].format(i=i))
+    proc = _console(["lint", "--format", "json", "--pg-version", "15", *names], tmp_path)
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        serial = lint_paths(names, LintOptions(pg_version=15), parallel=False)
+    finally:
+        os.chdir(here)
+    assert proc.returncode == serial.exit_code == 1
+    assert proc.stdout == render("json", serial.findings, serial.files, serial.not_analysable) + "\n"
+    assert len({f.path for f in serial.findings}) > 200  # findings from every share
+
+
+def test_a_worker_that_fails_has_its_share_linted_again_and_the_error_said_once(tmp_path: Path) -> None:
+    names = []
+    for i in range(300):
+        names.append(f"m{i:03d}.sql")
+        (tmp_path / names[-1]).write_text(DROP)
+    (tmp_path / names[-1]).write_bytes(b"ALTER TABLE t DROP COLUMN \xff;\n")  # in the last worker's share
+    proc = _console(["lint", "--format", "json", *names], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("error: ") == 1 and f"cannot read {names[-1]}" in proc.stderr
+    assert json.loads(proc.stdout)["error"]["code"] == 2
+
+
+def test_split_keeps_order_and_covers_everything() -> None:
+    from expandcontract.forked import split
+
+    items = [str(i) for i in range(11)]
+    for parts in (1, 2, 3, 4):
+        runs = split(items, parts)
+        assert [x for run in runs for x in run] == items and len(runs) <= parts
+        assert max(map(len, runs)) - min(map(len, runs)) <= 2
+
+
 LEAN = (
     "import sys\n"
     "from expandcontract.cli import main\n"
