@@ -6,6 +6,7 @@ identifiers), so `"Users"` and `users` stay different tables and `public.users` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 Node = dict[str, Any]
@@ -27,6 +28,7 @@ def qualified(names: list[Node]) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=4096)  # the same few names are displayed many times per finding
 def display(name: str) -> str:
     """A name as the user would type it: quoted only when it needs quotes."""
     out = []
