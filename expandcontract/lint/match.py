@@ -51,10 +51,23 @@ def alter_cmds(stmt: Statement) -> list[tuple[str, Node]]:
     return found
 
 
+def _by_subtype(stmt: Statement) -> dict[str, list[tuple[str, Node]]]:
+    """alter_cmds grouped by subtype, once per statement (a dozen rules each ask for one subtype)."""
+    found: dict[str, list[tuple[str, Node]]] | None = stmt.cache.get("by_subtype")
+    if found is None:
+        found = {}
+        for table, cmd in alter_cmds(stmt):
+            found.setdefault(cmd.get("subtype", ""), []).append((table, cmd))
+        stmt.cache["by_subtype"] = found
+    return found
+
+
 def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
-    for table, cmd in alter_cmds(stmt):
-        if cmd.get("subtype") == "AT_AddColumn":
-            yield table, cmd.get("def", {}).get("ColumnDef", {})
+    found: list[tuple[str, Node]] | None = stmt.cache.get("added_columns")
+    if found is None:  # computed once per statement: most ALTER TABLE rules ask for it
+        found = [(t, cmd.get("def", {}).get("ColumnDef", {})) for t, cmd in _by_subtype(stmt).get("AT_AddColumn", ())]
+        stmt.cache["added_columns"] = found
+    return iter(found)
 
 
 def column_constraints(coldef: Node) -> list[Node]:
@@ -77,15 +90,17 @@ def fills_existing_rows(coldef: Node) -> bool:
 
 
 def added_constraints(stmt: Statement) -> Iterator[tuple[str, Node]]:
-    for table, cmd in alter_cmds(stmt):
-        if cmd.get("subtype") == "AT_AddConstraint":
-            yield table, cmd.get("def", {}).get("Constraint", {})
+    found: list[tuple[str, Node]] | None = stmt.cache.get("added_constraints")
+    if found is None:  # computed once per statement: most ALTER TABLE rules ask for it
+        by_subtype = _by_subtype(stmt).get("AT_AddConstraint", ())
+        found = [(t, cmd.get("def", {}).get("Constraint", {})) for t, cmd in by_subtype]
+        stmt.cache["added_constraints"] = found
+    return iter(found)
 
 
 def dropped_columns(stmt: Statement) -> Iterator[tuple[str, str]]:
-    for table, cmd in alter_cmds(stmt):
-        if cmd.get("subtype") == "AT_DropColumn":
-            yield table, str(cmd.get("name", ""))
+    for table, cmd in _by_subtype(stmt).get("AT_DropColumn", ()):
+        yield table, str(cmd.get("name", ""))
 
 
 def dropped_tables(stmt: Statement) -> Iterator[str]:
@@ -124,11 +139,10 @@ class TypeChange(Record):
 
 
 def type_changes(stmt: Statement) -> Iterator[TypeChange]:
-    for table, cmd in alter_cmds(stmt):
-        if cmd.get("subtype") == "AT_AlterColumnType":
-            coldef = cmd.get("def", {}).get("ColumnDef", {})
-            new = type_spec(coldef.get("typeName", {}))
-            yield TypeChange(table, str(cmd.get("name", "")), new, "raw_default" in coldef)
+    for table, cmd in _by_subtype(stmt).get("AT_AlterColumnType", ()):
+        coldef = cmd.get("def", {}).get("ColumnDef", {})
+        new = type_spec(coldef.get("typeName", {}))
+        yield TypeChange(table, str(cmd.get("name", "")), new, "raw_default" in coldef)
 
 
 def has_option(options: Any, name: str) -> bool:

@@ -5,6 +5,8 @@ identifiers), so `"Users"` and `users` stay different tables and `public.users` 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from expandcontract.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -30,6 +32,7 @@ def qualified(names: list[Node]) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=4096)  # the same few names are displayed many times per finding
 def display(name: str) -> str:
     """A name as the user would type it: quoted only when it needs quotes."""
     out = []

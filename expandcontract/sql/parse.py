@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     Node = dict[str, Any]
 
 _LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+# pglast's output is one JSON document: raw_decode skips json.loads' type and whitespace checks around it
+_decode_json = json.JSONDecoder().raw_decode
 
 
 class Statement(Record):
@@ -91,7 +93,7 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
     data = sql.encode("utf-8")
     pos = _Positions(data)
     try:
-        tree = json.loads(parse_sql_json(sql))
+        tree = _decode_json(parse_sql_json(sql))[0]
     except ParseError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
@@ -105,8 +107,7 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
         start = raw.get("stmt_location", 0)
         length = raw.get("stmt_len", 0) or len(data) - start
         chunk = data[start : start + length]
-        skip = _LEADING.match(chunk)
-        lead = skip.end() if skip else 0
+        lead = _leading(chunk)
         text = chunk[lead:].decode("utf-8", "replace")
         line, col = pos.at(start + lead)
         ((kind, node),) = raw["stmt"].items()
@@ -115,6 +116,15 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
         if kind == "DoStmt":
             out.extend(_do_block(stmt))
     return Parsed(out)
+
+
+def _leading(chunk: bytes) -> int:
+    """How many bytes of whitespace and comments come before the statement's first token."""
+    stripped = chunk.lstrip()  # strips exactly the regex's \s bytes: whitespace alone needs no regex
+    if stripped[:2] not in (b"--", b"/*"):
+        return len(chunk) - len(stripped)
+    skip = _LEADING.match(chunk)
+    return skip.end() if skip else 0
 
 
 def _do_block(stmt: Statement) -> list[Statement]:
@@ -131,7 +141,7 @@ def _do_block(stmt: Statement) -> list[Statement]:
     if body is None or language != "plpgsql":
         return []
     try:
-        tree = json.loads(parse_plpgsql_json(stmt.text))
+        tree = _decode_json(parse_plpgsql_json(stmt.text))[0]
     except ParseError:
         return []
     # the DO body starts on the statement's line; PL/pgSQL line numbers count from the body's start
@@ -166,7 +176,7 @@ def _walk_plpgsql(node: Any, body_line: int, found: list[Statement]) -> None:
 
 def _inner(query: str, line: int, found: list[Statement]) -> None:
     try:
-        tree = json.loads(parse_sql_json(query))
+        tree = _decode_json(parse_sql_json(query))[0]
     except ParseError:
         return
     for raw in tree.get("stmts", ()):
