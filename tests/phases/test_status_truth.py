@@ -56,6 +56,13 @@ def _rows_done(url: str) -> int:
     return int(rows[0]["rows_done"]) if rows else 0
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches a command started from a terminal; a suite started in the background of a
+    non-interactive shell ignores SIGINT, and its children would inherit that (Python then installs no
+    KeyboardInterrupt handler), so the runner gets the terminal's disposition back."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
 def test_an_interrupted_backfill_never_shows_as_running(
     slow_change: ProjectFactory, database_url: str, sig: signal.Signals
@@ -66,6 +73,7 @@ def test_an_interrupted_backfill_never_shows_as_running(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         wait_for(lambda: _rows_done(database_url) > 0, timeout=60, what="the backfill's first batches")
