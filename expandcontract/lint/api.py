@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
 
 from expandcontract import forked
 from expandcontract.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
@@ -25,6 +24,7 @@ from expandcontract.sql.schema import SchemaModel
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 PHASES = ("expand", "migrate", "contract")

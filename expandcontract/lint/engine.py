@@ -4,8 +4,6 @@ migration changes it. One migration at a time: a concatenated dump would make ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from expandcontract.lint.context import LintContext
 from expandcontract.lint.finding import Finding
 from expandcontract.lint.match import alter_cmds, fills_existing_rows
@@ -14,6 +12,10 @@ from expandcontract.record import Record
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import TypeSpec, table_name
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class Unit(Record):

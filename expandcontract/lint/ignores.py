@@ -8,14 +8,10 @@ a comment. `ignore-file[...]` applies to the whole file.
 
 from __future__ import annotations
 
-import re
-
 from expandcontract.lint.finding import Finding
 from expandcontract.record import Record
 
-_PATTERN = re.compile(
-    r"^(?:--|#|/\*)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?\s*$", re.S
-)
+_PATTERN = r"^(?:--|#|/\*)\s*expandcontract:\s*(ignore|ignore-file)\[([^\]]*)\]\s*(.*?)\s*(?:\*/)?\s*$"
 
 
 class Ignore(Record):
@@ -77,12 +73,15 @@ def find_ignores(text: str, skip: tuple[int, int] | None = None, python: bool = 
     `skip` (a revision's downgrade()) are not looked at."""
     if "expandcontract:" not in text:
         return []
+    import re  # only for text that has an ignore comment: `re` costs more than linting 50 files
+
+    pattern = re.compile(_PATTERN, re.S)
     lines = text.splitlines()
     out: list[Ignore] = []
     for line_no, col, comment in _python_comments(text) if python else _sql_comments(text):
         if skip is not None and skip[0] <= line_no <= skip[1]:
             continue
-        m = _PATTERN.match(comment.strip())
+        m = pattern.match(comment.strip())
         if not m:
             continue
         rules = tuple(r.strip() for r in m.group(2).split(",") if r.strip())

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.record import Record
 from expandcontract.sql.nodes import TypeSpec, is_null_constant, table_name, type_spec
 from expandcontract.sql.parse import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     Node = dict[str, Any]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable
+import sys
 
 from expandcontract.errors import UsageError
 from expandcontract.lint.rule import CATALOGUE, GRAPH, META, PHASE, Rule
 from expandcontract.record import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 RULE_MODULES = (
     # catalogue (lint-rules.md)
@@ -59,7 +62,9 @@ def all_rules() -> dict[str, Rule]:
     if _RULES is None:
         rules: dict[str, Rule] = {}
         for name in RULE_MODULES:
-            module = importlib.import_module(f"expandcontract.lint.rules.{name}")
+            qualified = f"expandcontract.lint.rules.{name}"
+            __import__(qualified)  # importlib.import_module would import importlib (and warnings)
+            module = sys.modules[qualified]
             rule: Rule = module.RULE()
             rules[rule.id] = rule
         _RULES = rules

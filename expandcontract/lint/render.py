@@ -6,8 +6,7 @@ the lock and what it blocks, why, and the numbered fix in the user's own names.
 
 from __future__ import annotations
 
-import json
-
+from expandcontract.fastjson import dumps
 from expandcontract.lint.finding import Finding
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -17,10 +16,10 @@ if TYPE_CHECKING:
 
 def render(fmt: str, findings: list[Finding], files: int, not_analysable: int = 0) -> str:
     if fmt == "json":
-        return json.dumps(
-            {"files": files, "findings": [f.to_dict() for f in findings], "not_analysable": not_analysable}
-        )
+        return dumps({"files": files, "findings": [f.to_dict() for f in findings], "not_analysable": not_analysable})
     if fmt == "sarif":
+        import json
+
         return json.dumps(sarif(findings), indent=2)
     if fmt == "github":
         return github(findings)

@@ -4,14 +4,13 @@ metadata, and `check` is a pure function of one statement and the lint context."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext
 from expandcontract.record import Record
 from expandcontract.sql.parse import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import ClassVar
 
 CATALOGUE = "catalogue"

@@ -2,8 +2,9 @@
 
 Importing pglast runs pglast.enums (hundreds of Enum classes) and pglast.ast (the node classes): about
 two thirds of pglast's import time, and the .sql lint path never touches them (it reads the parser's
-JSON). When pglast is not imported yet, both are installed as `importlib.util.LazyLoader` modules: the
-real modules, executed the first time anything reads an attribute of them (recipes' SQL rendering,
+JSON). When pglast is not imported yet, both are installed as deferred modules (as with
+`importlib.util.LazyLoader`, without importing importlib.util): the real modules, executed the first
+time anything reads a name they do not have yet (recipes' SQL rendering,
 phases/locks.py), so every pglast API keeps working in the same process. The package itself (its
 __init__ imports typing) is made lazy the same way once pglast.parser is loaded. Any surprise while
 doing so falls back to the plain import.
@@ -11,46 +12,63 @@ doing so falls back to the plain import.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import sys
-import types
+
+# the import system's own modules, loaded before any code runs (importlib.util would cost contextlib,
+# functools and collections: more than pglast's parser itself)
+_bootstrap = sys.modules["_frozen_importlib"]
+_external = sys.modules["_frozen_importlib_external"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from types import ModuleType as _ModuleType
+else:
+    _ModuleType = type(sys)
 
 
-def _lazy(name: str, path: str, package_dir: str | None = None) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(
+class _Deferred(_ModuleType):
+    """A module whose code runs the first time a name it does not have yet is read from it."""
+
+    def __getattr__(self, name: str) -> object:
+        spec = self.__spec__
+        assert spec is not None and spec.loader is not None  # _lazy and _import_lazily set both
+        self.__class__ = _ModuleType  # type: ignore[assignment]
+        spec.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def _lazy(name: str, path: str, package_dir: str | None = None) -> _Deferred:
+    spec = _external.spec_from_file_location(
         name, path, submodule_search_locations=[package_dir] if package_dir else None
     )
     if spec is None or spec.loader is None:
         raise ImportError(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    module = _bootstrap.module_from_spec(spec)
+    module.__class__ = _Deferred
+    return module  # type: ignore[no-any-return]
 
 
 def _import_lazily() -> None:
-    spec = importlib.machinery.PathFinder.find_spec("pglast")
+    spec = _external.PathFinder.find_spec("pglast")
     if spec is None or spec.loader is None or spec.origin is None:
         return
     where = os.path.dirname(spec.origin)
-    package = importlib.util.module_from_spec(spec)
+    package = _bootstrap.module_from_spec(spec)
     enums = _lazy("pglast.enums", os.path.join(where, "enums", "__init__.py"), os.path.join(where, "enums"))
     ast = _lazy("pglast.ast", os.path.join(where, "ast.py"))
     # `from . import enums, ast` (pglast/__init__, the parser) binds these without reading them; they
     # join sys.modules only afterwards: the import system's own checks would execute them
-    package.enums = enums  # type: ignore[attr-defined]
-    package.ast = ast  # type: ignore[attr-defined]
+    package.enums = enums
+    package.ast = ast
     sys.modules["pglast"] = package
     try:
         # the parser needs only pglast.Error, .enums and .ast from the package
-        package.Error = importlib.import_module("pglast.error").Error  # type: ignore[attr-defined]
-        importlib.import_module("pglast.parser")
+        __import__("pglast.error")
+        package.Error = sys.modules["pglast.error"].Error
+        __import__("pglast.parser")
         # pglast/__init__ (typing, namedtuple, the parser's re-exports) runs on the first use of any
         # other pglast name, in this same module object
-        importlib.util.LazyLoader(spec.loader).exec_module(package)
+        package.__class__ = _Deferred
     except BaseException:
         for name in [m for m in sys.modules if m == "pglast" or m.startswith("pglast.")]:
             del sys.modules[name]

@@ -5,8 +5,6 @@ identifiers), so `"Users"` and `users` stay different tables and `public.users` 
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from expandcontract.record import Record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
@@ -32,16 +30,24 @@ def qualified(names: list[Node]) -> str:
     return ".".join(parts)
 
 
-@lru_cache(maxsize=4096)  # the same few names are displayed many times per finding
+_DISPLAYED: dict[str, str] = {}  # the same few names are displayed many times per finding
+
+
 def display(name: str) -> str:
     """A name as the user would type it: quoted only when it needs quotes."""
+    found = _DISPLAYED.get(name)
+    if found is not None:
+        return found
     out = []
     for part in name.split("."):
         if part.isidentifier() and part == part.lower():
             out.append(part)
         else:
             out.append('"' + part.replace('"', '""') + '"')
-    return ".".join(out)
+    shown = ".".join(out)
+    if len(_DISPLAYED) < 4096:  # bounded: a long-lived process (serve, tests) lints many names
+        _DISPLAYED[name] = shown
+    return shown
 
 
 _ALIASES = {

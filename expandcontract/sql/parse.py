@@ -9,9 +9,7 @@ statements inside them are parsed too (PL/pgSQL parser) and reported at their ow
 
 from __future__ import annotations
 
-import json
-import re
-
+from expandcontract.fastjson import loads_first
 from expandcontract.record import Record
 from expandcontract.sql._pglast import ParseError, parse_plpgsql_json, parse_sql_json
 
@@ -20,10 +18,6 @@ if TYPE_CHECKING:
     from typing import Any
 
     Node = dict[str, Any]
-
-_LEADING = re.compile(rb"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
-# pglast's output is one JSON document: raw_decode skips json.loads' type and whitespace checks around it
-_decode_json = json.JSONDecoder().raw_decode
 
 
 class Statement(Record):
@@ -93,7 +87,7 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
     data = sql.encode("utf-8")
     pos = _Positions(data)
     try:
-        tree = _decode_json(parse_sql_json(sql))[0]
+        tree = loads_first(parse_sql_json(sql))
     except ParseError as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
         index = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else 0
@@ -119,12 +113,21 @@ def parse(sql: str, line_offset: int = 0) -> Parsed:
 
 
 def _leading(chunk: bytes) -> int:
-    """How many bytes of whitespace and comments come before the statement's first token."""
-    stripped = chunk.lstrip()  # strips exactly the regex's \s bytes: whitespace alone needs no regex
-    if stripped[:2] not in (b"--", b"/*"):
-        return len(chunk) - len(stripped)
-    skip = _LEADING.match(chunk)
-    return skip.end() if skip else 0
+    """How many bytes of whitespace, `--` comments and `/* */` comments come before the statement's
+    first token (an unclosed `/*` is not skipped)."""
+    at, n = 0, len(chunk)
+    while True:
+        at = n - len(chunk[at:].lstrip())  # bytes.lstrip() strips b" \t\n\r\x0b\x0c"
+        if chunk.startswith(b"--", at):
+            end = chunk.find(b"\n", at)
+            at = n if end < 0 else end + 1
+        elif chunk.startswith(b"/*", at):
+            end = chunk.find(b"*/", at + 2)
+            if end < 0:
+                return at
+            at = end + 2
+        else:
+            return at
 
 
 def _do_block(stmt: Statement) -> list[Statement]:
@@ -141,7 +144,7 @@ def _do_block(stmt: Statement) -> list[Statement]:
     if body is None or language != "plpgsql":
         return []
     try:
-        tree = _decode_json(parse_plpgsql_json(stmt.text))[0]
+        tree = loads_first(parse_plpgsql_json(stmt.text))
     except ParseError:
         return []
     # the DO body starts on the statement's line; PL/pgSQL line numbers count from the body's start
@@ -165,18 +168,27 @@ def _walk_plpgsql(node: Any, body_line: int, found: list[Statement]) -> None:
         elif key == "PLpgSQL_stmt_dynexecute":
             query = value.get("query", {}).get("PLpgSQL_expr", {}).get("query", "")
             line = body_line + value.get("lineno", 1) - 1
-            literal = re.fullmatch(r"\s*'((?:[^']|'')*)'\s*", query, re.S)
-            if literal:
-                _inner(literal.group(1).replace("''", "'"), line, found)
+            literal = _string_literal(query)
+            if literal is not None:
+                _inner(literal, line, found)
             else:
                 found.append(Statement("DynamicExecute", {}, query, line, 1, in_do=True, dynamic=True))
         else:
             _walk_plpgsql(value, body_line, found)
 
 
+def _string_literal(expr: str) -> str | None:
+    """The value of `expr` when it is one plain SQL string literal (`'...'`, quotes doubled inside)."""
+    text = expr.strip()  # str.strip() and \s agree on what white space is
+    inner = text[1:-1]
+    if len(text) < 2 or text[0] != "'" or text[-1] != "'" or "'" in inner.replace("''", ""):
+        return None
+    return inner.replace("''", "'")
+
+
 def _inner(query: str, line: int, found: list[Statement]) -> None:
     try:
-        tree = _decode_json(parse_sql_json(query))[0]
+        tree = loads_first(parse_sql_json(query))
     except ParseError:
         return
     for raw in tree.get("stmts", ()):

@@ -5,8 +5,6 @@ existing; only the type and NOT NULL rules get sharper with it."""
 
 from __future__ import annotations
 
-import re
-
 from expandcontract.record import Record
 from expandcontract.sql.nodes import TypeSpec, not_null_check_column, table_name, type_spec
 
@@ -256,18 +254,21 @@ def _move(facts: dict[str, Any], old: str, new: str) -> None:
         facts[new] = facts.pop(old)
 
 
-_META = re.compile(r"^\\.*$", re.M)  # psql meta-commands pg_dump writes (\restrict, \connect)
+_META = r"^\\.*$"  # psql meta-commands pg_dump writes (\restrict, \connect)
 
 
 def schema_from_ddl(text: str) -> SchemaModel:
     """Read `pg_dump --schema-only` output (or any DDL). Statements the parser rejects are skipped."""
+    import re
+
     from expandcontract.sql.parse import parse
 
+    text = re.sub(_META, "", text, flags=re.M)
     model = SchemaModel()
-    parsed = parse(_META.sub("", text))
+    parsed = parse(text)
     if parsed.error is not None:
         # parse statement by statement so one odd statement does not hide the rest
-        for chunk in _META.sub("", text).split(";\n"):
+        for chunk in text.split(";\n"):
             one = parse(chunk)
             for st in one.statements:
                 model.apply(st.kind, st.node)

@@ -258,3 +258,58 @@ def test_sql_lint_reads_the_config_found_up_the_tree(tmp_path: Path) -> None:
     assert [f["severity"] for f in json.loads(out)["findings"]] == ["warning"]
     assert "expandcontract.config" in loaded
     assert run("fast", args, tmp_path / "migrations")[:2] == run("click", args, tmp_path / "migrations")[:2]
+
+
+STDLIB_HEAVY = ("re", "json", "enum", "functools", "contextlib", "importlib.util", "typing", "dataclasses")
+FIRING = {  # rules whose fix texts quote the statement, a DO block with EXECUTE, every output format's input
+    "index.sql": "CREATE INDEX ix_users_email ON users (email);\n",
+    "default.sql": "ALTER TABLE users ADD COLUMN seen timestamptz DEFAULT clock_timestamp() NOT NULL;\n",
+    "check.sql": "ALTER TABLE users ADD CONSTRAINT positive CHECK (age > 0);\n",
+    "not_valid.sql": (
+        "ALTER TABLE users ADD COLUMN n int;\nALTER TABLE users ADD CONSTRAINT n_set CHECK (n IS NOT NULL) NOT VALID;\n"
+    ),
+    "do.sql": "DO $$ BEGIN EXECUTE 'ALTER TABLE users DROP COLUMN email'; END $$;\n",
+    "comments.sql": "-- a comment\n/* and a block */\nALTER TABLE users ALTER COLUMN age TYPE bigint;\n",
+}
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_sql_lint_loads_no_heavy_standard_library_module(tmp_path: Path, fmt: str) -> None:
+    """As an installed wheel runs (no editable-install finder, which imports pathlib and re itself): the
+    .sql path decodes and prints JSON through _json and quotes SQL without `re` (a quarter of a
+    one-file lint's start-up), and still finds what it finds."""
+    for name, sql in FIRING.items():
+        (tmp_path / name).write_text(sql)
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    code = (
+        "import sys\n"
+        "from expandcontract.cli import main\n"
+        "try:\n"
+        "    main(sys.argv[1:])\n"
+        "finally:\n"
+        f"    print('LOADED', [m for m in {STDLIB_HEAVY!r} if m in sys.modules], file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code, "lint", "--format", fmt, *sorted(FIRING)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), paths["purelib"], paths["platlib"]])},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert literal_eval(proc.stderr.rpartition("LOADED ")[2].strip()) == []
+    rules = {
+        "create-index-non-concurrently",
+        "add-column-volatile-default",
+        "add-check-validated",
+        "not-valid-check-before-backfill",
+        "drop-column",
+        "change-column-type",
+    }
+    if fmt == "json":
+        assert rules <= {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    else:
+        assert all(rule in proc.stdout for rule in rules)
+        assert "INDEX CONCURRENTLY ix_users_email" in proc.stdout and "clock_timestamp()" in proc.stdout

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.match import added_columns, added_constraints, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
+from expandcontract.lint.sqltext import check_expr
 from expandcontract.sql import locks
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RULE(Rule):
@@ -70,10 +73,7 @@ class RULE(Rule):
             if con.get("contype") != "CONSTR_CHECK" or con.get("skip_validation") or not ctx.existing(table):
                 continue
             name = str(con.get("conname") or f"{table.split('.')[-1]}_check")
-            import re
-
-            m = re.search(r"(?is)\bcheck\s*(\(.*\))", stmt.text)
-            expr = m.group(1) if m else "(...)"
+            expr = check_expr(stmt.text) or "(...)"
             if ctx.alembic:
                 fix = [
                     f"Expand: `op.create_check_constraint({s(name)}, {s(table)}, {expr[1:-1]!r}, "

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, lit, q, s
 from expandcontract.lint.match import added_columns, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
+from expandcontract.lint.sqltext import default_expr
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import is_null_constant, type_spec, volatility
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RULE(Rule):
@@ -113,9 +116,5 @@ class RULE(Rule):
 
 
 def _default_text(sql: str) -> str:
-    import re
-
-    m = re.search(
-        r"\bdefault\s+(.+?)(?:\s+(?:not\s+null|null|check|references|constraint)\b|\s*;?\s*$)", sql, re.I | re.S
-    )
-    return m.group(1).strip().rstrip(",") if m else "<default>"
+    found = default_expr(sql)
+    return found.strip().rstrip(",") if found is not None else "<default>"

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, lit, q, s
 from expandcontract.lint.match import added_columns, column_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import type_spec
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SERIAL = {"serial", "bigserial", "smallserial", "serial4", "serial8", "serial2"}
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.rule import Hit, LockCheck, Rule
+from expandcontract.lint.sqltext import concurrently
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import table_name
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RULE(Rule):
@@ -66,9 +69,7 @@ class RULE(Rule):
             ]
         else:
             text = stmt.text.rstrip().rstrip(";")
-            import re
-
-            concurrent = re.sub(r"(?i)\bINDEX\b", "INDEX CONCURRENTLY", text, count=1)
+            concurrent = concurrently(text)
             fix = [
                 f"Outside a transaction (no BEGIN; `--transaction none` or its own migration): `{concurrent};`",
                 f"If it fails: `DROP INDEX CONCURRENTLY IF EXISTS {q(name)};` and retry.",

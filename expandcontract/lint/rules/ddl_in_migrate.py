@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext
 from expandcontract.lint.match import alter_cmds, is_ddl
 from expandcontract.lint.rule import PHASE, Hit, Rule
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RULE(Rule):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.match import dropped_columns, dropped_tables, renamed_column, renamed_table, type_changes
 from expandcontract.lint.rule import PHASE, Hit, Rule
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import narrows
 from expandcontract.sql.parse import Statement
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RULE(Rule):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.match import added_constraints
 from expandcontract.lint.rule import Hit, LockCheck, Rule
+from expandcontract.lint.sqltext import check_expr_not_valid
 from expandcontract.sql import locks
 from expandcontract.sql.parse import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 
@@ -118,10 +118,7 @@ class RULE(Rule):
     def _hit(
         self, ctx: LintContext, table: str, name: str, column: str, stmt: Statement, pending: tuple[str, str] | None
     ) -> Hit:
-        import re
-
-        m = re.search(r"(?is)\bcheck\s*(\(.*\))\s*not\s+valid", stmt.text)
-        expr = m.group(1) if m else f"({q(column)} IS NOT NULL)"
+        expr = check_expr_not_valid(stmt.text) or f"({q(column)} IS NOT NULL)"
         add = f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} CHECK {expr} NOT VALID"
         validate = f"ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(name)}"
         if ctx.alembic:

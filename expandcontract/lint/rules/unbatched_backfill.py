@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from expandcontract.lint.context import LintContext, q, s
 from expandcontract.lint.rule import PHASE, Hit, LockCheck, Rule
 from expandcontract.sql import locks
@@ -12,6 +10,7 @@ from expandcontract.sql.parse import Statement
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 
