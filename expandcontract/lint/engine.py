@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from expandcontract.lint.context import LintContext
 from expandcontract.lint.finding import Finding
-from expandcontract.lint.match import alter_cmds, fills_existing_rows
-from expandcontract.lint.registry import Selection
+from expandcontract.lint.match import alter_cmds, alter_subtypes, fills_existing_rows
+from expandcontract.lint.registry import ALTER_TABLE, Selection
 from expandcontract.record import Record
 from expandcontract.sql import locks
 from expandcontract.sql.nodes import TypeSpec, table_name
@@ -74,7 +74,11 @@ def run(
         for stmt in unit.statements:
             line = unit.line if unit.line is not None else stmt.line
             column = unit.column if unit.line is not None else stmt.column
-            for rule in by_kind.get(stmt.kind, generic):
+            if stmt.kind == ALTER_TABLE:  # most rules look at ALTER TABLE, each at a few of its subcommands
+                rules = selection.alter_rules(alter_subtypes(stmt))
+            else:
+                rules = by_kind.get(stmt.kind, generic)
+            for rule in rules:
                 for hit in rule.check(stmt, ctx):
                     finding = Finding(
                         path=path,

@@ -61,6 +61,12 @@ def _by_subtype(stmt: Statement) -> dict[str, list[tuple[str, Node]]]:
     return found
 
 
+def alter_subtypes(stmt: Statement) -> frozenset[str]:
+    """The subtypes among an ALTER TABLE's subcommands (empty for any other statement, and for an ALTER
+    whose objtype is not OBJECT_TABLE: alter_cmds yields nothing there): the engine picks rules by it."""
+    return frozenset(_by_subtype(stmt))
+
+
 def added_columns(stmt: Statement) -> Iterator[tuple[str, Node]]:
     found: list[tuple[str, Node]] | None = stmt.cache.get("added_columns")
     if found is None:  # computed once per statement: most ALTER TABLE rules ask for it

@@ -12,6 +12,8 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+ALTER_TABLE = "AlterTableStmt"  # the kind whose rules can be narrowed to subcommand subtypes (Rule.kinds)
+
 RULE_MODULES = (
     # catalogue (lint-rules.md)
     "drop_column",
@@ -90,8 +92,8 @@ def _check_ids(ids: Iterable[str], where: str) -> tuple[str, ...]:
 class Selection(Record):
     """Which rules run and at which severity (`--select`, `--ignore`, config `severity`)."""
 
-    __slots__ = ("_by_kind", "_statement_rules", "downgrade", "ignore", "select", "severities")
-    _hidden = ("_statement_rules", "_by_kind")
+    __slots__ = ("_by_kind", "_by_subtypes", "_statement_rules", "downgrade", "ignore", "select", "severities")
+    _hidden = ("_statement_rules", "_by_kind", "_by_subtypes")
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class Selection(Record):
                 raise UsageError(f"severity for {rid!r} must be 'error', 'warning' or 'off', not {sev!r}")
         self._statement_rules: list[Rule] | None = None
         self._by_kind: dict[str, list[Rule]] | None = None
+        self._by_subtypes: dict[frozenset[str], list[Rule]] = {}
 
     def enabled(self, rule_id: str) -> bool:
         if rule_id in self.ignore or self.severities.get(rule_id) == "off":
@@ -132,14 +135,30 @@ class Selection(Record):
         return self._statement_rules
 
     def rules_by_kind(self) -> dict[str, list[Rule]]:
-        """Statement kind -> the rules that look at it ("" -> rules for any other kind)."""
+        """Statement kind -> the rules that look at it ("" -> rules for any other kind). For ALTER TABLE:
+        the rules that look at every ALTER TABLE; alter_rules() adds those naming its subtypes."""
         if self._by_kind is None:
             rules = self.statement_rules()
-            kinds = {k for r in rules for k in (r.kinds or ())}
+            kinds = {k.partition(".")[0] for r in rules for k in (r.kinds or ())}
             generic = [r for r in rules if r.kinds is None]
             self._by_kind = {k: [r for r in rules if r.kinds is None or k in r.kinds] for k in kinds}
             self._by_kind[""] = generic
         return self._by_kind
+
+    def alter_rules(self, subtypes: frozenset[str]) -> list[Rule]:
+        """The rules for an ALTER TABLE whose subcommands have these subtypes (match.alter_subtypes), in
+        registry order (findings come out in it): generic ones, bare "AlterTableStmt" ones, and those
+        naming one of the subtypes. Cached per set of subtypes: a migration repeats a handful of them."""
+        found = self._by_subtypes.get(subtypes)
+        if found is None:
+            wanted = {f"{ALTER_TABLE}.{sub}" for sub in subtypes}
+            found = [
+                r
+                for r in self.statement_rules()
+                if r.kinds is None or ALTER_TABLE in r.kinds or not wanted.isdisjoint(r.kinds)
+            ]
+            self._by_subtypes[subtypes] = found
+        return found
 
 
 __all__ = ["CATALOGUE", "GRAPH", "META", "PHASE", "Selection", "all_rules", "get_rule"]

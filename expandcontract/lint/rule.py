@@ -94,7 +94,12 @@ class Rule:
     summary: ClassVar[str] = ""  # one line for listings
     why: ClassVar[str] = ""  # the "why" field of a finding
     lock_checks: ClassVar[tuple[LockCheck, ...]] = ()
-    kinds: ClassVar[frozenset[str] | None] = None  # statement kinds `check` looks at (None: all)
+    # Statement kinds `check` looks at (None: all), e.g. "DropStmt". ALTER TABLE can be narrowed to the
+    # subcommands `check` reacts to, "AlterTableStmt.AT_AddColumn": the rule then runs only for an ALTER
+    # TABLE with such a subcommand (most ALTER TABLE rules care about one or two of its dozens of
+    # subtypes). A bare "AlterTableStmt" gets every ALTER TABLE: for a rule that reads the statement as a
+    # whole, or a subtype it cannot name in advance.
+    kinds: ClassVar[frozenset[str] | None] = None
     sql_files: ClassVar[bool] = True  # False: only Alembic revisions can break it (an autocommit block)
 
     def check(self, stmt: Statement, ctx: LintContext) -> Iterator[Hit]:

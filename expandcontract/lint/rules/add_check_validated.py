@@ -41,7 +41,7 @@ class RULE(Rule):
     """
 
     id = "add-check-validated"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn", "AlterTableStmt.AT_AddConstraint"})
     summary = "ADD CHECK without NOT VALID"
     why = "Adding a CHECK scans every row while an ACCESS EXCLUSIVE lock blocks all reads and writes."
     lock_checks = (

@@ -42,7 +42,7 @@ class RULE(Rule):
     """
 
     id = "add-column-volatile-default"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn"})
     summary = "ADD COLUMN with a volatile default (any default before PG 11)"
     why = (
         "A volatile default is computed per existing row: PostgreSQL rewrites the table under an ACCESS "

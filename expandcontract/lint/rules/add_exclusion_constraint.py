@@ -36,7 +36,7 @@ class RULE(Rule):
     """
 
     id = "add-exclusion-constraint"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddConstraint"})
     summary = "ADD EXCLUDE on an existing table"
     why = "The exclusion index is built under ACCESS EXCLUSIVE and no NOT VALID / USING INDEX form exists."
     lock_checks = (

@@ -41,7 +41,7 @@ class RULE(Rule):
     """
 
     id = "add-foreign-key-validated"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn", "AlterTableStmt.AT_AddConstraint"})
     summary = "ADD FOREIGN KEY without NOT VALID"
     why = (
         "Validating a new foreign key scans the whole referencing table while SHARE ROW EXCLUSIVE locks "

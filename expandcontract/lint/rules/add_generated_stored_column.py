@@ -37,7 +37,7 @@ class RULE(Rule):
     """
 
     id = "add-generated-stored-column"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn"})
     summary = "ADD COLUMN GENERATED ... STORED"
     why = "The generated value is written into every existing row: a table rewrite under ACCESS EXCLUSIVE."
     lock_checks = (

@@ -37,7 +37,7 @@ class RULE(Rule):
     """
 
     id = "add-primary-key"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn", "AlterTableStmt.AT_AddConstraint"})
     summary = "ADD PRIMARY KEY without USING INDEX"
     why = "ADD PRIMARY KEY builds its index (and proves NOT NULL) while ACCESS EXCLUSIVE blocks the table."
     lock_checks = (

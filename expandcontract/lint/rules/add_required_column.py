@@ -40,7 +40,7 @@ class RULE(Rule):
     """
 
     id = "add-required-column"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn"})
     summary = "ADD COLUMN NOT NULL without DEFAULT on an existing table"
     why = (
         "Existing rows have no value, so the ALTER fails on a non-empty table; and INSERTs of the running "

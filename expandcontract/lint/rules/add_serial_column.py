@@ -40,7 +40,7 @@ class RULE(Rule):
     """
 
     id = "add-serial-column"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn"})
     summary = "ADD COLUMN serial/bigserial/identity"
     why = (
         "Each existing row gets its own sequence value: PostgreSQL rewrites the table under an ACCESS "

@@ -43,7 +43,7 @@ class RULE(Rule):
     """
 
     id = "add-unique-constraint"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddColumn", "AlterTableStmt.AT_AddConstraint"})
     summary = "ADD UNIQUE without USING INDEX"
     why = "ADD UNIQUE builds its index while an ACCESS EXCLUSIVE lock blocks every read and write."
     lock_checks = (

@@ -41,7 +41,7 @@ class RULE(Rule):
     """
 
     id = "change-column-type"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AlterColumnType"})
     summary = "ALTER COLUMN TYPE that rewrites the table"
     why = (
         "A type change that is not binary coercible rewrites the table and rebuilds its indexes under an "

@@ -39,7 +39,7 @@ class RULE(Rule):
     """
 
     id = "concurrently-in-transaction"
-    kinds = frozenset({"IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt"})
+    kinds = frozenset({"IndexStmt", "DropStmt", "ReindexStmt", "AlterTableStmt.AT_DetachPartition"})
     summary = "CONCURRENTLY inside a transaction"
     why = "PostgreSQL refuses CONCURRENTLY inside a transaction block: the migration fails mid-deploy."
     lock_checks = (

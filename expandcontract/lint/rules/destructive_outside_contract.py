@@ -42,7 +42,7 @@ class RULE(Rule):
     """
 
     id = "destructive-outside-contract"
-    kinds = frozenset({"AlterTableStmt", "DropStmt", "RenameStmt"})
+    kinds = frozenset({"DropStmt", "RenameStmt", "AlterTableStmt.AT_AlterColumnType", "AlterTableStmt.AT_DropColumn"})
     kind = PHASE
     summary = "drop/rename/narrowing type change in an expand or migrate revision"
     why = (

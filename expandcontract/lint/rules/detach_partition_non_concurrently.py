@@ -37,7 +37,7 @@ class RULE(Rule):
     """
 
     id = "detach-partition-non-concurrently"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_DetachPartition"})
     summary = "DETACH PARTITION without CONCURRENTLY"
     why = "A plain DETACH PARTITION locks the whole partitioned table against reads and writes."
     lock_checks = (

@@ -40,7 +40,7 @@ class RULE(Rule):
     """
 
     id = "drop-column"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_DropColumn"})
     summary = "DROP COLUMN on an existing table"
     why = (
         "The release still running during the deploy (and any rollback target) selects and inserts this "

@@ -84,7 +84,7 @@ class RULE(Rule):
     """
 
     id = "not-valid-check-before-backfill"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_AddConstraint"})
     summary = "ADD CHECK NOT VALID that existing rows violate (before the backfill)"
     why = (
         "PostgreSQL enforces a NOT VALID check on every new row version: each UPDATE of a row that violates it "

@@ -49,7 +49,7 @@ class RULE(Rule):
     """
 
     id = "set-not-null"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_SetNotNull"})
     summary = "SET NOT NULL without a validated CHECK"
     why = "SET NOT NULL scans every row to prove there is no NULL while ACCESS EXCLUSIVE blocks the table."
     lock_checks = (

@@ -37,7 +37,7 @@ class RULE(Rule):
     """
 
     id = "validate-constraint-same-transaction"
-    kinds = frozenset({"AlterTableStmt"})
+    kinds = frozenset({"AlterTableStmt.AT_ValidateConstraint"})
     summary = "VALIDATE CONSTRAINT in the transaction that added it NOT VALID"
     why = "The ADD's lock is held until commit, so the validation scan runs under it and blocks the table."
     lock_checks = (
