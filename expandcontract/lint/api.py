@@ -176,27 +176,49 @@ def lint_sql(sql: str, path: str = "-", options: LintOptions | None = None) -> l
                 phase=options.phase,
             )
         )
-    findings = [f for f in findings if sel.enabled(f.rule)]
-    findings = apply_ignores(
-        findings,
-        find_ignores(sql),
-        path,
-        sel.enabled("unused-ignore"),
-        sel.severity(all_rules()["unused-ignore"]),
-        sel.severity(all_rules()["ignore-without-reason"]),
-    )
-    return sorted(findings, key=Finding.sort_key)
+    if findings:
+        findings = [f for f in findings if sel.enabled(f.rule)]
+    ignores = find_ignores(sql)
+    if ignores:  # else nothing to suppress and nothing to report (most files)
+        findings = apply_ignores(
+            findings,
+            ignores,
+            path,
+            sel.enabled("unused-ignore"),
+            sel.severity(all_rules()["unused-ignore"]),
+            sel.severity(all_rules()["ignore-without-reason"]),
+        )
+    return sorted(findings, key=Finding.sort_key) if len(findings) > 1 else findings
 
 
 def _lint_file(path: str, options: LintOptions) -> list[Finding]:
     try:
-        with open(path, "rb") as fh:  # bytes + decode: a third faster than a text-mode read
-            text = fh.read().decode("utf-8")
+        text = _read(path).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
     if "\r" in text:  # what text mode's universal newlines would have done
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return lint_sql(text, path, options)
+
+
+_PIECE = 1 << 16
+
+
+def _read(path: str) -> bytes:
+    """The file's bytes through the os calls themselves: half the cost of open() and its buffered reader,
+    which are a tenth of linting a short file."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        # 64 KiB holds nearly every migration; a larger buffer is mapped and unmapped at every call
+        data = os.read(fd, _PIECE)
+        if len(data) == _PIECE:  # a big file: the rest
+            chunks = [data]
+            while chunk := os.read(fd, _PIECE):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
 
 
 def lint_paths(

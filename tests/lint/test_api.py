@@ -31,3 +31,14 @@ def test_result_exit_codes() -> None:
     warn = lint.lint_paths(["-"], stdin="-- expandcontract: ignore[drop-table] stale\nSELECT 1;")
     assert (ok.exit_code, bad.exit_code, warn.exit_code) == (0, 1, 0)
     assert bad.to_dict()["files"] == 1
+
+
+def test_a_file_longer_than_one_read_is_linted_to_its_end(tmp_path: object) -> None:
+    """Files are read with os.read in 64 KiB pieces: the statement after the first piece is still seen."""
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "big.sql"
+    filler = "SELECT 1;\n" * 120_000  # 1.2 MB
+    path.write_text(filler + "ALTER TABLE users DROP COLUMN email;\n")
+    result = lint.lint_paths([str(path)])
+    assert [(f.rule, f.line) for f in result.findings] == [("drop-column", 120_001)]
