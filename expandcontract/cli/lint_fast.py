@@ -49,7 +49,7 @@ def rendered(fmt: str, result: LintResult) -> tuple[str, int]:
     """`lint`'s result -> (the document to print, the exit code)."""
     from expandcontract.lint.render import render
 
-    return render(fmt, result.findings, result.files, result.not_analysable), result.exit_code
+    return render(fmt, result.findings, result.files, result.not_analysable, result.json_tail), result.exit_code
 
 
 def lint_result(
@@ -211,15 +211,16 @@ def _fork_shares(kwargs: dict[str, Any]) -> tuple[tuple[str, ...], list[Share] |
     workers = forked.workers()
     if len(paths) < forked.MIN_FILES or workers < 2:
         return paths, None
-    if not all(p.endswith(".sql") and os.path.isfile(p) for p in paths):  # directories, stdin, errors
-        return paths, None
+    if not all(p.endswith(".sql") for p in paths):  # stdin, revisions
+        return paths, None  # (a missing path fails the child linting it: this process then raises it)
     parts = forked.split(paths, workers)
 
     def work(share: list[str]) -> LintResult:
         _freeze_loaded()
         return lint_result(**{**kwargs, "paths": tuple(share), "shares": []})  # []: no more forks
 
-    return tuple(parts[0]), [forked.Share(part, work) for part in parts[1:]]
+    as_json = kwargs.get("fmt") == "json"
+    return tuple(parts[0]), [forked.Share(part, work, as_json) for part in parts[1:]]
 
 
 def _freeze_loaded() -> None:

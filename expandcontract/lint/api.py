@@ -79,7 +79,15 @@ class LintOptions(Record):
 
 
 class LintResult(Record):
-    __slots__ = ("fail_on_not_analysable", "files", "findings", "not_analysable", "stats")
+    __slots__ = (
+        "fail_on_not_analysable",
+        "files",
+        "findings",
+        "json_tail",
+        "not_analysable",
+        "stats",
+        "tail_errors",
+    )
 
     def __init__(
         self,
@@ -88,18 +96,26 @@ class LintResult(Record):
         not_analysable: int = 0,  # places the linter could not see (not-analysable findings)
         fail_on_not_analysable: bool = False,
         stats: Any = None,  # project lint: RenderStats (how many revisions rendered completely)
+        json_tail: list[str] | None = None,  # findings after `findings`, rendered as JSON by forked workers
+        tail_errors: bool = False,  # an error-severity finding is among them
     ) -> None:
         self.files = files
         self.findings = findings
         self.not_analysable = not_analysable
         self.fail_on_not_analysable = fail_on_not_analysable
         self.stats = stats
+        self.json_tail = json_tail if json_tail is not None else []
+        self.tail_errors = tail_errors
+
+    @property
+    def has_errors(self) -> bool:
+        return self.tail_errors or any(f.severity == ERROR for f in self.findings)
 
     @property
     def exit_code(self) -> int:
         if self.fail_on_not_analysable and self.not_analysable:
             return EXIT_PROBLEMS
-        return EXIT_PROBLEMS if any(f.severity == ERROR for f in self.findings) else EXIT_OK
+        return EXIT_PROBLEMS if self.has_errors else EXIT_OK
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -109,12 +125,16 @@ class LintResult(Record):
         }
 
     def __add__(self, other: LintResult) -> LintResult:
+        if self.json_tail and other.findings:  # they would print before the tail, out of order
+            raise ValueError("findings cannot follow findings already rendered as JSON")
         return LintResult(
             self.files + other.files,
             self.findings + other.findings,
             self.not_analysable + other.not_analysable,
             self.fail_on_not_analysable or other.fail_on_not_analysable,
             self.stats or other.stats,
+            self.json_tail + other.json_tail,
+            self.tail_errors or other.tail_errors,
         )
 
 

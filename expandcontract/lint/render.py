@@ -11,12 +11,20 @@ from expandcontract.lint.finding import Finding
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 
-def render(fmt: str, findings: list[Finding], files: int, not_analysable: int = 0) -> str:
+def render(
+    fmt: str, findings: list[Finding], files: int, not_analysable: int = 0, json_tail: Sequence[str] = ()
+) -> str:
+    """`json_tail`: findings after `findings`, already rendered by json_findings() (forked workers)."""
     if fmt == "json":
-        return dumps({"files": files, "findings": [f.to_dict() for f in findings], "not_analysable": not_analysable})
+        pieces = [p for p in (json_findings(findings), *json_tail) if p]
+        # what dumps({"files": ..., "findings": [...], "not_analysable": ...}) prints, pieces and all
+        return f'{{"files": {int(files)}, "findings": [{", ".join(pieces)}], "not_analysable": {int(not_analysable)}}}'
+    if json_tail:
+        raise ValueError(f"findings rendered as JSON cannot be printed as {fmt}")
     if fmt == "sarif":
         import json
 
@@ -24,6 +32,11 @@ def render(fmt: str, findings: list[Finding], files: int, not_analysable: int = 
     if fmt == "github":
         return github(findings)
     return text(findings, files, not_analysable)
+
+
+def json_findings(findings: list[Finding]) -> str:
+    """The findings as the JSON document lists them, without the brackets ("" for none)."""
+    return dumps([f.to_dict() for f in findings])[1:-1]
 
 
 def text(findings: list[Finding], files: int, not_analysable: int = 0) -> str:

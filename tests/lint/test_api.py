@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import expandcontract.lint as lint
 
 
@@ -42,3 +44,20 @@ def test_a_file_longer_than_one_read_is_linted_to_its_end(tmp_path: object) -> N
     path.write_text(filler + "ALTER TABLE users DROP COLUMN email;\n")
     result = lint.lint_paths([str(path)])
     assert [(f.rule, f.line) for f in result.findings] == [("drop-column", 120_001)]
+
+
+def test_findings_rendered_by_workers_print_after_the_rest_and_count_for_the_exit_code() -> None:
+    from expandcontract.lint.api import LintResult
+    from expandcontract.lint.render import json_findings, render
+
+    first = lint.lint_sql("ALTER TABLE a DROP COLUMN b;", "a.sql")
+    second = lint.lint_sql("ALTER TABLE c RENAME COLUMN d TO e;", "c.sql")
+    whole = render("json", first + second, 2)
+    tail = LintResult(1, [], json_tail=[json_findings(second)], tail_errors=True)
+    merged = LintResult(1, first) + tail
+    assert render("json", merged.findings, merged.files, merged.not_analysable, merged.json_tail) == whole
+    assert LintResult(1, []).exit_code == 0 and tail.exit_code == 1
+    with pytest.raises(ValueError, match="cannot follow"):
+        tail + LintResult(1, first)  # findings after rendered ones would print out of order
+    with pytest.raises(ValueError, match="cannot be printed as text"):
+        render("text", [], 1, 0, ["{}"])

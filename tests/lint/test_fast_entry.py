@@ -189,6 +189,39 @@ def test_workers_forked_at_start_report_what_one_process_reports(tmp_path: Path)
     assert len({f.path for f in serial.findings}) > 200  # findings from every share
 
 
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_an_error_only_a_worker_found_sets_the_exit_code(tmp_path: Path, fmt: str) -> None:
+    """The workers render their share as JSON and send only that text and whether it holds an error:
+    the exit code still counts it (this process's own share is clean)."""
+    names = []
+    for i in range(300):
+        names.append(f"m{i:03d}.sql")
+        (tmp_path / names[-1]).write_text(DROP if i == 299 else "SELECT 1;\n")
+    proc = _console(["lint", "--format", fmt, *names], tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    if fmt == "json":
+        doc = json.loads(proc.stdout)
+        assert doc["files"] == 300 and [f["path"] for f in doc["findings"]] == ["m299.sql"]
+    else:
+        assert "m299.sql:1:1: drop-column" in proc.stdout
+    (tmp_path / names[-1]).write_text("SELECT 1;\n")
+    clean = _console(["lint", "--format", fmt, *names], tmp_path)
+    assert clean.returncode == 0, clean.stderr
+    if fmt == "json":
+        assert json.loads(clean.stdout) == {"files": 300, "findings": [], "not_analysable": 0}
+
+
+def test_a_missing_path_in_a_workers_share_is_one_error(tmp_path: Path) -> None:
+    names = []
+    for i in range(300):
+        names.append(f"m{i:03d}.sql")
+        (tmp_path / names[-1]).write_text(DROP)
+    proc = _console(["lint", "--format", "json", *names, "gone.sql"], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("error: ") == 1 and "gone.sql: no such file or directory" in proc.stderr
+    assert json.loads(proc.stdout)["error"]["code"] == 2
+
+
 def test_a_worker_that_fails_has_its_share_linted_again_and_the_error_said_once(tmp_path: Path) -> None:
     names = []
     for i in range(300):
