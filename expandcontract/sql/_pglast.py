@@ -12,6 +12,7 @@ doing so falls back to the plain import.
 
 from __future__ import annotations
 
+import _thread
 import os
 import sys
 
@@ -26,14 +27,26 @@ else:
     _ModuleType = type(sys)
 
 
+_LOCK = _thread.RLock()  # one thread runs a deferred module's code; the others wait for it
+_RUNNING: set[int] = set()  # deferred modules whose code is running (a read from inside it: not there yet)
+
+
 class _Deferred(_ModuleType):
     """A module whose code runs the first time a name it does not have yet is read from it."""
 
     def __getattr__(self, name: str) -> object:
-        spec = self.__spec__
-        assert spec is not None and spec.loader is not None  # _lazy and _import_lazily set both
-        self.__class__ = _ModuleType  # type: ignore[assignment]
-        spec.loader.exec_module(self)
+        with _LOCK:
+            if type(self) is _Deferred:
+                if id(self) in _RUNNING:  # its own code (or an import it makes) asks before defining it
+                    raise AttributeError(name)
+                spec = self.__spec__
+                assert spec is not None and spec.loader is not None  # _lazy and _import_lazily set both
+                _RUNNING.add(id(self))
+                try:
+                    spec.loader.exec_module(self)
+                finally:
+                    _RUNNING.discard(id(self))
+                self.__class__ = _ModuleType  # type: ignore[assignment]
         return getattr(self, name)
 
 
