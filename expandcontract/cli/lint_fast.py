@@ -71,7 +71,8 @@ def lint_result(
     more of the .sql files (fast_lint), their results join this one."""
     from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
 
-    missing = [p for p in paths if p != "-" and not os.path.exists(p)]
+    every = [*paths, *(p for share in shares or () for p in share.paths)]  # in command-line order
+    missing = [p for p in every if p != "-" and not os.path.exists(p)]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or directory")
     revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files

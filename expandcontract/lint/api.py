@@ -229,13 +229,14 @@ def _read(path: str) -> bytes:
     which are a tenth of linting a short file."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        # 64 KiB holds nearly every migration; a larger buffer is mapped and unmapped at every call
+        # 64 KiB holds nearly every migration; a larger buffer is mapped and unmapped at every call.
+        # Read to end of file: a read may return less before it (files under /proc, network mounts)
         data = os.read(fd, _PIECE)
-        if len(data) == _PIECE:  # a big file: the rest
+        if data:
             chunks = [data]
             while chunk := os.read(fd, _PIECE):
                 chunks.append(chunk)
-            data = b"".join(chunks)
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return data
     finally:
         os.close(fd)

@@ -15,7 +15,7 @@ CHECK_NOT_VALID_PATTERN = r"(?is)\bcheck\s*(\(.*\))\s*not\s+valid"
 INDEX_PATTERN = r"(?i)\bINDEX\b"
 DEFAULT_PATTERN = r"(?is)\bdefault\s+(.+?)(?:\s+(?:not\s+null|null|check|references|constraint)\b|\s*;?\s*$)"
 
-_SPACE = " \t\n\r\f\v"  # what \s matches in ASCII text
+_SPACE = " \t\n\r\f\v\x1c\x1d\x1e\x1f"  # what \s matches in ASCII text (str.isspace())
 _DEFAULT_ENDS = ("not", "null", "check", "references", "constraint")
 
 

@@ -31,23 +31,34 @@ _LOCK = _thread.RLock()  # one thread runs a deferred module's code; the others 
 _RUNNING: set[int] = set()  # deferred modules whose code is running (a read from inside it: not there yet)
 
 
+def _run(module: _Deferred, name: str) -> None:
+    """Run a deferred module's code (once, in one thread)."""
+    with _LOCK:
+        if type(module) is not _Deferred:
+            return  # another thread ran it meanwhile
+        if id(module) in _RUNNING:  # its own code (or an import it makes) asks before defining it
+            raise AttributeError(name)
+        spec = module.__spec__
+        assert spec is not None and spec.loader is not None  # _lazy and _import_lazily set both
+        _RUNNING.add(id(module))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            _RUNNING.discard(id(module))
+        module.__class__ = _ModuleType  # type: ignore[assignment]
+
+
 class _Deferred(_ModuleType):
-    """A module whose code runs the first time a name it does not have yet is read from it."""
+    """A module whose code runs the first time a name it does not have yet is read from it, or its
+    names are listed (dir(), completion, pydoc). Reading its __dict__ directly does not run it."""
 
     def __getattr__(self, name: str) -> object:
-        with _LOCK:
-            if type(self) is _Deferred:
-                if id(self) in _RUNNING:  # its own code (or an import it makes) asks before defining it
-                    raise AttributeError(name)
-                spec = self.__spec__
-                assert spec is not None and spec.loader is not None  # _lazy and _import_lazily set both
-                _RUNNING.add(id(self))
-                try:
-                    spec.loader.exec_module(self)
-                finally:
-                    _RUNNING.discard(id(self))
-                self.__class__ = _ModuleType  # type: ignore[assignment]
+        _run(self, name)
         return getattr(self, name)
+
+    def __dir__(self) -> list[str]:
+        _run(self, "__dir__")
+        return dir(self)
 
 
 def _lazy(name: str, path: str, package_dir: str | None = None) -> _Deferred:

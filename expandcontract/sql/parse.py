@@ -117,7 +117,7 @@ def _leading(chunk: bytes) -> int:
     first token (an unclosed `/*` is not skipped)."""
     at, n = 0, len(chunk)
     while True:
-        at = n - len(chunk[at:].lstrip())  # bytes.lstrip() strips b" \t\n\r\x0b\x0c"
+        at = _skip_space(chunk, at)
         if chunk.startswith(b"--", at):
             end = chunk.find(b"\n", at)
             at = n if end < 0 else end + 1
@@ -127,6 +127,17 @@ def _leading(chunk: bytes) -> int:
                 return at
             at = end + 2
         else:
+            return at
+
+
+def _skip_space(chunk: bytes, at: int) -> int:
+    """The first offset from `at` that is not white space (bytes.lstrip() strips b" \\t\\n\\r\\x0b\\x0c",
+    what \\s matches in bytes), looking at a window at a time: never copying the rest of the chunk."""
+    while True:
+        window = chunk[at : at + 256]
+        stripped = window.lstrip()
+        at += len(window) - len(stripped)
+        if stripped or not window:
             return at
 
 

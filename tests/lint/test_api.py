@@ -61,3 +61,12 @@ def test_findings_rendered_by_workers_print_after_the_rest_and_count_for_the_exi
         tail + LintResult(1, first)  # findings after rendered ones would print out of order
     with pytest.raises(ValueError, match="cannot be printed as text"):
         render("text", [], 1, 0, ["{}"])
+
+
+def test_a_file_that_reads_short_before_its_end_is_read_whole() -> None:
+    """A read may return less than asked before the end of a regular file (files under /proc hand out a
+    page per read): the reader goes on to end of file."""
+    from expandcontract.lint.api import _read
+
+    data = _read("/proc/self/maps")  # a Python process with pglast loaded maps far more than a page
+    assert len(data) > 4096 and b"[stack]" in data, len(data)

@@ -346,3 +346,47 @@ def test_sql_lint_loads_no_heavy_standard_library_module(tmp_path: Path, fmt: st
     else:
         assert all(rule in proc.stdout for rule in rules)
         assert "INDEX CONCURRENTLY ix_users_email" in proc.stdout and "clock_timestamp()" in proc.stdout
+
+
+def test_a_missing_path_is_said_before_an_unreadable_file_whichever_share_holds_it(tmp_path: Path) -> None:
+    """As one process: every path is checked to exist before any file is read."""
+    names = []
+    for i in range(300):
+        names.append(f"m{i:03d}.sql")
+        (tmp_path / names[-1]).write_text(DROP)
+    (tmp_path / names[1]).write_bytes(b"\xff\xfe")  # this process's share
+    proc = _console(["lint", "--format", "json", *names, "gone.sql"], tmp_path)  # gone.sql: the worker's
+    assert proc.returncode == 2
+    assert "gone.sql: no such file or directory" in proc.stderr and "cannot read" not in proc.stderr
+
+
+def test_a_json_share_whose_worker_died_is_linted_here_and_printed_in_its_place(tmp_path: Path) -> None:
+    """Three shares, the middle worker killed: its share is linted again in this process and rendered
+    as JSON after the first worker's JSON, so the document equals one process's."""
+    from expandcontract import forked
+    from expandcontract.lint.api import LintOptions, LintResult, lint_paths
+    from expandcontract.lint.render import render
+
+    names = []
+    for i in range(30):
+        names.append(str(tmp_path / f"m{i:02d}.sql"))
+        Path(names[-1]).write_text(STATEMENTS[i % len(STATEMENTS)].format(i=i))
+    options = LintOptions(pg_version=15)
+    parent = os.getpid()
+    doomed = names[20:]
+
+    def work(paths: list[str]) -> LintResult:
+        if paths == doomed and os.getpid() != parent:
+            os._exit(9)  # the worker dies (killed, out of memory) before sending anything
+        return lint_paths(paths, options, parallel=False)
+
+    shares = [forked.Share(names[10:20], work, as_json=True), forked.Share(doomed, work, as_json=True)]
+    result = lint_paths(names[:10], options, parallel=False)
+    for share in shares:
+        result = result + share.result()
+    serial = lint_paths(names, options, parallel=False)
+    assert serial.findings[-1].path in doomed  # the dead worker's share had findings
+    assert render("json", result.findings, result.files, result.not_analysable, result.json_tail) == render(
+        "json", serial.findings, serial.files, serial.not_analysable
+    )
+    assert result.exit_code == serial.exit_code

@@ -64,3 +64,22 @@ def test_statement_sequences_lint_without_error(parts: list[str]) -> None:
     assert all(f.rule != "syntax-error" for f in findings)
     lines = sql.count("\n") + 1
     assert all(1 <= f.line <= lines for f in findings)
+
+
+_LEADING_PIECES = st.sampled_from(
+    [b" ", b"\t", b"\n", b"\r", b"\x0b", b"\x0c", b"\x1c", b"--", b"/*", b"*/", b"-", b"/", b"*", b"x", b" " * 300]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_LEADING_PIECES, max_size=14).map(b"".join))
+def test_leading_skips_what_the_leading_comments_pattern_skips(chunk: bytes) -> None:
+    """White space, `--` comments and closed `/* */` comments before a statement, as the regular
+    expression it replaced skips them (the scan itself looks at a window at a time)."""
+    import re
+
+    from expandcontract.sql.parse import _leading
+
+    pattern = re.compile(rb"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+    match = pattern.match(chunk)
+    assert match is not None and _leading(chunk) == match.end()

@@ -15,6 +15,7 @@ assert [f.rule for f in lint_sql("DROP TABLE t;", "m.sql")] == ["drop-table"]
 assert type(sys.modules["pglast.enums"]) is not types.ModuleType, "pglast.enums was executed"
 assert "pglast.enums.parsenodes" not in sys.modules
 import pglast
+assert "parse_sql" in dir(pglast) and "ObjectType" in dir(sys.modules["pglast.enums"])  # listing runs them
 from pglast.enums import ObjectType
 from pglast.stream import RawStream
 assert ObjectType.OBJECT_TABLE.name == "OBJECT_TABLE"

@@ -15,7 +15,7 @@ _PIECES = st.sampled_from(
     [
         "check", "CHECK", "Check", "default", "DEFAULT", "not", "NOT", "null", "NULL", "valid", "VALID",
         "index", "INDEX", "references", "constraint", "(", ")", ";", " ", "  ", "\n", "\t", ",", "x", "_",
-        "1", "a_check", "checkx", "indexes", "xdefault", "'", "now()", "é",
+        "1", "a_check", "checkx", "indexes", "xdefault", "'", "now()", "é", "\x1c", "\x1f", "\x0b", "\r",
     ]
 )  # fmt: skip
 _RUN = st.lists(_PIECES, max_size=6).map("".join)
