@@ -54,11 +54,10 @@ class Share:
             try:
                 result = work(paths)
                 if as_json:
-                    from expandcontract.lint.render import json_findings
-
-                    sent: tuple[str, bool] | list[tuple[object, ...]] = (
-                        json_findings(result.findings),
-                        result.has_errors,
+                    rendered = result.as_json_tail()
+                    sent: tuple[list[str], bool] | list[tuple[object, ...]] = (
+                        rendered.json_tail,
+                        rendered.tail_errors,
                     )
                 else:
                     sent = [finding.row() for finding in result.findings]
@@ -83,20 +82,9 @@ class Share:
         _, status = os.waitpid(self.pid, 0)
         if status != 0 or not payload:
             redone = self.work(self.paths)
-            if not self.as_json:
-                return redone
-            from expandcontract.lint.render import json_findings
-
-            piece = json_findings(redone.findings)  # after other shares' JSON: it must be JSON too
-            return LintResult(
-                redone.files,
-                [],
-                redone.not_analysable,
-                json_tail=[piece] if piece else [],
-                tail_errors=redone.has_errors,
-            )
+            return redone.as_json_tail() if self.as_json else redone  # JSON after others' JSON
         files, not_analysable, as_json, sent = marshal.loads(payload)
         if as_json:
-            piece, errors = sent
-            return LintResult(files, [], not_analysable, json_tail=[piece] if piece else [], tail_errors=errors)
+            pieces, errors = sent
+            return LintResult(files, [], not_analysable, json_tail=pieces, tail_errors=errors)
         return LintResult(files, [Finding(*row) for row in sent], not_analysable)

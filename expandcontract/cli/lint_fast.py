@@ -72,7 +72,8 @@ def lint_result(
     from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
 
     every = [*paths, *(p for share in shares or () for p in share.paths)]  # in command-line order
-    missing = [p for p in every if p != "-" and not os.path.exists(p)]
+    checked = shares == []  # a worker's share (or one redone for it): the parent checked every path
+    missing = [] if checked else [p for p in every if p != "-" and not os.path.exists(p)]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or directory")
     revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
@@ -118,6 +119,8 @@ def lint_result(
     if sql:
         stdin = read_stdin() if "-" in sql else None
         result = lint_paths(sql, options, stdin=stdin, parallel=shares is None)
+    if shares and fmt == "json" and not project:  # render this share while the workers render theirs
+        result = result.as_json_tail()
     for share in shares or ():
         result = result + share.result()
     if project and config is not None:

@@ -124,6 +124,22 @@ class LintResult(Record):
             "not_analysable": self.not_analysable,
         }
 
+    def as_json_tail(self) -> LintResult:
+        """The same result with its findings rendered as the JSON document lists them (into json_tail),
+        as a forked worker sends them, and as this process renders its own share while they do."""
+        from expandcontract.lint.render import json_findings
+
+        piece = json_findings(self.findings)
+        return LintResult(
+            self.files,
+            [],
+            self.not_analysable,
+            self.fail_on_not_analysable,
+            self.stats,
+            [piece, *self.json_tail] if piece else list(self.json_tail),
+            self.has_errors,
+        )
+
     def __add__(self, other: LintResult) -> LintResult:
         if self.json_tail and other.findings:  # they would print before the tail, out of order
             raise ValueError("findings cannot follow findings already rendered as JSON")
