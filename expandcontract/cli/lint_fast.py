@@ -71,9 +71,10 @@ def lint_result(
     more of the .sql files (fast_lint), their results join this one."""
     from expandcontract.lint.api import LintOptions, LintResult, lint_paths, load_schema
 
-    every = [*paths, *(p for share in shares or () for p in share.paths)]  # in command-line order
-    checked = shares == []  # a worker's share (or one redone for it): the parent checked every path
-    missing = [] if checked else [p for p in every if p != "-" and not os.path.exists(p)]
+    missing: list[str] = []
+    if shares != []:  # [] is a worker's share (or one redone for it): the parent checked every path
+        every = [*paths, *(p for share in shares or () for p in share.paths)]  # in command-line order
+        missing = [p for p in every if p != "-" and not os.path.exists(p)]
     if missing:
         raise UsageError(f"{missing[0]}: no such file or directory")
     revisions = [p for p in paths if p.endswith(".py")]  # pre-commit passes staged revision files
@@ -216,7 +217,7 @@ def _fork_shares(kwargs: dict[str, Any]) -> tuple[tuple[str, ...], list[Share] |
     if len(paths) < forked.MIN_FILES or workers < 2:
         return paths, None
     if not all(p.endswith(".sql") for p in paths):  # stdin, revisions
-        return paths, None  # (a missing path fails the child linting it: this process then raises it)
+        return paths, None  # (missing paths: lint_result checks every share's before reading any file)
     parts = forked.split(paths, workers)
 
     def work(share: list[str]) -> LintResult:

@@ -247,13 +247,10 @@ def _read(path: str) -> bytes:
     try:
         # 64 KiB holds nearly every migration; a larger buffer is mapped and unmapped at every call.
         # Read to end of file: a read may return less before it (files under /proc, network mounts)
-        data = os.read(fd, _PIECE)
-        if data:
-            chunks = [data]
-            while chunk := os.read(fd, _PIECE):
-                chunks.append(chunk)
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return data
+        chunks = []
+        while chunk := os.read(fd, _PIECE):
+            chunks.append(chunk)
+        return b"".join(chunks)  # one piece: that bytes object itself, not a copy
     finally:
         os.close(fd)
 
